@@ -1,0 +1,241 @@
+import type { ModuleRecord } from "../module/module-record.js";
+import { explainPair, type EngineState } from "./explain.js";
+import { fullSet, hasKernel, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
+import { namespaceAllowed } from "./namespace.js";
+import { StaticProviderIndex } from "./provider-index.js";
+import { ANY_CRC, moduleRequirements, type Requirements } from "./requirements.js";
+import { SymbolInterner } from "./symbol-interner.js";
+import type { CompatibilityReport, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
+import { vermagicFlags } from "./vermagic.js";
+
+/**
+ * A requirement that candidate modules may satisfy on kernels without a static provider; it is
+ * re-checked during the fixed-point iteration.
+ */
+interface DynamicRequirement {
+  /** Kernels where the static provider satisfies it (or, when weak, there is none at all). */
+  staticSat: Uint32Array;
+  /** Kernels with no static provider (where candidate modules get to provide it). */
+  noStatic: Uint32Array;
+  /** Candidate modules whose export satisfies it (CRC and namespace). */
+  matching: number[];
+  /** Every candidate module exporting the symbol (for weak requirements: absent means fine). */
+  exporters: number[];
+  weak: boolean;
+}
+
+/**
+ * Judges every module on every kernel at once.
+ *
+ * Each module's requirements are AND-ed as kernel bitsets, one set per (symbol, crc) key, so the
+ * cost grows with the number of requirements, not with modules × kernels. Requirements that
+ * candidate modules can satisfy are resolved to the greatest fixed point: every candidate starts
+ * compatible, those that fail are removed, until stable. Detailed reasons are computed lazily.
+ */
+export function evaluate(
+  modules: readonly ModuleRecord[],
+  kernels: readonly KernelTarget[],
+  options: EvaluateOptions = {},
+): CompatibilityReport {
+  const kernelCount = kernels.length;
+  const moduleCount = modules.length;
+  const words = wordsFor(kernelCount);
+  const all = fullSet(kernelCount);
+
+  const interner = new SymbolInterner();
+  const requirements: Requirements[] = modules.map((m) => moduleRequirements(m, interner));
+  const index = new StaticProviderIndex(interner, kernels);
+  const pool = index.pool.raw();
+
+  // Candidate sets.
+  const candidate: Uint32Array[] = new Array<Uint32Array>(moduleCount);
+  const isCandidate = options.isCandidate;
+  for (let m = 0; m < moduleCount; m++) {
+    if (isCandidate === undefined) {
+      candidate[m] = all;
+    } else {
+      const set = newSet(words);
+      for (let k = 0; k < kernelCount; k++) if (isCandidate(m, k)) set[k >>> 5] |= 1 << (k & 31);
+      candidate[m] = set;
+    }
+  }
+
+  // Candidate exports of required symbols: symbol id → module indices.
+  const exporters = new Array<number[] | undefined>(interner.size);
+  for (let m = 0; m < moduleCount; m++) {
+    for (const x of modules[m].exports) {
+      const id = interner.lookup(x.name);
+      if (id < 0) continue;
+      let list = exporters[id];
+      if (list === undefined) exporters[id] = list = [];
+      if (list[list.length - 1] !== m) list.push(m);
+    }
+  }
+  const exportOf = (m: number, name: string) => modules[m].exports.find((x) => x.name === name);
+
+  // Vermagic flags: kernels grouped by flags; kernels without a known vermagic accept any module.
+  const kernelFlags = kernels.map((k) => (k.vermagic === undefined ? null : vermagicFlags(k.vermagic)));
+  const unknownVermagic = newSet(words);
+  const byFlags = new Map<string, Uint32Array>();
+  kernelFlags.forEach((flags, k) => {
+    if (flags === null) {
+      unknownVermagic[k >>> 5] |= 1 << (k & 31);
+      return;
+    }
+    let set = byFlags.get(flags);
+    if (set === undefined) byFlags.set(flags, (set = newSet(words)));
+    set[k >>> 5] |= 1 << (k & 31);
+  });
+
+  // Fast path: one pass per module over its requirements, all kernels at once.
+  const base: Uint32Array[] = new Array<Uint32Array>(moduleCount);
+  const dynamic: (DynamicRequirement[] | undefined)[] = new Array<DynamicRequirement[] | undefined>(moduleCount);
+  const sat = newSet(words);
+  const bad = newSet(words);
+  for (let m = 0; m < moduleCount; m++) {
+    const record = modules[m];
+    const acc = Uint32Array.from(candidate[m]);
+    if (record.vermagic.trim() !== "") {
+      const ok = byFlags.get(vermagicFlags(record.vermagic));
+      for (let w = 0; w < words; w++) acc[w] &= unknownVermagic[w] | (ok === undefined ? 0 : ok[w]);
+    }
+    const imports = new Set(record.importNamespaces);
+    const req = requirements[m];
+    let dyn: DynamicRequirement[] | undefined;
+    for (let i = 0; i < req.sym.length; i++) {
+      const id = req.sym[i];
+      const crc = req.crc[i];
+      const weak = req.weak[i] === 1;
+      const anySlot = index.any[id];
+      // Kernels whose static provider has a matching CRC.
+      let matchSlot = NO_SET;
+      if (crc === ANY_CRC) matchSlot = anySlot;
+      else {
+        const byCrc = index.exact[id];
+        if (byCrc !== undefined) matchSlot = byCrc.get(crc) ?? NO_SET;
+      }
+      const wildSlot = index.wild[id];
+      bad.fill(0);
+      const byNs = index.ns[id];
+      if (byNs !== undefined) {
+        for (const [ns, slot] of byNs) {
+          if (namespaceAllowed(ns, imports, record.name)) continue;
+          const o = slot * words;
+          for (let w = 0; w < words; w++) bad[w] |= pool[o + w];
+        }
+      }
+      const mo = matchSlot * words;
+      const wo = wildSlot * words;
+      const ao = anySlot * words;
+      for (let w = 0; w < words; w++) {
+        let s = (matchSlot === NO_SET ? 0 : pool[mo + w]) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
+        s &= ~bad[w];
+        if (weak) s |= anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
+        sat[w] = s;
+      }
+      const list = exporters[id];
+      const others = list === undefined ? 0 : list.length - (list.includes(m) ? 1 : 0);
+      if (others === 0) {
+        for (let w = 0; w < words; w++) acc[w] &= sat[w];
+      } else {
+        const noStatic = newSet(words);
+        for (let w = 0; w < words; w++) noStatic[w] = anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
+        const matching: number[] = [];
+        const all: number[] = [];
+        const name = interner.name(id);
+        for (const p of list!) {
+          if (p === m) continue;
+          all.push(p);
+          const x = exportOf(p, name)!;
+          const crcOk = crc === ANY_CRC || x.crc === null || x.crc >>> 0 === crc;
+          if (crcOk && namespaceAllowed(x.namespace, imports, record.name)) matching.push(p);
+        }
+        (dyn ??= []).push({ staticSat: Uint32Array.from(sat), noStatic, matching, exporters: all, weak });
+      }
+    }
+    base[m] = acc;
+    dynamic[m] = dyn;
+  }
+
+  // Greatest fixed point over requirements candidate modules can satisfy.
+  const compat: Uint32Array[] = base.map((b) => Uint32Array.from(b));
+  const dynModules: number[] = [];
+  for (let m = 0; m < moduleCount; m++) if (dynamic[m] !== undefined) dynModules.push(m);
+  const next = newSet(words);
+  const alive = newSet(words);
+  const aliveAny = newSet(words);
+  for (let changed = dynModules.length > 0; changed; ) {
+    changed = false;
+    for (const m of dynModules) {
+      next.set(compat[m]);
+      for (const r of dynamic[m]!) {
+        alive.fill(0);
+        for (const p of r.matching) {
+          const c = compat[p];
+          for (let w = 0; w < words; w++) alive[w] |= c[w];
+        }
+        if (r.weak) {
+          aliveAny.fill(0);
+          for (const p of r.exporters) {
+            const c = compat[p];
+            for (let w = 0; w < words; w++) aliveAny[w] |= c[w];
+          }
+        }
+        for (let w = 0; w < words; w++) {
+          let s = r.staticSat[w] | (r.noStatic[w] & alive[w]);
+          if (r.weak) s |= r.noStatic[w] & ~aliveAny[w];
+          next[w] &= s;
+        }
+      }
+      if (!setsEqual(next, compat[m])) {
+        compat[m].set(next);
+        changed = true;
+      }
+    }
+  }
+
+  const state: EngineState = {
+    modules,
+    kernels,
+    kernelFlags,
+    requirements,
+    interner,
+    index,
+    exporters,
+    candidate,
+    compat,
+  };
+  const cache = new Map<number, PairVerdict | null>();
+  const releases = kernels.map((k) => k.release);
+
+  const report: CompatibilityReport = {
+    moduleCount,
+    kernelCount,
+    releases,
+    isCandidate: (m, k) => hasKernel(candidate[m], k),
+    isCompatible: (m, k) => hasKernel(compat[m], k),
+    compatibleKernels: (m) => kernelsOf(compat[m]),
+    verdict(m, k) {
+      if (m < 0 || m >= moduleCount || k < 0 || k >= kernelCount) {
+        throw new RangeError(`no pair (module ${m}, kernel ${k})`);
+      }
+      const key = m * kernelCount + k;
+      let v = cache.get(key);
+      if (v === undefined) {
+        v = hasKernel(candidate[m], k) ? explainPair(state, m, k) : null;
+        cache.set(key, v);
+      }
+      return v;
+    },
+    verdicts() {
+      const out: (PairVerdict | null)[][] = [];
+      for (let m = 0; m < moduleCount; m++) {
+        const row: (PairVerdict | null)[] = [];
+        for (let k = 0; k < kernelCount; k++) row.push(report.verdict(m, k));
+        out.push(row);
+      }
+      return out;
+    },
+  };
+  return report;
+}

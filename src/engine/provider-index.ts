@@ -1,0 +1,126 @@
+import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
+import { KernelSetPool, NO_SET } from "./kernel-set.js";
+import type { SymbolInterner } from "./symbol-interner.js";
+import type { KernelTarget } from "./verdict.js";
+
+/** The provider the kernel finds first for a symbol: its symvers entry, else a resident module. */
+export interface StaticProvider {
+  /** Symvers module column ("vmlinux", "drivers/...") or the resident module's name. */
+  name: string;
+  /** null: exported without CRC (accepted for any CRC). */
+  crc: number | null;
+  namespace: string;
+  /** The resident module, when the provider is one. */
+  resident: ModuleRecord | null;
+}
+
+interface ResidentExport {
+  record: ModuleRecord;
+  symbol: ExportedSymbol;
+}
+
+/**
+ * Per interned symbol, which kernels provide it statically (symvers, then resident modules; at
+ * most one provider per kernel and symbol, like the kernel's find_symbol):
+ * - `exact`: crc → set of kernels whose provider has that CRC (one set per (symbol, crc) key);
+ * - `wild`: kernels whose provider has no CRC (matches any CRC);
+ * - `any`: kernels with a provider of any CRC (tells missing from mismatched);
+ * - `ns`: namespace → kernels whose provider exports it in that namespace (only non-empty ones).
+ * Only symbols some module requires are indexed.
+ */
+export class StaticProviderIndex {
+  readonly pool: KernelSetPool;
+  readonly exact: (Map<number, number> | undefined)[];
+  readonly wild: Int32Array;
+  readonly any: Int32Array;
+  readonly ns: (Map<string, number> | undefined)[];
+  /** 1 when some resident module is the provider on some kernel. */
+  readonly residentProvided: Uint8Array;
+  private readonly residentByKernel: Map<string, ResidentExport>[];
+
+  constructor(
+    private readonly interner: SymbolInterner,
+    private readonly kernels: readonly KernelTarget[],
+  ) {
+    const symbolCount = interner.size;
+    this.pool = new KernelSetPool(kernels.length, symbolCount + 64);
+    this.exact = new Array<Map<number, number> | undefined>(symbolCount);
+    this.wild = new Int32Array(symbolCount).fill(NO_SET);
+    this.any = new Int32Array(symbolCount).fill(NO_SET);
+    this.ns = new Array<Map<string, number> | undefined>(symbolCount);
+    this.residentProvided = new Uint8Array(symbolCount);
+    this.residentByKernel = [];
+
+    for (let k = 0; k < kernels.length; k++) {
+      const entries = kernels[k].symvers.entries;
+      if (entries.size > symbolCount) {
+        for (let id = 0; id < symbolCount; id++) {
+          const e = entries.get(interner.name(id));
+          if (e !== undefined) this.record(id, k, e.crc >>> 0, e.namespace);
+        }
+      } else {
+        for (const [name, e] of entries) {
+          const id = interner.lookup(name);
+          if (id >= 0) this.record(id, k, e.crc >>> 0, e.namespace);
+        }
+      }
+      const residentMap = new Map<string, ResidentExport>();
+      for (const record of kernels[k].resident ?? []) {
+        for (const symbol of record.exports) {
+          if (entries.has(symbol.name) || residentMap.has(symbol.name)) continue;
+          residentMap.set(symbol.name, { record, symbol });
+          const id = interner.lookup(symbol.name);
+          if (id < 0) continue;
+          this.record(id, k, symbol.crc === null ? null : symbol.crc >>> 0, symbol.namespace);
+          this.residentProvided[id] = 1;
+        }
+      }
+      this.residentByKernel.push(residentMap);
+    }
+  }
+
+  private record(id: number, k: number, crc: number | null, namespace: string): void {
+    const pool = this.pool;
+    if (this.any[id] === NO_SET) this.any[id] = pool.alloc();
+    pool.add(this.any[id], k);
+    if (crc === null) {
+      if (this.wild[id] === NO_SET) this.wild[id] = pool.alloc();
+      pool.add(this.wild[id], k);
+    } else {
+      let byCrc = this.exact[id];
+      if (byCrc === undefined) this.exact[id] = byCrc = new Map<number, number>();
+      let slot = byCrc.get(crc);
+      if (slot === undefined) {
+        slot = pool.alloc();
+        byCrc.set(crc, slot);
+      }
+      pool.add(slot, k);
+    }
+    if (namespace !== "") {
+      let byNs = this.ns[id];
+      if (byNs === undefined) this.ns[id] = byNs = new Map<string, number>();
+      let slot = byNs.get(namespace);
+      if (slot === undefined) {
+        slot = pool.alloc();
+        byNs.set(namespace, slot);
+      }
+      pool.add(slot, k);
+    }
+  }
+
+  /** Slow path: the static provider of `symbol` on kernel k, or null. */
+  provider(k: number, symbol: string): StaticProvider | null {
+    const e = this.kernels[k].symvers.entries.get(symbol);
+    if (e !== undefined) return { name: e.module, crc: e.crc >>> 0, namespace: e.namespace, resident: null };
+    const r = this.residentByKernel[k].get(symbol);
+    if (r !== undefined) {
+      return {
+        name: r.record.name,
+        crc: r.symbol.crc === null ? null : r.symbol.crc >>> 0,
+        namespace: r.symbol.namespace,
+        resident: r.record,
+      };
+    }
+    return null;
+  }
+}

@@ -1,0 +1,82 @@
+import type { ModuleRecord } from "../module/module-record.js";
+import type { SymversTable } from "../symvers/symvers-table.js";
+
+/** One kernel the modules are judged against. */
+export interface KernelTarget {
+  release: string;
+  symvers: SymversTable;
+  /** vermagic of the kernel's own modules, when known (flags after the release are compared) */
+  vermagic?: string;
+  /** modules always present on this kernel: their exports count as providers; they are not judged */
+  resident?: ModuleRecord[];
+}
+
+export interface EvaluateOptions {
+  /**
+   * Per module index, whether it is a candidate on kernel index k (default: every module on every
+   * kernel). Non-candidates are neither judged nor providers there.
+   */
+  isCandidate?: (moduleIndex: number, kernelIndex: number) => boolean;
+}
+
+/** A required `(symbol, crc)` whose provider on the kernel has another CRC. */
+export interface CrcMismatch {
+  symbol: string;
+  moduleCrc: number;
+  kernelCrc: number;
+  /** "vmlinux" or the symvers module column, or the providing module's name. */
+  provider: string;
+}
+
+/** Symbols provided on the kernel only by candidate modules that are themselves incompatible there. */
+export interface BlockedBy {
+  provider: string;
+  providerPath: string;
+  symbols: string[];
+}
+
+/** A resolved symbol whose namespace the module does not import (the kernel refuses the load). */
+export interface MissingImportNs {
+  symbol: string;
+  namespace: string;
+}
+
+export interface VermagicMismatch {
+  module: string;
+  kernel: string;
+}
+
+/** Why one module can or cannot be loaded on one kernel. */
+export interface PairVerdict {
+  compatible: boolean;
+  /** Required symbols nobody provides on that kernel. */
+  missing: string[];
+  mismatched: CrcMismatch[];
+  blockedBy: BlockedBy[];
+  /** Blocking. */
+  missingImportNs: MissingImportNs[];
+  /** Vermagic flags after the first word differ. Blocking. */
+  vermagicMismatch: VermagicMismatch | null;
+  /** The module has no modversions: it was judged by symbol presence only (not blocking by itself). */
+  noModversions: boolean;
+  /** Names of candidate/resident modules it needs on that kernel (like depends), in first-need order. */
+  providers: string[];
+}
+
+/** The result of `evaluate`: a verdict for every (module index, kernel index). */
+export interface CompatibilityReport {
+  readonly moduleCount: number;
+  readonly kernelCount: number;
+  /** Kernel releases, by kernel index. */
+  readonly releases: readonly string[];
+  /** Whether module m is a candidate on kernel k. */
+  isCandidate(moduleIndex: number, kernelIndex: number): boolean;
+  /** Whether module m is compatible on kernel k (false for non-candidates). Cheap. */
+  isCompatible(moduleIndex: number, kernelIndex: number): boolean;
+  /** Kernel indices module m is compatible with, ascending. */
+  compatibleKernels(moduleIndex: number): number[];
+  /** The detailed verdict, or null when m is not a candidate on k. Computed on first request, then cached. */
+  verdict(moduleIndex: number, kernelIndex: number): PairVerdict | null;
+  /** Every verdict, indexed [moduleIndex][kernelIndex]. */
+  verdicts(): (PairVerdict | null)[][];
+}

@@ -1,0 +1,79 @@
+/** Loading the real fixtures, and an independent (engine-free) check of a module against a symvers. */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ModuleRecord } from "../../src/module/module-record.js";
+import { readModule } from "../../src/module/read-module.js";
+import type { SymversTable } from "../../src/symvers/symvers-table.js";
+import { readSymvers } from "../../src/symvers/read-symvers.js";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const MODULE_FIXTURES = join(ROOT, "fixtures/modules");
+export const SYMVERS_FIXTURES = join(ROOT, "fixtures/symvers");
+export const REAL_SAMPLE = join(ROOT, "fixtures/real-sample");
+
+/** Releases with both built fixture modules and the kernel's symvers. */
+export function fixtureReleases(): string[] {
+  if (!existsSync(MODULE_FIXTURES)) return [];
+  return readdirSync(MODULE_FIXTURES, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name !== "src")
+    .map((d) => d.name)
+    .filter((r) => existsSync(join(SYMVERS_FIXTURES, `${r}.symvers.gz`)))
+    .sort();
+}
+
+const moduleCache = new Map<string, Promise<ModuleRecord>>();
+export function fixtureModule(release: string, file: string): Promise<ModuleRecord> {
+  const path = join(MODULE_FIXTURES, release, file);
+  let p = moduleCache.get(path);
+  if (p === undefined) moduleCache.set(path, (p = readModule(path)));
+  return p;
+}
+
+const symversCache = new Map<string, Promise<SymversTable>>();
+export function kernelSymvers(release: string): Promise<SymversTable> {
+  const path = join(SYMVERS_FIXTURES, `${release}.symvers.gz`);
+  let p = symversCache.get(path);
+  if (p === undefined) symversCache.set(path, (p = readSymvers(path)));
+  return p;
+}
+
+export interface PlainJudgement {
+  ok: boolean;
+  missing: string[];
+  mismatched: { symbol: string; moduleCrc: number; kernelCrc: number; provider: string }[];
+  missingImportNs: { symbol: string; namespace: string }[];
+}
+
+/**
+ * A module against one symvers table and nothing else, by plain loops over the module's
+ * modversions and undefined symbols (no engine code).
+ */
+export function plainJudge(module: ModuleRecord, symvers: SymversTable): PlainJudgement {
+  const out: PlainJudgement = { ok: true, missing: [], mismatched: [], missingImportNs: [] };
+  const weak = new Set(module.undefinedSymbols.filter((u) => u.weak).map((u) => u.name));
+  const strong = new Set(module.undefinedSymbols.filter((u) => !u.weak).map((u) => u.name));
+  const versioned = new Set<string>();
+  const check = (symbol: string, crc: number | null) => {
+    const e = symvers.entries.get(symbol);
+    if (e === undefined) {
+      if (!weak.has(symbol) || strong.has(symbol)) out.missing.push(symbol);
+      return;
+    }
+    if (crc !== null && e.crc >>> 0 !== crc >>> 0) {
+      out.mismatched.push({ symbol, moduleCrc: crc >>> 0, kernelCrc: e.crc >>> 0, provider: e.module });
+    } else if (e.namespace !== "" && !module.importNamespaces.includes(e.namespace)) {
+      out.missingImportNs.push({ symbol, namespace: e.namespace });
+    }
+  };
+  if (module.hasModversions) {
+    for (const v of module.modversions) {
+      if (versioned.has(v.symbol)) continue;
+      versioned.add(v.symbol);
+      check(v.symbol, v.crc);
+    }
+  }
+  for (const name of strong) if (!versioned.has(name)) check(name, null);
+  out.ok = out.missing.length === 0 && out.mismatched.length === 0 && out.missingImportNs.length === 0;
+  return out;
+}
