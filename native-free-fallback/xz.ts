@@ -1,0 +1,25 @@
+import { Readable } from "node:stream";
+import { XzReadableStream } from "xz-decompress";
+import { BoundedSink, DecodeError, type Codec } from "../src/decompress/codec.js";
+
+/** xz through xz-decompress (xz-embedded compiled to wasm), streaming. */
+export const xzCodec: Codec = {
+  name: "xz",
+  kind: "fallback",
+  async decompress(chunks, maxOutput) {
+    const sink = new BoundedSink(maxOutput);
+    const input = Readable.toWeb(Readable.from(chunks)) as ReadableStream<Uint8Array>;
+    const reader = new XzReadableStream(input).getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        sink.push(value);
+      }
+    } catch (err) {
+      await reader.cancel().catch(() => undefined);
+      throw err instanceof DecodeError ? err : new DecodeError(`corrupt xz stream (${(err as Error).message})`);
+    }
+    return sink.result();
+  },
+};

@@ -1,0 +1,22 @@
+/** Where a command writes; tests pass buffers, the executables pass the process streams. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  /** Standard input, read whole (weak-modules takes module paths on it). */
+  readStdin(): Promise<string>;
+  cwd: string;
+}
+
+export function processIO(): CliIO {
+  return {
+    out: (t) => void process.stdout.write(t),
+    err: (t) => void process.stderr.write(t),
+    readStdin: async () => {
+      if (process.stdin.isTTY) return "";
+      const parts: Buffer[] = [];
+      for await (const c of process.stdin) parts.push(c as Buffer);
+      return Buffer.concat(parts).toString("utf8");
+    },
+    cwd: process.cwd(),
+  };
+}

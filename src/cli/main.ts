@@ -1,0 +1,28 @@
+import { dumpCommand } from "./dump.js";
+import type { CliIO } from "./io.js";
+
+const USAGE = `usage: kabi <command> [options]
+commands:
+  dump [--modversions|--exports|--modinfo|--json] FILE...   read modules like modprobe --dump-modversions/--show-exports
+`;
+
+type Command = (args: readonly string[], io: CliIO) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  dump: async () => dumpCommand,
+};
+
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help") {
+    io.out(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`kabi: unknown command '${name}'\n${USAGE}`);
+    return 2;
+  }
+  return (await load())(rest, io);
+}
+

@@ -1,0 +1,65 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+
+/**
+ * Random access to a module's bytes: either an in-memory buffer (a decompressed
+ * module) or positioned reads on an open file (a plain `.ko`, of which only the
+ * header, the section table and the few sections used are ever read).
+ */
+export interface ByteSource {
+  readonly size: number;
+  /** Exactly `length` bytes at `offset`; the caller has checked the range. */
+  read(offset: number, length: number): Buffer;
+  close(): void;
+}
+
+export class BufferSource implements ByteSource {
+  readonly size: number;
+  constructor(private readonly bytes: Buffer) {
+    this.size = bytes.length;
+  }
+  read(offset: number, length: number): Buffer {
+    return this.bytes.subarray(offset, offset + length);
+  }
+  close(): void {}
+}
+
+export class FileSource implements ByteSource {
+  readonly size: number;
+  private fd: number;
+
+  private constructor(fd: number, size: number) {
+    this.fd = fd;
+    this.size = size;
+  }
+
+  static open(path: string): FileSource {
+    const fd = openSync(path, "r");
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw Object.assign(new Error("not a regular file"), { code: st.isDirectory() ? "EISDIR" : "EINVAL" });
+      return new FileSource(fd, st.size);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  read(offset: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, out, done, length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    // The file shrank under us: hand back what exists; bounds checks upstream see a short buffer.
+    return done === length ? out : out.subarray(0, done);
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+}

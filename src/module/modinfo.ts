@@ -1,0 +1,29 @@
+import type { ElfFile } from "../elf/elf-file.js";
+import type { ModinfoEntry } from "./module-record.js";
+
+/** `.modinfo`: NUL-separated `key=value` strings, zero padding between them skipped as kmod does. */
+export function readModinfo(elf: ElfFile): ModinfoEntry[] {
+  const section = elf.section(".modinfo");
+  if (!section) return [];
+  const data = elf.data(section);
+  const out: ModinfoEntry[] = [];
+  let start = 0;
+  for (let i = 0; i <= data.length; i++) {
+    if (i < data.length && data[i] !== 0) continue;
+    if (i > start) {
+      const text = data.toString("utf8", start, i);
+      const eq = text.indexOf("=");
+      out.push(eq < 0 ? { key: text, value: "" } : { key: text.slice(0, eq), value: text.slice(eq + 1) });
+    }
+    start = i + 1;
+  }
+  return out;
+}
+
+export function modinfoValue(entries: readonly ModinfoEntry[], key: string): string | undefined {
+  return entries.find((e) => e.key === key)?.value;
+}
+
+export function modinfoValues(entries: readonly ModinfoEntry[], key: string): string[] {
+  return entries.filter((e) => e.key === key).map((e) => e.value);
+}

@@ -1,0 +1,109 @@
+import { createReadStream } from "node:fs";
+import { FormatError } from "../errors.js";
+import { BufferSource, FileSource, type ByteSource } from "../elf/byte-source.js";
+import { ElfFile } from "../elf/elf-file.js";
+import { readSymbolTable, STB_WEAK, type ElfSymbol } from "../elf/symbol-table.js";
+import { SHN_UNDEF } from "../elf/elf-file.js";
+import { DecodeError } from "../decompress/codec.js";
+import { detectCodec, loadCodec, MAGIC_LENGTH } from "../decompress/codec-table.js";
+import { readExports } from "./exports.js";
+import { modinfoValue, modinfoValues, readModinfo } from "./modinfo.js";
+import { moduleNameFromPath } from "./module-name.js";
+import { readModversions } from "./modversions.js";
+import type { ModuleRecord, UndefinedSymbol } from "./module-record.js";
+
+/** No real module decompresses to more than a few tens of MiB; past this it is a bomb. */
+export const DEFAULT_MAX_MODULE_SIZE = 256 * 1024 * 1024;
+
+export interface ReadModuleOptions {
+  maxDecompressedSize?: number;
+  /** Use the native-free codecs regardless of KABI_NO_NATIVE. */
+  forceFallback?: boolean;
+}
+
+const SIGNATURE_MARKER = Buffer.from("~Module signature appended~\n");
+
+/** An opened module: its ELF view, how it was stored, and the source to close. */
+export interface OpenedModule {
+  elf: ElfFile;
+  compression: ModuleRecord["compression"];
+  source: ByteSource;
+}
+
+/**
+ * Opens a module file: a plain ELF is read in place with positioned reads; a compressed one
+ * (recognized by its magic bytes, whatever its name) is streamed through its codec first.
+ */
+export async function openModule(path: string, options: ReadModuleOptions = {}): Promise<OpenedModule> {
+  const file = FileSource.open(path);
+  let source: ByteSource = file;
+  try {
+    const head = file.read(0, Math.min(MAGIC_LENGTH, file.size));
+    const codecName = detectCodec(head);
+    if (codecName === null) return { elf: ElfFile.parse(path, file), compression: "none", source: file };
+    file.close();
+    const max = options.maxDecompressedSize ?? DEFAULT_MAX_MODULE_SIZE;
+    const codec = await loadCodec(codecName, options.forceFallback);
+    let bytes: Buffer;
+    try {
+      bytes = await codec.decompress(createReadStream(path, { highWaterMark: 256 * 1024 }), max);
+    } catch (err) {
+      if (err instanceof DecodeError) throw new FormatError(path, err.message);
+      throw err;
+    }
+    source = new BufferSource(bytes);
+    return { elf: ElfFile.parse(path, source), compression: codecName, source };
+  } catch (err) {
+    source.close();
+    throw err;
+  }
+}
+
+export async function readModule(path: string, options: ReadModuleOptions = {}): Promise<ModuleRecord> {
+  const opened = await openModule(path, options);
+  try {
+    return buildRecord(path, opened);
+  } finally {
+    opened.source.close();
+  }
+}
+
+export function buildRecord(path: string, { elf, compression, source }: OpenedModule): ModuleRecord {
+  const symbols = readSymbolTable(elf);
+  const modversions = readModversions(elf);
+  const modinfo = readModinfo(elf);
+  const vermagic = modinfoValue(modinfo, "vermagic") ?? "";
+  const depends = modinfoValue(modinfo, "depends") ?? "";
+  return {
+    path,
+    compression,
+    elfClass: elf.layout.elfClass,
+    endianness: elf.layout.endianness,
+    machine: elf.machine,
+    name: modinfoValue(modinfo, "name") ?? moduleNameFromPath(path),
+    builtFor: vermagic.trim().split(/\s+/)[0] ?? "",
+    vermagic,
+    modversions: modversions.entries,
+    hasModversions: modversions.present,
+    exports: readExports(elf, symbols),
+    undefinedSymbols: undefinedSymbols(symbols),
+    modinfo,
+    depends: depends === "" ? [] : depends.split(","),
+    importNamespaces: modinfoValues(modinfo, "import_ns"),
+    signed: isSigned(source),
+  };
+}
+
+function undefinedSymbols(symbols: readonly ElfSymbol[]): UndefinedSymbol[] {
+  const out: UndefinedSymbol[] = [];
+  for (const s of symbols) {
+    if (s.sectionIndex !== SHN_UNDEF || s.name === "") continue;
+    out.push({ name: s.name, weak: s.bind === STB_WEAK });
+  }
+  return out;
+}
+
+function isSigned(source: ByteSource): boolean {
+  if (source.size < SIGNATURE_MARKER.length) return false;
+  return source.read(source.size - SIGNATURE_MARKER.length, SIGNATURE_MARKER.length).equals(SIGNATURE_MARKER);
+}
