@@ -1,15 +1,18 @@
+import { auditCommand } from "./audit.js";
 import { dumpCommand } from "./dump.js";
 import type { CliIO } from "./io.js";
 
 const USAGE = `usage: kabi <command> [options]
 commands:
   dump [--modversions|--exports|--modinfo|--json] FILE...   read modules like modprobe --dump-modversions/--show-exports
+  audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--json] PATH...   modules x kernels compatibility
 `;
 
 type Command = (args: readonly string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   dump: async () => dumpCommand,
+  audit: async () => auditCommand,
 };
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {

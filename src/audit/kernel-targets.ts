@@ -1,0 +1,89 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { describeInputError } from "../errors.js";
+import type { KernelTarget } from "../engine/verdict.js";
+import { looksLikeModuleFile } from "../module/find-modules.js";
+import { readModule } from "../module/read-module.js";
+import { listKernels, locateSymvers, resolveInRoot } from "../symvers/locate-symvers.js";
+import { readSymvers } from "../symvers/read-symvers.js";
+import type { SymversProblem } from "../symvers/symvers-table.js";
+
+export interface KernelRequest {
+  /** `--symvers K=FILE`: explicit files. */
+  explicit: { release: string; file: string }[];
+  /** `--kernel K`: located under the root. */
+  releases: string[];
+  basedir: string;
+}
+
+export interface LoadedKernels {
+  kernels: (KernelTarget & { symversPath: string })[];
+  errors: { path: string; message: string }[];
+  problems: SymversProblem[];
+}
+
+/**
+ * The kernels to judge against: the explicit ones, else every kernel under the root that has
+ * symvers. A kernel's vermagic is taken from one of its own modules when its tree is present.
+ */
+export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKernels> {
+  const wanted: { release: string; file: string | null }[] = req.explicit.map((e) => ({ release: e.release, file: e.file }));
+  for (const release of req.releases) wanted.push({ release, file: await locateSymvers(release, req.basedir) });
+  if (wanted.length === 0) {
+    for (const k of await listKernels(req.basedir)) if (k.symvers !== null) wanted.push({ release: k.release, file: k.symvers });
+  }
+  const out: LoadedKernels = { kernels: [], errors: [], problems: [] };
+  const seen = new Set<string>();
+  for (const w of wanted) {
+    if (seen.has(w.release)) continue;
+    seen.add(w.release);
+    if (w.file === null) {
+      out.errors.push({ path: w.release, message: `${w.release}: no symvers found for this kernel under ${req.basedir}` });
+      continue;
+    }
+    try {
+      const symvers = await readSymvers(w.file);
+      out.problems.push(...symvers.problems);
+      out.kernels.push({ release: w.release, symvers, symversPath: w.file, vermagic: await kernelVermagic(req.basedir, w.release) });
+    } catch (err) {
+      out.errors.push({ path: w.file, message: describeInputError(w.file, err) });
+    }
+  }
+  return out;
+}
+
+/** The vermagic of the first readable in-tree module of kernel K under the root, if any. */
+export async function kernelVermagic(basedir: string, release: string): Promise<string | undefined> {
+  for (const base of ["lib/modules", "usr/lib/modules"]) {
+    const dir = await resolveInRoot(basedir, `${base}/${release}/kernel`);
+    if (dir === null) continue;
+    const file = await firstModule(dir, 4);
+    if (file === null) continue;
+    try {
+      const rec = await readModule(file);
+      if (rec.vermagic !== "") return rec.vermagic;
+    } catch {
+      // An unreadable in-tree module says nothing about the kernel's flags; try no further.
+    }
+    return undefined;
+  }
+  return undefined;
+}
+
+async function firstModule(dir: string, depth: number): Promise<string | null> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return null;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const e of entries) if (e.isFile() && looksLikeModuleFile(e.name)) return join(dir, e.name);
+  if (depth === 0) return null;
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const found = await firstModule(join(dir, e.name), depth - 1);
+    if (found !== null) return found;
+  }
+  return null;
+}

@@ -1,0 +1,71 @@
+import { buildAuditReport, auditExitCode, formatAuditText } from "../audit/audit-report.js";
+import { loadKernelTargets } from "../audit/kernel-targets.js";
+import { evaluate } from "../engine/index.js";
+import { describeInputError } from "../errors.js";
+import { findModules } from "../module/find-modules.js";
+import { readModules } from "../module/read-many.js";
+import { parseSymversOption } from "../symvers/locate-symvers.js";
+import type { CliIO } from "./io.js";
+
+const USAGE = "usage: kabi audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--json] PATH...";
+
+export async function auditCommand(args: readonly string[], io: CliIO): Promise<number> {
+  let basedir = "/";
+  let json = false;
+  const explicit: { release: string; file: string }[] = [];
+  const releases: string[] = [];
+  const paths: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = (): string | undefined => {
+      const eq = a.indexOf("=");
+      if (a.startsWith("--") && eq > 0) return a.slice(eq + 1);
+      return args[++i];
+    };
+    const flag = a.startsWith("--") && a.includes("=") ? a.slice(0, a.indexOf("=")) : a;
+    if (flag === "--json") json = true;
+    else if (flag === "--basedir" || flag === "--symvers" || flag === "--kernel") {
+      const v = value();
+      if (v === undefined || v === "") return usageError(io, `${flag} needs a value`);
+      if (flag === "--basedir") basedir = v;
+      else if (flag === "--kernel") releases.push(v);
+      else {
+        try {
+          explicit.push(parseSymversOption(v));
+        } catch (err) {
+          return usageError(io, (err as Error).message);
+        }
+      }
+    } else if (a === "-h" || a === "--help") {
+      io.out(USAGE + "\n");
+      return 0;
+    } else if (a.startsWith("-")) return usageError(io, `unknown option ${a}`);
+    else paths.push(a);
+  }
+  if (paths.length === 0) return usageError(io, "no module files or directories given");
+
+  const found = await findModules(paths);
+  const kernels = await loadKernelTargets({ explicit, releases, basedir });
+  const read = await readModules(found.files);
+  const errors = [...found.errors.map((e) => ({ path: e.path, message: describeInputError(e.path, e.error) })), ...kernels.errors, ...read.errors];
+  if (kernels.kernels.length === 0 && kernels.errors.length === 0) {
+    errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });
+  }
+  const engineReport = evaluate(read.records, kernels.kernels);
+  const report = buildAuditReport(
+    kernels.kernels.map((k) => ({ release: k.release, symvers: k.symversPath })),
+    read.records,
+    engineReport,
+    errors,
+    kernels.problems,
+  );
+  for (const p of kernels.problems) io.err(`kabi audit: ${p.file}:${p.line}: ${p.reason}\n`);
+  for (const e of errors) io.err(`kabi audit: ${e.message}\n`);
+  io.out(json ? JSON.stringify(report, null, 2) + "\n" : formatAuditText(report));
+  return auditExitCode(report);
+}
+
+function usageError(io: CliIO, message: string): number {
+  io.err(`kabi audit: ${message}\n${USAGE}\n`);
+  return 2;
+}
