@@ -1,0 +1,126 @@
+import { mkdirSync, mkdtempSync, copyFileSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import type { AuditReport } from "../../src/audit/audit-report.js";
+import { main } from "../../src/cli/main.js";
+import { captureIO } from "../helpers/capture-io.js";
+import { MODULE_FIXTURES, ROOT } from "../helpers/paths.js";
+
+const K53 = "6.1.0-53-amd64";
+const K54 = "6.1.0-54-amd64";
+const K612 = "6.12.117+deb12-amd64";
+const symversArg = (k: string) => ["--symvers", `${k}=${join(ROOT, "fixtures/symvers", `${k}.symvers.gz`)}`];
+
+async function audit(args: string[]): Promise<{ code: number; report: AuditReport; stderr: string }> {
+  const io = captureIO();
+  const code = await main(["audit", "--json", ...args], io);
+  return { code, report: JSON.parse(io.stdout) as AuditReport, stderr: io.stderr };
+}
+
+const temps: string[] = [];
+afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
+
+describe("kabi audit on the kbuild fixtures", () => {
+  it("finds the consumer compatible exactly where its provider is, and names the provider elsewhere", async () => {
+    const dir = join(MODULE_FIXTURES, K53);
+    const { code, report } = await audit([...symversArg(K53), ...symversArg(K54), ...symversArg(K612), join(dir, "kabi_provider.ko"), join(dir, "kabi_consumer.ko")]);
+    expect(code).toBe(1);
+    expect(report.kernels.map((k) => k.release)).toEqual([K53, K54, K612]);
+    const [provider, consumer] = report.modules;
+    expect(provider!.name).toBe("kabi_provider");
+    expect(provider!.builtFor).toBe(K53);
+    for (const k of [K53, K54, K612]) expect(consumer!.kernels[k]!.compatible).toBe(provider!.kernels[k]!.compatible);
+    expect(provider!.kernels[K53]!.compatible).toBe(true);
+    expect(provider!.kernels[K54]!.mismatched.map((m) => m.symbol).sort()).toEqual(["__alloc_skb", "kfree_skb_reason", "skb_put"]);
+    expect(provider!.kernels[K54]!.mismatched.find((m) => m.symbol === "skb_put")).toEqual({ symbol: "skb_put", moduleCrc: "0x359ec46d", kernelCrc: "0x69958214", provider: "vmlinux" });
+    const blocked = consumer!.kernels[K54]!;
+    expect(blocked.missing).toEqual([]);
+    expect(blocked.mismatched).toEqual([]);
+    expect(blocked.blockedBy).toHaveLength(1);
+    expect(blocked.blockedBy[0]!.provider).toBe("kabi_provider");
+    expect(blocked.blockedBy[0]!.symbols.sort()).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "kabi_provider_ns_sub"]);
+    expect(provider!.kernels[K612]!.missing).toContain("kfree_skb_reason");
+  });
+
+  it("without its provider in the set, the consumer's provider symbols are missing", async () => {
+    const { report } = await audit([...symversArg(K53), join(MODULE_FIXTURES, K53, "kabi_consumer.ko")]);
+    expect(report.modules[0]!.kernels[K53]!.missing.sort()).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "kabi_provider_ns_sub"]);
+  });
+
+  it("reports a missing import_ns and a module without modversions", async () => {
+    const dir = join(MODULE_FIXTURES, K53);
+    const { report } = await audit([...symversArg(K53), join(dir, "kabi_provider.ko"), join(dir, "kabi_no_import_ns.ko"), join(dir, "kabi_noversions.ko")]);
+    const noNs = report.modules.find((m) => m.path.endsWith("kabi_no_import_ns.ko"))!.kernels[K53]!;
+    expect(noNs.compatible).toBe(false);
+    expect(noNs.missingImportNs).toEqual([{ symbol: "kabi_provider_ns_sub", namespace: "KABI_TEST" }]);
+    const noVersions = report.modules.find((m) => m.path.endsWith("kabi_noversions.ko"))!;
+    expect(noVersions.hasModversions).toBe(false);
+    expect(noVersions.kernels[K53]!.noModversions).toBe(true);
+    expect(noVersions.kernels[K53]!.compatible).toBe(true);
+  });
+
+  it("exits 0 when every pair is compatible, and prints a matrix", async () => {
+    const io = captureIO();
+    const code = await main(["audit", ...symversArg(K53), join(MODULE_FIXTURES, K53, "kabi_provider.ko")], io);
+    expect(code).toBe(0);
+    expect(io.stdout).toMatch(/\[1\] 6\.1\.0-53-amd64/);
+    expect(io.stdout).toMatch(/kabi_provider\.ko\s+6\.1\.0-53-amd64\s+ok/);
+  });
+
+  it("names the blocking symbols per incompatible pair in the text output", async () => {
+    const io = captureIO();
+    const code = await main(["audit", ...symversArg(K54), join(MODULE_FIXTURES, K53)], io);
+    expect(code).toBe(1);
+    expect(io.stdout).toMatch(/kabi_provider\.ko on 6\.1\.0-54-amd64:\n\s+CRC mismatch __alloc_skb: module 0x57693e79, vmlinux 0x7e267139/);
+    expect(io.stdout).toMatch(/kabi_consumer\.ko on 6\.1\.0-54-amd64:\n\s+needs kabi_provider \(.*kabi_provider\.ko\), itself incompatible here/);
+  });
+
+  it("exits 2 on unreadable inputs, still auditing the rest", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kabi-audit-"));
+    temps.push(dir);
+    writeFileSync(join(dir, "junk.ko"), "not a module at all");
+    const { code, report, stderr } = await audit([...symversArg(K53), join(dir, "junk.ko"), join(dir, "absent.ko"), join(MODULE_FIXTURES, K53, "kabi_provider.ko")]);
+    expect(code).toBe(2);
+    expect(report.modules.map((m) => m.name)).toEqual(["kabi_provider"]);
+    expect(report.errors.map((e) => e.message)).toEqual([`${join(dir, "absent.ko")}: no such file`, `${join(dir, "junk.ko")}: not an ELF file`]);
+    expect(stderr).toContain("junk.ko: not an ELF file");
+  });
+
+  it("reports malformed symvers lines with file and line number and uses the rest", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kabi-audit-"));
+    temps.push(dir);
+    const lines = gunzipSync(readFileSync(join(ROOT, "fixtures/symvers", `${K53}.symvers.gz`))).toString("utf8").split("\n");
+    lines.splice(2, 0, "0xnothex\tbroken_symbol\tvmlinux\tEXPORT_SYMBOL\t");
+    const file = join(dir, "Module.symvers");
+    writeFileSync(file, lines.join("\n"));
+    const { code, report, stderr } = await audit(["--symvers", `${K53}=${file}`, join(MODULE_FIXTURES, K53, "kabi_provider.ko")]);
+    expect(code).toBe(0);
+    expect(report.symversProblems).toHaveLength(1);
+    expect(report.symversProblems[0]!.line).toBe(3);
+    expect(stderr).toContain(`${file}:3:`);
+    expect(report.modules[0]!.kernels[K53]!.compatible).toBe(true);
+  });
+
+  it("finds every kernel with symvers under --basedir when no kernel is named", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kabi-root-"));
+    temps.push(root);
+    // Debian ships Module.symvers in the headers package; RHEL as /boot/symvers-K.gz.
+    mkdirSync(join(root, "lib/modules", K53), { recursive: true });
+    mkdirSync(join(root, "usr/src", `linux-headers-${K53}`), { recursive: true });
+    writeFileSync(join(root, "usr/src", `linux-headers-${K53}`, "Module.symvers"), gunzipSync(readFileSync(join(ROOT, "fixtures/symvers", `${K53}.symvers.gz`))));
+    mkdirSync(join(root, "lib/modules", K612), { recursive: true });
+    mkdirSync(join(root, "boot"), { recursive: true });
+    copyFileSync(join(ROOT, "fixtures/symvers", `${K612}.symvers.gz`), join(root, "boot", `symvers-${K612}.gz`));
+    mkdirSync(join(root, "lib/modules", "9.9.9-nosymvers"), { recursive: true });
+    const { code, report } = await audit(["--basedir", root, join(MODULE_FIXTURES, K53, "kabi_provider.ko")]);
+    expect(report.kernels).toEqual([
+      { release: K53, symvers: join(root, "usr/src", `linux-headers-${K53}`, "Module.symvers") },
+      { release: K612, symvers: join(root, "boot", `symvers-${K612}.gz`) },
+    ]);
+    expect(code).toBe(1);
+    const { report: one } = await audit(["--basedir", root, "--kernel", K612, join(MODULE_FIXTURES, K53, "kabi_provider.ko")]);
+    expect(one.kernels.map((k) => k.release)).toEqual([K612]);
+  });
+});
