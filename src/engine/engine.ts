@@ -1,10 +1,10 @@
-import type { ModuleRecord } from "../module/module-record.js";
+import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { explainPair, type EngineState } from "./explain.js";
-import { fullSet, hasKernel, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
+import { fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
 import { namespaceAllowed } from "./namespace.js";
 import { StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, moduleRequirements, type Requirements } from "./requirements.js";
-import { SymbolInterner } from "./symbol-interner.js";
+import { ANY_CRC, RequirementBuilder, type Requirements } from "./requirements.js";
+import { sharedInterner } from "./symbol-interner.js";
 import type { CompatibilityReport, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
 import { vermagicFlags } from "./vermagic.js";
 
@@ -42,9 +42,13 @@ export function evaluate(
   const words = wordsFor(kernelCount);
   const all = fullSet(kernelCount);
 
-  const interner = new SymbolInterner();
-  const requirements: Requirements[] = modules.map((m) => moduleRequirements(m, interner));
-  const index = new StaticProviderIndex(interner, kernels);
+  const interner = sharedInterner();
+  const builder = new RequirementBuilder(interner);
+  const requirements: Requirements[] = modules.map((m) => builder.build(m));
+  const required = new Uint8Array(interner.size);
+  for (const r of requirements) for (let i = 0; i < r.sym.length; i++) required[r.sym[i]] = 1;
+  const symbolCount = required.length;
+  const index = new StaticProviderIndex(interner, kernels, required);
   const pool = index.pool.raw();
 
   // Candidate sets.
@@ -61,17 +65,26 @@ export function evaluate(
   }
 
   // Candidate exports of required symbols: symbol id → module indices.
-  const exporters = new Array<number[] | undefined>(interner.size);
+  const exporters = new Array<number[] | undefined>(symbolCount);
   for (let m = 0; m < moduleCount; m++) {
     for (const x of modules[m].exports) {
       const id = interner.lookup(x.name);
-      if (id < 0) continue;
+      if (id < 0 || id >= symbolCount || required[id] !== 1) continue;
       let list = exporters[id];
       if (list === undefined) exporters[id] = list = [];
       if (list[list.length - 1] !== m) list.push(m);
     }
   }
-  const exportOf = (m: number, name: string) => modules[m].exports.find((x) => x.name === name);
+  const exportMaps = new Array<Map<string, ExportedSymbol> | undefined>(moduleCount);
+  const exportOf = (m: number, name: string): ExportedSymbol => {
+    let map = exportMaps[m];
+    if (map === undefined) {
+      map = new Map<string, ExportedSymbol>();
+      for (const x of modules[m].exports) if (!map.has(x.name)) map.set(x.name, x);
+      exportMaps[m] = map;
+    }
+    return map.get(name)!;
+  };
 
   // Vermagic flags: kernels grouped by flags; kernels without a known vermagic accept any module.
   const kernelFlags = kernels.map((k) => (k.vermagic === undefined ? null : vermagicFlags(k.vermagic)));
@@ -95,14 +108,16 @@ export function evaluate(
   for (let m = 0; m < moduleCount; m++) {
     const record = modules[m];
     const acc = Uint32Array.from(candidate[m]);
+    base[m] = acc;
     if (record.vermagic.trim() !== "") {
       const ok = byFlags.get(vermagicFlags(record.vermagic));
       for (let w = 0; w < words; w++) acc[w] &= unknownVermagic[w] | (ok === undefined ? 0 : ok[w]);
     }
-    const imports = new Set(record.importNamespaces);
+    let imports: Set<string> | undefined;
     const req = requirements[m];
     let dyn: DynamicRequirement[] | undefined;
-    for (let i = 0; i < req.sym.length; i++) {
+    let alive = !isEmpty(acc);
+    for (let i = 0; i < req.sym.length && alive; i++) {
       const id = req.sym[i];
       const crc = req.crc[i];
       const weak = req.weak[i] === 1;
@@ -115,11 +130,14 @@ export function evaluate(
         if (byCrc !== undefined) matchSlot = byCrc.get(crc) ?? NO_SET;
       }
       const wildSlot = index.wild[id];
-      bad.fill(0);
       const byNs = index.ns[id];
+      let hasBad = false;
       if (byNs !== undefined) {
+        imports ??= new Set(record.importNamespaces);
         for (const [ns, slot] of byNs) {
           if (namespaceAllowed(ns, imports, record.name)) continue;
+          if (!hasBad) bad.fill(0);
+          hasBad = true;
           const o = slot * words;
           for (let w = 0; w < words; w++) bad[w] |= pool[o + w];
         }
@@ -129,32 +147,40 @@ export function evaluate(
       const ao = anySlot * words;
       for (let w = 0; w < words; w++) {
         let s = (matchSlot === NO_SET ? 0 : pool[mo + w]) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
-        s &= ~bad[w];
+        if (hasBad) s &= ~bad[w];
         if (weak) s |= anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
         sat[w] = s;
       }
       const list = exporters[id];
-      const others = list === undefined ? 0 : list.length - (list.includes(m) ? 1 : 0);
+      let others = list === undefined ? 0 : list.length - (list.includes(m) ? 1 : 0);
+      if (others > 0 && anySlot !== NO_SET) {
+        // Candidates only get to provide where there is no static provider.
+        let everywhere = true;
+        for (let w = 0; w < words && everywhere; w++) everywhere = ((pool[ao + w] | ~all[w]) >>> 0) === 0xffffffff;
+        if (everywhere) others = 0;
+      }
       if (others === 0) {
-        for (let w = 0; w < words; w++) acc[w] &= sat[w];
+        let any = 0;
+        for (let w = 0; w < words; w++) any |= acc[w] &= sat[w];
+        alive = any !== 0;
       } else {
         const noStatic = newSet(words);
         for (let w = 0; w < words; w++) noStatic[w] = anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
         const matching: number[] = [];
-        const all: number[] = [];
+        const exporting: number[] = [];
         const name = interner.name(id);
+        imports ??= new Set(record.importNamespaces);
         for (const p of list!) {
           if (p === m) continue;
-          all.push(p);
-          const x = exportOf(p, name)!;
+          exporting.push(p);
+          const x = exportOf(p, name);
           const crcOk = crc === ANY_CRC || x.crc === null || x.crc >>> 0 === crc;
           if (crcOk && namespaceAllowed(x.namespace, imports, record.name)) matching.push(p);
         }
-        (dyn ??= []).push({ staticSat: Uint32Array.from(sat), noStatic, matching, exporters: all, weak });
+        (dyn ??= []).push({ staticSat: Uint32Array.from(sat), noStatic, matching, exporters: exporting, weak });
       }
     }
-    base[m] = acc;
-    dynamic[m] = dyn;
+    dynamic[m] = alive ? dyn : undefined;
   }
 
   // Greatest fixed point over requirements candidate modules can satisfy.
@@ -162,17 +188,17 @@ export function evaluate(
   const dynModules: number[] = [];
   for (let m = 0; m < moduleCount; m++) if (dynamic[m] !== undefined) dynModules.push(m);
   const next = newSet(words);
-  const alive = newSet(words);
+  const aliveSet = newSet(words);
   const aliveAny = newSet(words);
   for (let changed = dynModules.length > 0; changed; ) {
     changed = false;
     for (const m of dynModules) {
       next.set(compat[m]);
       for (const r of dynamic[m]!) {
-        alive.fill(0);
+        aliveSet.fill(0);
         for (const p of r.matching) {
           const c = compat[p];
-          for (let w = 0; w < words; w++) alive[w] |= c[w];
+          for (let w = 0; w < words; w++) aliveSet[w] |= c[w];
         }
         if (r.weak) {
           aliveAny.fill(0);
@@ -182,7 +208,7 @@ export function evaluate(
           }
         }
         for (let w = 0; w < words; w++) {
-          let s = r.staticSat[w] | (r.noStatic[w] & alive[w]);
+          let s = r.staticSat[w] | (r.noStatic[w] & aliveSet[w]);
           if (r.weak) s |= r.noStatic[w] & ~aliveAny[w];
           next[w] &= s;
         }

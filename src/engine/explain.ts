@@ -56,10 +56,18 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
   for (let i = 0; i < req.sym.length; i++) {
     const id = req.sym[i];
     const list = state.exporters[id];
-    if (compatible && index.residentProvided[id] === 0 && list === undefined) continue;
-    const symbol = interner.name(id);
     const crc = req.crc[i];
     const weak = req.weak[i] === 1;
+    const symversHere = index.residentProvided[id] === 0 && index.pool.has(index.any[id], k);
+    // Compatible pairs: only module-provided requirements matter (for `providers`).
+    if (compatible && (symversHere || (index.residentProvided[id] === 0 && list === undefined))) continue;
+    // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
+    if (symversHere && !namespacedOn(index, id, k)) {
+      const byCrc = index.exact[id];
+      const slot = crc === ANY_CRC ? index.any[id] : byCrc === undefined ? -1 : (byCrc.get(crc) ?? -1);
+      if (index.pool.has(slot, k) || index.pool.has(index.wild[id], k)) continue;
+    }
+    const symbol = interner.name(id);
     const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
 
     const provider = index.provider(k, symbol);
@@ -124,4 +132,12 @@ function addBlocked(blocked: Map<number, BlockedBy>, record: ModuleRecord, p: nu
     blocked.set(p, entry);
   }
   entry.symbols.push(symbol);
+}
+
+/** Whether the static provider of symbol id on kernel k exports it in a namespace. */
+function namespacedOn(index: StaticProviderIndex, id: number, k: number): boolean {
+  const byNs = index.ns[id];
+  if (byNs === undefined) return false;
+  for (const slot of byNs.values()) if (index.pool.has(slot, k)) return true;
+  return false;
 }

@@ -1,5 +1,6 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { KernelSetPool, NO_SET } from "./kernel-set.js";
+import { resolveSymvers } from "./resolved-symvers.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { KernelTarget } from "./verdict.js";
 
@@ -26,7 +27,8 @@ interface ResidentExport {
  * - `wild`: kernels whose provider has no CRC (matches any CRC);
  * - `any`: kernels with a provider of any CRC (tells missing from mismatched);
  * - `ns`: namespace → kernels whose provider exports it in that namespace (only non-empty ones).
- * Only symbols some module requires are indexed.
+ * Only symbols some module requires are indexed; arrays are indexed by symbol id below
+ * `required.length`.
  */
 export class StaticProviderIndex {
   readonly pool: KernelSetPool;
@@ -39,10 +41,12 @@ export class StaticProviderIndex {
   private readonly residentByKernel: Map<string, ResidentExport>[];
 
   constructor(
-    private readonly interner: SymbolInterner,
+    interner: SymbolInterner,
     private readonly kernels: readonly KernelTarget[],
+    /** 1 for the symbol ids some module requires (indexed up to its length). */
+    required: Uint8Array,
   ) {
-    const symbolCount = interner.size;
+    const symbolCount = required.length;
     this.pool = new KernelSetPool(kernels.length, symbolCount + 64);
     this.exact = new Array<Map<number, number> | undefined>(symbolCount);
     this.wild = new Int32Array(symbolCount).fill(NO_SET);
@@ -53,16 +57,10 @@ export class StaticProviderIndex {
 
     for (let k = 0; k < kernels.length; k++) {
       const entries = kernels[k].symvers.entries;
-      if (entries.size > symbolCount) {
-        for (let id = 0; id < symbolCount; id++) {
-          const e = entries.get(interner.name(id));
-          if (e !== undefined) this.record(id, k, e.crc >>> 0, e.namespace);
-        }
-      } else {
-        for (const [name, e] of entries) {
-          const id = interner.lookup(name);
-          if (id >= 0) this.record(id, k, e.crc >>> 0, e.namespace);
-        }
+      const { ids, crcs, namespaces } = resolveSymvers(kernels[k].symvers, interner);
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i];
+        if (id < symbolCount && required[id] === 1) this.record(id, k, crcs[i], namespaces[i]);
       }
       const residentMap = new Map<string, ResidentExport>();
       for (const record of kernels[k].resident ?? []) {
@@ -70,7 +68,7 @@ export class StaticProviderIndex {
           if (entries.has(symbol.name) || residentMap.has(symbol.name)) continue;
           residentMap.set(symbol.name, { record, symbol });
           const id = interner.lookup(symbol.name);
-          if (id < 0) continue;
+          if (id < 0 || id >= symbolCount || required[id] !== 1) continue;
           this.record(id, k, symbol.crc === null ? null : symbol.crc >>> 0, symbol.namespace);
           this.residentProvided[id] = 1;
         }

@@ -28,3 +28,13 @@ export class SymbolInterner {
     return this.names.length;
   }
 }
+
+let shared: SymbolInterner | undefined;
+
+/**
+ * The process-wide interner `evaluate` uses, so a symvers table resolved to ids once (see
+ * resolved-symvers.ts) is reused by later evaluations. It only grows by distinct symbol names.
+ */
+export function sharedInterner(): SymbolInterner {
+  return (shared ??= new SymbolInterner());
+}
