@@ -12,6 +12,8 @@ type Command = (args: readonly string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   dump: async () => dumpCommand,
+  "weak-modules": async () => (await import("./weak-modules.js")).weakModulesCommand,
+  status: async () => (await import("./status.js")).statusCommand,
   audit: async () => auditCommand,
 };
 

@@ -1,0 +1,270 @@
+import { evaluate, type KernelTarget, type PairVerdict } from "../engine/index.js";
+import type { ModuleRecord } from "../module/module-record.js";
+import { compareKernelReleases } from "../symvers/kernel-release.js";
+import type { SymversTable } from "../symvers/symvers-table.js";
+import { WEAK_DIR, type ExternalModule, type InstalledTree, type TreeKernel } from "./installed-tree.js";
+import { searchPriority } from "./weak-config.js";
+
+/** What one external module (build) is on one kernel. */
+export type BuildState =
+  /** The file lives in this kernel's own extra/ or updates/. */
+  | { state: "installed" }
+  /** The build wins on this kernel and is compatible: it gets (or keeps) a weak link. */
+  | { state: "linked"; verdict: PairVerdict }
+  /** Built for this kernel (vermagic) but installed in another kernel's directory: never weak-linked here. */
+  | { state: "own-build-kernel" }
+  /** The kernel has a module of the same name in its own extra/ or updates/ (a build for it wins). */
+  | { state: "kernel-has-own"; by: string }
+  /** A same-named module earlier in depmod's search order would shadow the weak link. */
+  | { state: "shadowed"; by: string }
+  /** The kernel has the module built in (modules.builtin). */
+  | { state: "built-in" }
+  /** Judged on this kernel (as the winning build at some point) and found incompatible. */
+  | { state: "incompatible"; verdict: PairVerdict }
+  /** Another build of the module wins on this kernel. */
+  | { state: "other-build-wins"; winner: string; winnerCompatible: boolean };
+
+export interface BuildDecision {
+  kernel: string;
+  module: ExternalModule;
+  decision: BuildState;
+}
+
+/** A weak link the assignment wants: inside-root link path → inside-root target. */
+export interface DesiredLink {
+  kernel: string;
+  link: string;
+  target: string;
+  module: ExternalModule;
+  verdict: PairVerdict;
+}
+
+export interface WeakAssignment {
+  /** Kernels judged (those with symvers, in scope), oldest first. */
+  kernels: string[];
+  /** Kernels skipped because they have no symvers. */
+  noSymvers: string[];
+  decisions: BuildDecision[];
+  links: DesiredLink[];
+  /** Rounds of the winner/engine iteration (for --verbose). */
+  rounds: number;
+}
+
+export interface AssignOptions {
+  /** Kernels to judge (default: every kernel with symvers). */
+  kernels?: (release: string) => boolean;
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Every external module of the tree, in a fixed order (kernel order, then path). */
+export function allExternal(tree: InstalledTree): ExternalModule[] {
+  const out: ExternalModule[] = [];
+  for (const k of tree.kernels) out.push(...[...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath)));
+  return out;
+}
+
+/**
+ * The preference order of builds of one module for kernel K: builds for the newest kernel not
+ * newer than K first (newest first), then builds for newer kernels (oldest first). Ties (same
+ * build kernel): a build installed under its own build kernel first, then updates/ before extra/,
+ * then by inside path.
+ */
+export function preferenceOrder(builds: readonly ExternalModule[], release: string): ExternalModule[] {
+  const older = builds.filter((b) => compareKernelReleases(b.buildKernel, release) <= 0);
+  const newer = builds.filter((b) => compareKernelReleases(b.buildKernel, release) > 0);
+  const tie = (a: ExternalModule, b: ExternalModule): number => {
+    const ha = a.homeKernel === a.buildKernel ? 0 : 1;
+    const hb = b.homeKernel === b.buildKernel ? 0 : 1;
+    if (ha !== hb) return ha - hb;
+    if (a.area !== b.area) return a.area === "updates" ? -1 : 1;
+    return byCodeUnit(a.insidePath, b.insidePath);
+  };
+  older.sort((a, b) => compareKernelReleases(b.buildKernel, a.buildKernel) || tie(a, b));
+  newer.sort((a, b) => compareKernelReleases(a.buildKernel, b.buildKernel) || tie(a, b));
+  return [...older, ...newer];
+}
+
+/** The winner among a kernel's real files of one name by search order (lowest priority, then path). */
+function realWinners(k: TreeKernel, order: InstalledTree["searchOrder"]["entries"]): Map<string, { relPath: string; prio: number }> {
+  const best = new Map<string, { relPath: string; prio: number }>();
+  for (const f of k.files ?? k.external.map((e) => ({ relPath: `${e.area}/${e.subPath}`, name: e.name }))) {
+    const prio = searchPriority(order, f.relPath);
+    const cur = best.get(f.name);
+    if (cur === undefined || prio < cur.prio || (prio === cur.prio && byCodeUnit(f.relPath, cur.relPath) < 0)) {
+      best.set(f.name, { relPath: f.relPath, prio });
+    }
+  }
+  return best;
+}
+
+/**
+ * Decides, for every kernel with symvers and every external module, whether it gets a weak link
+ * and why (see the README). The winning build per module name and kernel is chosen by preference
+ * order; the engine then judges all winners at once (K's symvers, K's own winning external
+ * modules as resident providers, the other winners as candidate providers, to a fixed point).
+ * A winner found incompatible is replaced by the next build in preference order: first those
+ * failing on their own (nothing blocked by another module), and only when none of those is left,
+ * those blocked by other modules; repeated until nothing changes (each step moves a pointer
+ * forward, so it ends).
+ */
+export function assignWeakLinks(
+  tree: InstalledTree,
+  symvers: ReadonlyMap<string, SymversTable>,
+  options: AssignOptions = {},
+): WeakAssignment {
+  const order = tree.searchOrder.entries;
+  const noSymvers: string[] = [];
+  const judged: TreeKernel[] = [];
+  for (const k of tree.kernels) {
+    if (options.kernels !== undefined && !options.kernels(k.release)) continue;
+    if (k.symvers === null || !symvers.has(k.release)) noSymvers.push(k.release);
+    else judged.push(k);
+  }
+  const modules = allExternal(tree);
+  const indexOf = new Map<ExternalModule, number>();
+  modules.forEach((m, i) => indexOf.set(m, i));
+  const byName = new Map<string, ExternalModule[]>();
+  for (const m of modules) {
+    let list = byName.get(m.name);
+    if (list === undefined) byName.set(m.name, (list = []));
+    list.push(m);
+  }
+  const names = [...byName.keys()].sort(byCodeUnit);
+
+  const decisions: BuildDecision[] = [];
+  // Per judged kernel: name → ordered builds still in the running, and the pointer.
+  const queues: Map<string, { builds: ExternalModule[]; at: number }>[] = [];
+  const targets: KernelTarget[] = [];
+  const weakPrio = (sub: string) => searchPriority(order, `${WEAK_DIR}/${sub}`);
+
+  for (const k of judged) {
+    const winners = realWinners(k, order);
+    const own = new Map<string, ExternalModule[]>();
+    for (const e of k.external) {
+      let l = own.get(e.name);
+      if (l === undefined) own.set(e.name, (l = []));
+      l.push(e);
+    }
+    const resident: ModuleRecord[] = [];
+    for (const e of [...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath))) {
+      const w = winners.get(e.name);
+      if (w === undefined || w.relPath === `${e.area}/${e.subPath}`) resident.push(e.record);
+    }
+    const vermagicSource = [...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath)).find((e) => e.record.builtFor === k.release);
+    targets.push({ release: k.release, symvers: symvers.get(k.release)!, vermagic: vermagicSource?.record.vermagic, resident });
+
+    const queue = new Map<string, { builds: ExternalModule[]; at: number }>();
+    for (const name of names) {
+      const builds = byName.get(name)!;
+      const ownHere = own.get(name);
+      if (ownHere !== undefined) {
+        const winner = winners.get(name);
+        const by = winner !== undefined ? `${k.dir}/${winner.relPath}` : ownHere[0].insidePath;
+        for (const b of builds) {
+          decisions.push({ kernel: k.release, module: b, decision: b.homeKernel === k.release ? { state: "installed" } : { state: "kernel-has-own", by } });
+        }
+        continue;
+      }
+      const eligible: ExternalModule[] = [];
+      for (const b of builds) {
+        if (b.buildKernel === k.release) decisions.push({ kernel: k.release, module: b, decision: { state: "own-build-kernel" } });
+        else eligible.push(b);
+      }
+      if (eligible.length === 0) continue;
+      if (k.builtin?.has(name)) {
+        for (const b of eligible) decisions.push({ kernel: k.release, module: b, decision: { state: "built-in" } });
+        continue;
+      }
+      const real = winners.get(name);
+      const ordered = preferenceOrder(eligible, k.release);
+      if (real !== undefined) {
+        // Shadowing depends on the sub-path of the link, so it is judged per build.
+        const unshadowed: ExternalModule[] = [];
+        for (const b of ordered) {
+          if (real.prio <= weakPrio(b.subPath)) {
+            decisions.push({ kernel: k.release, module: b, decision: { state: "shadowed", by: `${k.dir}/${real.relPath}` } });
+          } else unshadowed.push(b);
+        }
+        if (unshadowed.length > 0) queue.set(name, { builds: unshadowed, at: 0 });
+      } else queue.set(name, { builds: ordered, at: 0 });
+    }
+    queues.push(queue);
+  }
+
+  // Winner choice and engine, to a fixed point.
+  const tried = new Map<string, PairVerdict>(); // `${m}:${k}` → verdict when it was given up
+  const chosen = (k: number): Map<number, true> => {
+    const s = new Map<number, true>();
+    for (const q of queues[k].values()) s.set(indexOf.get(q.builds[q.at])!, true);
+    return s;
+  };
+  const records = modules.map((m) => m.record);
+  let rounds = 0;
+  let report;
+  for (;;) {
+    rounds++;
+    const chosenSets = judged.map((_, k) => chosen(k));
+    report = evaluate(records, targets, { isCandidate: (m, k) => chosenSets[k].has(m) });
+    const own: [number, { at: number }, number][] = [];
+    const blocked: [number, { at: number }, number][] = [];
+    judged.forEach((_, k) => {
+      for (const q of queues[k].values()) {
+        const m = indexOf.get(q.builds[q.at])!;
+        if (report!.isCompatible(m, k) || q.at + 1 >= q.builds.length) continue;
+        const v = report!.verdict(m, k)!;
+        (v.blockedBy.length === 0 ? own : blocked).push([k, q, m]);
+      }
+    });
+    const step = own.length > 0 ? own : blocked;
+    if (step.length === 0) break;
+    for (const [k, q, m] of step) {
+      tried.set(`${m}:${k}`, report.verdict(m, k)!);
+      q.at++;
+    }
+  }
+
+  const links: DesiredLink[] = [];
+  judged.forEach((k, ki) => {
+    for (const q of queues[ki].values()) {
+      const winner = q.builds[q.at];
+      const wm = indexOf.get(winner)!;
+      const ok = report!.isCompatible(wm, ki);
+      q.builds.forEach((b, i) => {
+        const m = indexOf.get(b)!;
+        if (i < q.at) decisions.push({ kernel: k.release, module: b, decision: { state: "incompatible", verdict: tried.get(`${m}:${ki}`)! } });
+        else if (i === q.at) {
+          const verdict = report!.verdict(m, ki)!;
+          decisions.push({ kernel: k.release, module: b, decision: ok ? { state: "linked", verdict } : { state: "incompatible", verdict } });
+          if (ok) links.push({ kernel: k.release, link: `${k.dir}/${WEAK_DIR}/${b.subPath}`, target: b.insidePath, module: b, verdict });
+        } else {
+          decisions.push({ kernel: k.release, module: b, decision: { state: "other-build-wins", winner: winner.insidePath, winnerCompatible: ok } });
+        }
+      });
+    }
+  });
+  return { kernels: judged.map((k) => k.release), noSymvers, decisions, links, rounds };
+}
+
+/** One line describing why a pair is incompatible: the blocking symbols. */
+export function describeIncompatibility(v: PairVerdict): string {
+  const parts: string[] = [];
+  if (v.vermagicMismatch) parts.push(`vermagic ${JSON.stringify(v.vermagicMismatch.module)} vs kernel ${JSON.stringify(v.vermagicMismatch.kernel)}`);
+  if (v.mismatched.length > 0) parts.push(`CRC differs: ${v.mismatched.map((x) => `${x.symbol} (${x.provider})`).join(", ")}`);
+  if (v.missing.length > 0) parts.push(`missing: ${v.missing.join(", ")}`);
+  for (const b of v.blockedBy) parts.push(`needs ${b.provider} (${b.providerPath}), not loadable there: ${b.symbols.join(", ")}`);
+  if (v.missingImportNs.length > 0) parts.push(`namespace not imported: ${v.missingImportNs.map((x) => `${x.symbol} (${x.namespace})`).join(", ")}`);
+  return parts.join("; ");
+}
+
+/** The symbols that block a pair (for machine-readable output). */
+export function blockingSymbols(v: PairVerdict): string[] {
+  const out = new Set<string>();
+  for (const x of v.mismatched) out.add(x.symbol);
+  for (const s of v.missing) out.add(s);
+  for (const b of v.blockedBy) for (const s of b.symbols) out.add(s);
+  for (const x of v.missingImportNs) out.add(x.symbol);
+  return [...out];
+}

@@ -1,0 +1,162 @@
+import path from "node:path";
+import { moduleNameFromPath } from "../module/module-name.js";
+import type { InstalledTree, WeakEntry } from "./installed-tree.js";
+import { blockingSymbols, describeIncompatibility, type BuildDecision, type WeakAssignment } from "./weak-assign.js";
+
+/** One change to a kernel's weak-updates/. Paths are as seen inside the root. */
+export interface LinkAction {
+  kernel: string;
+  op: "create" | "replace" | "remove" | "clean-temp";
+  /** Module name the link is for. */
+  module: string;
+  link: string;
+  /** New target (create/replace). */
+  target: string | null;
+  /** Target before (replace/remove/clean-temp). */
+  previous: string | null;
+  reason: string;
+}
+
+/** A module that gets no link on a kernel, and why. */
+export interface SkippedModule {
+  kernel: string;
+  module: string;
+  path: string;
+  reason: "incompatible" | "shadowed" | "kernel-has-own" | "own-build-kernel" | "other-build-wins" | "built-in" | "foreign-entry";
+  detail: string;
+  /** For `incompatible`: the blocking symbols. */
+  symbols?: string[];
+}
+
+/** Something in weak-updates/ kabi does not manage: left alone, reported. */
+export interface ForeignEntry {
+  kernel: string;
+  path: string;
+  kind: "file" | "symlink" | "other";
+  target: string | null;
+}
+
+export interface KeptLink {
+  kernel: string;
+  module: string;
+  link: string;
+  target: string;
+}
+
+/** What a run will do: pure data, computed from the current filesystem state. */
+export interface WeakLinkPlan {
+  /** Kernels whose weak-updates/ the plan covers. */
+  kernels: string[];
+  actions: LinkAction[];
+  kept: KeptLink[];
+  skipped: SkippedModule[];
+  foreign: ForeignEntry[];
+  /** Kernels in scope that have no symvers (nothing computed for them). */
+  noSymvers: string[];
+}
+
+export interface PlanScope {
+  /** Kernels whose links may change. */
+  kernels: (release: string) => boolean;
+  /** Module names whose links may change (default: all). */
+  names?: (name: string) => boolean;
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function skipOf(d: BuildDecision): SkippedModule | null {
+  const base = { kernel: d.kernel, module: d.module.name, path: d.module.insidePath };
+  const x = d.decision;
+  switch (x.state) {
+    case "installed":
+    case "linked":
+      return null;
+    case "incompatible":
+      return { ...base, reason: "incompatible", detail: describeIncompatibility(x.verdict), symbols: blockingSymbols(x.verdict) };
+    case "shadowed":
+      return { ...base, reason: "shadowed", detail: `shadowed by ${x.by}` };
+    case "kernel-has-own":
+      return { ...base, reason: "kernel-has-own", detail: `${d.kernel} has its own ${x.by}` };
+    case "own-build-kernel":
+      return { ...base, reason: "own-build-kernel", detail: `built for ${d.kernel} itself` };
+    case "other-build-wins":
+      return { ...base, reason: "other-build-wins", detail: `the build ${x.winner} wins` };
+    case "built-in":
+      return { ...base, reason: "built-in", detail: `built into ${d.kernel}` };
+  }
+}
+
+/**
+ * The changes that take the weak-updates/ of the kernels in scope from what `tree` holds to what
+ * `assignment` wants, for the module names in scope. Only managed symlinks are ever replaced or
+ * removed; foreign entries are reported (and block a link at their path); leftover temporary
+ * links of an interrupted run are cleaned.
+ */
+export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, scope: PlanScope): WeakLinkPlan {
+  const inNames = scope.names ?? (() => true);
+  const plan: WeakLinkPlan = { kernels: [], actions: [], kept: [], skipped: [], foreign: [], noSymvers: [] };
+  for (const k of tree.kernels) {
+    if (!scope.kernels(k.release)) continue;
+    plan.kernels.push(k.release);
+    if (assignment.noSymvers.includes(k.release) || !assignment.kernels.includes(k.release)) {
+      plan.noSymvers.push(k.release);
+      continue;
+    }
+    const existing = new Map<string, WeakEntry>();
+    for (const e of k.weak) {
+      if (e.temp) {
+        plan.actions.push({ kernel: k.release, op: "clean-temp", module: "", link: e.insidePath, target: null, previous: e.target, reason: "leftover of an interrupted run" });
+        continue;
+      }
+      existing.set(e.insidePath, e);
+      if (!(e.kind === "symlink" && e.managed)) plan.foreign.push({ kernel: k.release, path: e.insidePath, kind: e.kind, target: e.target });
+    }
+    const wanted = new Map<string, (typeof assignment.links)[number]>();
+    for (const l of assignment.links) if (l.kernel === k.release && inNames(l.module.name)) wanted.set(l.link, l);
+
+    for (const [link, l] of [...wanted].sort((a, b) => byCodeUnit(a[0], b[0]))) {
+      const e = existing.get(link);
+      const providers = l.verdict.providers.length > 0 ? ` with ${l.verdict.providers.join(", ")}` : "";
+      const reason = `compatible with ${k.release}${providers} (built for ${l.module.buildKernel})`;
+      if (e === undefined) {
+        plan.actions.push({ kernel: k.release, op: "create", module: l.module.name, link, target: l.target, previous: null, reason });
+      } else if (e.kind === "symlink" && e.managed) {
+        if (e.target === l.target) plan.kept.push({ kernel: k.release, module: l.module.name, link, target: l.target });
+        else plan.actions.push({ kernel: k.release, op: "replace", module: l.module.name, link, target: l.target, previous: e.target, reason });
+      } else {
+        plan.skipped.push({
+          kernel: k.release,
+          module: l.module.name,
+          path: l.module.insidePath,
+          reason: "foreign-entry",
+          detail: `${link} is a ${e.kind === "symlink" ? `foreign symlink to ${e.target}` : e.kind === "file" ? "regular file" : "non-link entry"} kabi does not manage`,
+        });
+      }
+    }
+    for (const [link, e] of [...existing].sort((a, b) => byCodeUnit(a[0], b[0]))) {
+      if (wanted.has(link) || !(e.kind === "symlink" && e.managed)) continue;
+      const name = moduleNameFromPath(link);
+      if (!inNames(name)) continue;
+      const target = e.target!;
+      const abs = path.posix.normalize(target.startsWith("/") ? target : path.posix.join(path.posix.dirname(link), target));
+      const d = assignment.decisions.find((x) => x.kernel === k.release && x.module.insidePath === abs);
+      const why = d === undefined ? `${abs} is no longer installed` : (skipOf(d)?.detail ?? "no longer wanted");
+      plan.actions.push({ kernel: k.release, op: "remove", module: name, link, target: null, previous: target, reason: why });
+    }
+    for (const d of assignment.decisions) {
+      if (d.kernel !== k.release || !inNames(d.module.name)) continue;
+      const s = skipOf(d);
+      if (s !== null) plan.skipped.push(s);
+    }
+  }
+  return plan;
+}
+
+/** Kernels whose links the plan changes (temp cleaning alone does not count). */
+export function changedKernels(plan: WeakLinkPlan): string[] {
+  const out: string[] = [];
+  for (const a of plan.actions) if (a.op !== "clean-temp" && !out.includes(a.kernel)) out.push(a.kernel);
+  return out;
+}

@@ -1,0 +1,96 @@
+import { spawn } from "node:child_process";
+import { access, constants } from "node:fs/promises";
+import path from "node:path";
+
+/** The outcome of one external command run after the links changed. */
+export interface PostResult {
+  kernel: string;
+  step: "depmod" | "initramfs";
+  command: string[];
+  ok: boolean;
+  /** Why it was not run, or how it failed. */
+  message: string;
+}
+
+export interface PostOptions {
+  root: string;
+  /** depmod to run: a path, or null to look for it on PATH (skipped when absent). */
+  depmod: string | null;
+  /** dracut to run (default: looked up on PATH). */
+  dracut: string | null;
+  /** A program run as `PROG <K>` in place of dracut (Red Hat's --check-initramfs-prog). */
+  checkInitramfsProg: string | null;
+  noInitramfs: boolean;
+  /** Host path of each kernel's initramfs, or null. */
+  initramfsOf: (release: string) => string | null;
+  /** Inside-root kernel module directory ("/lib/modules/K"), for dracut --kmoddir when the root is not "/". */
+  moduleDirOf: (release: string) => string;
+}
+
+async function executable(p: string): Promise<boolean> {
+  try {
+    await access(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable `name` on PATH (plus the sbin directories), or null. */
+export async function findOnPath(name: string): Promise<string | null> {
+  const dirs = (process.env.PATH ?? "").split(":").filter((d) => d !== "");
+  for (const d of [...dirs, "/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
+    const p = path.join(d, name);
+    if (await executable(p)) return p;
+  }
+  return null;
+}
+
+function run(argv: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", (err) => resolve({ code: null, output: err.message }));
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}
+
+async function runStep(kernel: string, stepName: PostResult["step"], argv: string[]): Promise<PostResult> {
+  const { code, output } = await run(argv);
+  const ok = code === 0;
+  const tail = output.trim().split("\n").slice(-5).join("\n");
+  return { kernel, step: stepName, command: argv, ok, message: ok ? "" : `exit ${code ?? "?"}${tail !== "" ? `: ${tail}` : ""}` };
+}
+
+/**
+ * For each kernel whose links changed: `depmod -a -b <root> K`, then the initramfs (the
+ * --check-initramfs-prog program, else `dracut -f` for kernels that already have one). Failures
+ * are reported, never undone.
+ */
+export async function runPostActions(kernels: readonly string[], opts: PostOptions): Promise<PostResult[]> {
+  const out: PostResult[] = [];
+  const depmod = opts.depmod ?? (await findOnPath("depmod"));
+  for (const k of kernels) {
+    if (depmod === null) out.push({ kernel: k, step: "depmod", command: [], ok: true, message: "depmod not found: skipped" });
+    else out.push(await runStep(k, "depmod", [depmod, "-a", "-b", opts.root, k]));
+    if (opts.noInitramfs) continue;
+    if (opts.checkInitramfsProg !== null) {
+      out.push(await runStep(k, "initramfs", [opts.checkInitramfsProg, k]));
+      continue;
+    }
+    const image = opts.initramfsOf(k);
+    if (image === null) continue;
+    const dracut = opts.dracut ?? (await findOnPath("dracut"));
+    if (dracut === null) {
+      out.push({ kernel: k, step: "initramfs", command: [], ok: false, message: `dracut not found: ${image} not regenerated` });
+      continue;
+    }
+    const argv = [dracut, "-f"];
+    if (path.resolve(opts.root) !== "/") argv.push("--kmoddir", path.join(opts.root, opts.moduleDirOf(k)));
+    argv.push(image, k);
+    out.push(await runStep(k, "initramfs", argv));
+  }
+  return out;
+}

@@ -1,0 +1,162 @@
+import { describeInputError } from "../errors.js";
+import type { ModuleRecord } from "../module/module-record.js";
+import { moduleNameFromPath } from "../module/module-name.js";
+import { readSymvers } from "../symvers/read-symvers.js";
+import type { SymversTable } from "../symvers/symvers-table.js";
+import type { InputModule } from "./input-paths.js";
+import { scanInstalledTree, type InstalledTree } from "./installed-tree.js";
+import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
+import { assignWeakLinks, type WeakAssignment } from "./weak-assign.js";
+import { acquireLock, type LockOptions } from "./weak-lock.js";
+import { changedKernels, planWeakLinks, type WeakLinkPlan } from "./weak-plan.js";
+import { runPostActions, type PostOptions, type PostResult } from "./weak-post.js";
+
+export type WeakMode =
+  | { kind: "add-modules"; modules: InputModule[] }
+  | { kind: "remove-modules"; modules: InputModule[] }
+  | { kind: "add-kernel"; release: string }
+  | { kind: "remove-kernel"; release: string };
+
+export interface WeakRunOptions {
+  root: string;
+  mode: WeakMode;
+  dryRun: boolean;
+  lock?: LockOptions;
+  hooks?: ApplyHooks;
+  /** External commands after the change; null: run none. */
+  post: Omit<PostOptions, "root" | "initramfsOf" | "moduleDirOf"> | null;
+  read?: (hostPath: string) => Promise<ModuleRecord>;
+  /** Progress messages (--verbose). */
+  log?: (line: string) => void;
+}
+
+export interface WeakRunResult {
+  plan: WeakLinkPlan;
+  /** Empty for --dry-run. */
+  applied: ActionResult[];
+  post: PostResult[];
+  /** Problems that make the run fail (exit status 1). */
+  errors: string[];
+  /** Problems reported without failing (unreadable files elsewhere, foreign entries). */
+  warnings: string[];
+}
+
+/** Names affected by a change to `names`: those names and every module that depends on one of them, transitively. */
+export function dependentClosure(tree: InstalledTree, names: Iterable<string>): Set<string> {
+  const out = new Set(names);
+  const norm = (s: string) => s.replace(/-/g, "_");
+  const mods = tree.kernels.flatMap((k) => k.external);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const m of mods) {
+      if (out.has(m.name)) continue;
+      if (m.record.depends.some((d) => out.has(norm(d)))) {
+        out.add(m.name);
+        changed = true;
+      }
+    }
+  }
+  return out;
+}
+
+async function loadSymvers(tree: InstalledTree, want: (r: string) => boolean, warnings: string[]): Promise<Map<string, SymversTable>> {
+  const out = new Map<string, SymversTable>();
+  for (const k of tree.kernels) {
+    if (!want(k.release) || k.symvers === null) continue;
+    try {
+      out.set(k.release, await readSymvers(k.symvers));
+    } catch (err) {
+      warnings.push(`kernel ${k.release}: ${describeInputError(k.symvers, err)}`);
+    }
+  }
+  return out;
+}
+
+/** Scans the root and computes the plan for a mode (no lock, no writes). */
+export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "read">): Promise<{ tree: InstalledTree; assignment: WeakAssignment | null; plan: WeakLinkPlan; errors: string[]; warnings: string[] }> {
+  const { root, mode } = opts;
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const exclude = mode.kind === "remove-modules" ? new Set(mode.modules.map((m) => m.insidePath)) : undefined;
+  const kernelScope =
+    mode.kind === "add-kernel" || mode.kind === "remove-kernel" ? (r: string) => r === mode.release : () => true;
+  const tree = await scanInstalledTree(root, { exclude, filesFor: kernelScope, read: opts.read });
+  for (const u of tree.unreadable) warnings.push(`skipping unreadable module ${u.error}`);
+
+  if (mode.kind === "remove-kernel") {
+    // Every managed link of K goes; nothing is judged.
+    const assignment: WeakAssignment = { kernels: [mode.release], noSymvers: [], decisions: [], links: [], rounds: 0 };
+    const plan = planWeakLinks(tree, assignment, { kernels: kernelScope });
+    return { tree, assignment, plan, errors, warnings };
+  }
+  if (mode.kind === "add-kernel") {
+    const k = tree.kernels.find((x) => x.release === mode.release);
+    if (k === undefined) errors.push(`kernel ${mode.release}: not installed (no lib/modules/${mode.release} in the root)`);
+    else if (k.symvers === null) errors.push(`kernel ${mode.release}: no symvers found (boot/symvers-K.gz, lib/modules/K/symvers.*, usr/src/linux-headers-K/Module.symvers, lib/modules/K/build/Module.symvers)`);
+  }
+  let given = mode.kind === "add-modules" || mode.kind === "remove-modules" ? mode.modules : [];
+  if (mode.kind === "add-modules") {
+    const found = (m: InputModule) => tree.kernels.some((k) => k.external.some((e) => e.insidePath === m.insidePath));
+    given = mode.modules.filter(found);
+    for (const m of mode.modules) {
+      if (!found(m)) {
+        const bad = tree.unreadable.find((u) => u.insidePath === m.insidePath);
+        errors.push(bad !== undefined ? `${m.given}: not a readable kernel module: ${bad.error}` : `${m.given}: kernel ${m.release} is not installed in the root`);
+      }
+    }
+  }
+  const symvers = await loadSymvers(tree, kernelScope, warnings);
+  const assignment = assignWeakLinks(tree, symvers, { kernels: kernelScope });
+  let names: ((n: string) => boolean) | undefined;
+  if (mode.kind === "add-modules" || mode.kind === "remove-modules") {
+    const closure = dependentClosure(tree, given.map((m) => moduleNameFromPath(m.insidePath)));
+    names = (n) => closure.has(n);
+  }
+  const plan = planWeakLinks(tree, assignment, { kernels: kernelScope, names });
+  return { tree, assignment, plan, errors, warnings };
+}
+
+/**
+ * One weak-modules run: takes the lock (not for --dry-run), scans the root, computes the plan,
+ * applies it, then runs depmod and the initramfs step for kernels whose links changed.
+ */
+export async function runWeakModules(opts: WeakRunOptions): Promise<WeakRunResult> {
+  const log = opts.log ?? (() => undefined);
+  if (opts.dryRun) {
+    const { plan, errors, warnings } = await computePlan(opts);
+    return { plan, applied: [], post: [], errors, warnings };
+  }
+  const lock = await acquireLock(opts.root, {
+    ...opts.lock,
+    onWait: (pid) => {
+      log(`waiting for the lock held by process ${pid}`);
+      opts.lock?.onWait?.(pid);
+    },
+  });
+  try {
+    const { tree, plan, errors, warnings } = await computePlan(opts);
+    const applied = await applyPlan(tree.root, plan, opts.hooks);
+    for (const r of applied) {
+      if (r.ok) log(`${r.action.op} ${r.action.link}${r.action.target !== null ? ` -> ${r.action.target}` : ""}`);
+      else errors.push(`${r.action.op} ${r.action.link}: ${r.error}`);
+    }
+    const changed = changedKernels({ ...plan, actions: applied.filter((r) => r.ok).map((r) => r.action) });
+    let post: PostResult[] = [];
+    if (opts.post !== null && changed.length > 0) {
+      post = await runPostActions(changed, {
+        ...opts.post,
+        root: tree.root,
+        initramfsOf: (r) => tree.kernels.find((k) => k.release === r)?.initramfs ?? null,
+        moduleDirOf: (r) => tree.kernels.find((k) => k.release === r)?.dir ?? `/lib/modules/${r}`,
+      });
+      for (const p of post) {
+        if (!p.ok) warnings.push(`${p.step} for ${p.kernel} failed (links kept): ${p.message}`);
+        else if (p.message !== "") log(`${p.step} for ${p.kernel}: ${p.message}`);
+        else log(`${p.command.join(" ")}`);
+      }
+    }
+    return { plan, applied, post, errors, warnings };
+  } finally {
+    await lock.release();
+  }
+}
