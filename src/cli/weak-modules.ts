@@ -195,6 +195,11 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
     mode = { kind: parsed.action, release };
   }
   for (const e of inputErrors) io.err(`weak-modules: ${e}\n`);
+  if ((mode.kind === "add-modules" || mode.kind === "remove-modules") && mode.modules.length === 0) {
+    // Nothing valid to do: touch nothing at all (not even the lock).
+    if (parsed.json) io.out(JSON.stringify({ dryRun: parsed.dryRun, actions: [], errors: inputErrors }, null, 2) + "\n");
+    return inputErrors.length > 0 ? 1 : 0;
+  }
   const result = await runWeakModules({
     root,
     mode,

@@ -1,5 +1,7 @@
 import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
+import { describeInputError } from "../errors.js";
+import { readModule } from "../module/read-module.js";
 import { isModuleFileName, parseExternalPath } from "./installed-tree.js";
 
 /** A module path given on standard input, checked. */
@@ -21,7 +23,8 @@ export interface InputCheck {
  * Checks module paths from standard input (one per line; relative ones taken from `cwd`). Each
  * must be a host path inside `root`, without any ".." component, naming a module file under some
  * kernel's extra/ or updates/. With `mustExist` (--add-modules) the file must exist and, once
- * symlinks are resolved, still be inside the root; for --remove-modules a missing file is normal.
+ * symlinks are resolved, still be inside the root, and read as a module; for --remove-modules a
+ * missing file is normal.
  */
 export async function checkInputPaths(root: string, text: string, cwd: string, mustExist: boolean): Promise<InputCheck> {
   const hostRoot = path.resolve(root);
@@ -68,6 +71,12 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
       const r = path.relative(realRoot, real);
       if (r === "" || r.startsWith("..") || path.isAbsolute(r)) {
         out.errors.push(`${quoted}: resolves to ${real}, outside the root ${hostRoot}`);
+        continue;
+      }
+      try {
+        await readModule(real);
+      } catch (err) {
+        out.errors.push(`${quoted}: not a kernel module: ${describeInputError(hostPath, err)}`);
         continue;
       }
     }

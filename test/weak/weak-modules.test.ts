@@ -1,0 +1,319 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { checkInputPaths } from "../../src/weak/input-paths.js";
+import { CrashInjected } from "../../src/weak/weak-apply.js";
+import { LOCK_NAME } from "../../src/weak/weak-lock.js";
+import { runWeakModules } from "../../src/weak/weak-run.js";
+import { parseSearchLines, readSearchOrder, searchPriority } from "../../src/weak/weak-config.js";
+import {
+  addKernel,
+  baseArgs,
+  hashTree,
+  installFixture,
+  K53,
+  K54,
+  K612,
+  makeRoot,
+  REPO,
+  removeRoot,
+  runWeak,
+  weakLinks,
+} from "./weak-root.js";
+
+const roots: string[] = [];
+afterEach(async () => {
+  while (roots.length > 0) await removeRoot(roots.pop()!);
+});
+
+const CONSUMER_LINK_53 = `${K53} kabi/kabi_consumer.ko -> /lib/modules/${K54}/extra/kabi/kabi_consumer.ko`;
+
+/**
+ * 6.1.0-54 has its provider and consumer in extra/kabi/, 6.12.117+deb12 (RHEL-style symvers) has
+ * its own builds, 6.1.0-53 has none yet.
+ */
+async function fixtureRoot(): Promise<string> {
+  const root = await makeRoot();
+  roots.push(root);
+  await addKernel(root, K53, "debian");
+  await addKernel(root, K54, "debian");
+  await addKernel(root, K612, "rhel");
+  await installFixture(root, K54, "kabi_provider.ko", K54, "kabi/kabi_provider.ko");
+  await installFixture(root, K54, "kabi_consumer.ko", K54, "kabi/kabi_consumer.ko");
+  await installFixture(root, K612, "kabi_provider.ko", K612);
+  await installFixture(root, K612, "kabi_consumer.ko", K612);
+  return root;
+}
+
+describe("depmod search order", () => {
+  it("parses search lines and ranks paths like kmod", async () => {
+    const order = parseSearchLines("# c\nsearch updates extra built-in weak-updates\noverride x * extra\n");
+    expect(order.map((e) => (e.kind === "dir" ? e.dir : "built-in"))).toEqual(["updates", "extra", "built-in", "weak-updates"]);
+    expect(searchPriority(order, "updates/a.ko")).toBe(0);
+    expect(searchPriority(order, "kernel/drivers/a.ko")).toBe(2);
+    expect(searchPriority(order, "weak-updates/a.ko")).toBe(3);
+    expect(searchPriority(order, "extra2/a.ko")).toBe(2);
+  });
+
+  it("reads the root's depmod.d with kmod's precedence, else Red Hat's default", async () => {
+    const root = await makeRoot();
+    roots.push(root);
+    expect((await readSearchOrder(root)).isDefault).toBe(true);
+    await mkdir(path.join(root, "etc/depmod.d"), { recursive: true });
+    await mkdir(path.join(root, "lib/depmod.d"), { recursive: true });
+    await writeFile(path.join(root, "lib/depmod.d/search.conf"), "search extra built-in\n");
+    await writeFile(path.join(root, "etc/depmod.d/search.conf"), "search weak-updates built-in\n");
+    await writeFile(path.join(root, "lib/depmod.d/00-first.conf"), "search updates\n");
+    const order = await readSearchOrder(root);
+    expect(order.sources).toEqual(["/lib/depmod.d/00-first.conf", "/etc/depmod.d/search.conf"]);
+    expect(order.entries.map((e) => (e.kind === "dir" ? e.dir : "built-in"))).toEqual(["updates", "weak-updates", "built-in"]);
+  });
+});
+
+describe("weak-modules on the real fixtures", () => {
+  it("--add-kernel, --add-modules, --remove-modules, --remove-kernel give the exact link sets", async () => {
+    const root = await fixtureRoot();
+    // No provider for 6.1.0-53: the 6.1.0-54 provider's skb CRCs differ, so neither it nor its consumer goes in.
+    let r = await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([]);
+    expect(r.err).toMatch(/kabi_provider\.ko not linked into 6\.1\.0-53-amd64: incompatible: CRC differs: .*skb_put/);
+    expect(r.err).toMatch(/kabi_consumer\.ko not linked into 6\.1\.0-53-amd64: incompatible: needs kabi_provider/);
+
+    // 6.1.0-53 gets its own provider: the 6.1.0-54 consumer now loads there (same CRCs).
+    const p53 = await installFixture(root, K53, "kabi_provider.ko", K53);
+    r = await runWeak([...baseArgs(root), "--add-modules"], `${root}${p53}\n`);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+
+    for (const k of [K53, K54, K612]) {
+      r = await runWeak([...baseArgs(root), "--add-kernel", k]);
+      expect(r.code).toBe(0);
+    }
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+    // Idempotent: nothing left to do.
+    r = await runWeak([...baseArgs(root), "--add-kernel", K53, "--dry-run"]);
+    expect(r.out).toBe("");
+
+    // Package removal deletes the file first, then calls --remove-modules: the consumer loses its provider.
+    await unlink(root + p53);
+    r = await runWeak([...baseArgs(root), "--remove-modules"], `${root}${p53}\n`);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([]);
+
+    await installFixture(root, K53, "kabi_provider.ko", K53);
+    r = await runWeak([...baseArgs(root), "--add-modules"], `${root}${p53}\n`);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+    r = await runWeak([...baseArgs(root), "--remove-kernel", K53]);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([]);
+    expect(existsSync(path.join(root, "lib/modules", K53, "weak-updates"))).toBe(true);
+  });
+
+  it("--remove-modules of the linked build links another compatible build instead", async () => {
+    const root = await fixtureRoot();
+    await installFixture(root, K53, "kabi_provider.ko", K53);
+    // A second 6.1.0-54 consumer build under updates/ (preferred over extra/ on ties).
+    await installFixture(root, K54, "kabi_consumer.ko", K54, "kabi/kabi_consumer.ko", "updates");
+    await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    expect(await weakLinks(root)).toEqual([`${K53} kabi/kabi_consumer.ko -> /lib/modules/${K54}/updates/kabi/kabi_consumer.ko`]);
+    const gone = `/lib/modules/${K54}/updates/kabi/kabi_consumer.ko`;
+    await unlink(root + gone);
+    const r = await runWeak([...baseArgs(root), "--remove-modules"], `${root}${gone}\n`);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+  });
+
+  it("leaves foreign files and symlinks in weak-updates alone and reports them", async () => {
+    const root = await fixtureRoot();
+    await installFixture(root, K53, "kabi_provider.ko", K53);
+    const weak = path.join(root, "lib/modules", K53, "weak-updates");
+    await mkdir(path.join(weak, "kabi"), { recursive: true });
+    await writeFile(path.join(weak, "foreign.ko"), "not ours\n");
+    await symlink("/opt/vendor/thing.ko", path.join(weak, "thing.ko"));
+    await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    let r = await runWeak([...baseArgs(root), "--remove-kernel", K53]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`left alone: /lib/modules/${K53}/weak-updates/foreign.ko (regular file`);
+    expect(r.err).toContain("thing.ko (symlink to /opt/vendor/thing.ko");
+    expect(await readFile(path.join(weak, "foreign.ko"), "utf8")).toBe("not ours\n");
+    expect(await weakLinks(root)).toEqual([`${K53} thing.ko -> /opt/vendor/thing.ko`]);
+    // A foreign file where a link would go blocks that link and is reported.
+    await mkdir(path.join(weak, "kabi"), { recursive: true });
+    await writeFile(path.join(weak, "kabi/kabi_consumer.ko"), "mine\n");
+    r = await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    expect(r.err).toMatch(/kabi_consumer\.ko not linked into 6\.1\.0-53-amd64: .*regular file kabi does not manage/);
+    expect(await readFile(path.join(weak, "kabi/kabi_consumer.ko"), "utf8")).toBe("mine\n");
+  });
+
+  it("--dry-run leaves the tree byte-identical and says what it would do", async () => {
+    const root = await fixtureRoot();
+    const p53 = await installFixture(root, K53, "kabi_provider.ko", K53);
+    const before = await hashTree(root);
+    let r = await runWeak([...baseArgs(root), "--dry-run", "--add-kernel", K53]);
+    expect(r.out).toContain(`would create /lib/modules/${K53}/weak-updates/kabi/kabi_consumer.ko -> /lib/modules/${K54}/extra/kabi/kabi_consumer.ko`);
+    r = await runWeak([...baseArgs(root), "--dry-run", "--json", "--add-modules"], `${root}${p53}\n`);
+    const json = JSON.parse(r.out) as { actions: { op: string; done: boolean }[] };
+    expect(json.actions).toEqual([expect.objectContaining({ op: "create", done: false })]);
+    expect(await hashTree(root)).toBe(before);
+    // Also with links to remove.
+    await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    const linked = await hashTree(root);
+    await runWeak([...baseArgs(root), "--dry-run", "--remove-kernel", K53]);
+    await unlink(root + p53);
+    const gone = await hashTree(root);
+    await runWeak([...baseArgs(root), "--dry-run", "--remove-modules"], `${root}${p53}\n`);
+    expect(await hashTree(root)).toBe(gone);
+    expect(linked).not.toBe(gone);
+  });
+
+  it("rejects hostile and bad input paths with clear errors and changes nothing for them", async () => {
+    const root = await fixtureRoot();
+    const p53 = await installFixture(root, K53, "kabi_provider.ko", K53);
+    await writeFile(path.join(root, "lib/modules", K53, "extra/bogus.ko"), "this is not an ELF file\n");
+    await symlink("/etc/hostname", path.join(root, "lib/modules", K53, "extra/escape.ko"));
+    const before = await hashTree(root);
+    const bad = [
+      "/etc/passwd",
+      `${root}/lib/modules/${K53}/extra/../../../../etc/passwd`,
+      `../${path.basename(root)}/lib/modules/${K53}/extra/kabi_provider.ko`,
+      `${root}/lib/modules/${K53}/extra/missing.ko`,
+      `${root}/lib/modules/${K53}/extra/bogus.ko`,
+      `${root}/lib/modules/${K53}/extra/escape.ko`,
+      `${root}/etc/not-a-module.ko`,
+    ];
+    for (const line of bad) {
+      const r = await runWeak([...baseArgs(root), "--add-modules"], line + "\n", root);
+      expect(r.code, line).not.toBe(0);
+      expect(r.err, line).toContain("weak-modules: ");
+      expect(await hashTree(root)).toBe(before);
+    }
+    const errs = (await checkInputPaths(root, bad.join("\n"), root, true)).errors;
+    expect(errs[0]).toMatch(/"\/etc\/passwd": outside the root/);
+    expect(errs[1]).toMatch(/"\.\." is not allowed/);
+    expect(errs[2]).toMatch(/"\.\." is not allowed/);
+    expect(errs[3]).toMatch(/missing\.ko": no such file/);
+    expect(errs[4]).toMatch(/bogus\.ko": not a kernel module: .*bogus\.ko/);
+    expect(errs[5]).toMatch(/escape\.ko": resolves to \/etc\/hostname, outside the root/);
+    expect(errs[6]).toMatch(/not-a-module\.ko": not a module file .* under \/lib\/modules\/<kernel>\/extra\/ or updates\//);
+    // A good path next to a bad one: the good one is done, the run still fails.
+    const mixed = await runWeak([...baseArgs(root), "--add-modules"], `/etc/passwd\n${root}${p53}\n`);
+    expect(mixed.code).toBe(1);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+    // Relative paths are taken from the current directory.
+    const rel = await runWeak([...baseArgs(root), "--remove-modules"], `lib/modules/${K53}/extra/gone.ko\n`, root);
+    expect(rel.code).toBe(0);
+  });
+
+  it("a crash at any step, then a re-run, converges to the correct set", async () => {
+    const expected = [CONSUMER_LINK_53];
+    for (let n = 1; n <= 12; n++) {
+      const root = await fixtureRoot();
+      await installFixture(root, K53, "kabi_provider.ko", K53);
+      // A stale managed link (its module is gone) and a stale one in a subdirectory.
+      await mkdir(path.join(root, "lib/modules", K53, "weak-updates/old"), { recursive: true });
+      await symlink(`/lib/modules/${K54}/extra/old/gone.ko`, path.join(root, "lib/modules", K53, "weak-updates/old/gone.ko"));
+      await symlink(`/lib/modules/${K54}/extra/kabi/kabi_provider.ko`, path.join(root, "lib/modules", K53, "weak-updates/kabi_provider.ko"));
+      // 6.1.0-54 loses its own provider build (the 6.1.0-53 one is not compatible there).
+      await rm(path.join(root, "lib/modules", K54, "extra/kabi/kabi_provider.ko"));
+      const mode = { kind: "add-kernel" as const, release: K53 };
+      let crashed = false;
+      try {
+        await runWeakModules({ root, mode, dryRun: false, post: null, hooks: { beforeOp: (i) => { if (i === n) throw new CrashInjected(`op ${i}`); } } });
+      } catch (err) {
+        expect(err).toBeInstanceOf(CrashInjected);
+        crashed = true;
+      }
+      // The lock of a crashed run is released by the finally; a real crash leaves it with a dead pid (tested below).
+      for (const k of [K53, K54]) await runWeakModules({ root, mode: { kind: "add-kernel", release: k }, dryRun: false, post: null });
+      const links = await weakLinks(root);
+      expect(links.filter((l) => l.includes(".kabi-tmp-")), `crash at ${n}`).toEqual([]);
+      // (an emptied subdirectory may survive a crash between unlink and rmdir: only links matter)
+      expect(links, `crash at ${n}`).toEqual(expected);
+      const again = await runWeak([...baseArgs(root), "--dry-run", "--add-kernel", K53]);
+      expect(again.out, `crash at ${n}`).toBe("");
+      await removeRoot(root);
+      roots.splice(roots.indexOf(root), 1);
+      if (!crashed) break;
+      expect(n).toBeLessThan(12);
+    }
+  });
+
+  it("two concurrent runs wait on the lock and end correct; a stale lock of a dead process is broken", async () => {
+    const root = await fixtureRoot();
+    await installFixture(root, K53, "kabi_provider.ko", K53);
+    const runs = await Promise.all([
+      runWeak([...baseArgs(root), "--add-kernel", K53]),
+      runWeak([...baseArgs(root), "--add-kernel", K53]),
+      runWeak([...baseArgs(root), "--add-kernel", K54]),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+    const lock = path.join(root, "lib/modules", LOCK_NAME);
+    expect(existsSync(lock)).toBe(false);
+
+    // A lock held by a dead process.
+    const dead = spawnSync("true").pid!;
+    await writeFile(lock, `${dead}\n`);
+    await runWeak([...baseArgs(root), "--remove-kernel", K53]);
+    expect(await weakLinks(root)).toEqual([]);
+    expect(existsSync(lock)).toBe(false);
+
+    // A lock held by a live process: the run waits until it goes.
+    const holder = spawn("sleep", ["30"]);
+    await writeFile(lock, `${holder.pid}\n`);
+    let waited = false;
+    const pending = runWeakModules({ root, mode: { kind: "add-kernel", release: K53 }, dryRun: false, post: null, lock: { onWait: () => (waited = true) } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(waited).toBe(true);
+    expect(await weakLinks(root)).toEqual([]);
+    holder.kill();
+    await pending;
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+  });
+
+  it("two processes of the built CLI end correct", async () => {
+    const bin = path.join(REPO, "dist/src/cli/weak-modules.js");
+    if (!existsSync(bin)) return; // needs `npm run build`
+    const root = await fixtureRoot();
+    await installFixture(root, K53, "kabi_provider.ko", K53);
+    const one = () =>
+      new Promise<number>((resolve) => {
+        const c = spawn(process.execPath, [bin, ...baseArgs(root), "--add-kernel", K53], { stdio: "ignore" });
+        c.on("close", (code) => resolve(code ?? -1));
+      });
+    expect(await Promise.all([one(), one()])).toEqual([0, 0]);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+  });
+
+  it("usage errors", async () => {
+    expect((await runWeak(["--frobnicate"])).code).toBe(2);
+    expect((await runWeak(["--add-modules", "--remove-modules"])).code).toBe(2);
+    expect((await runWeak([])).code).toBe(2);
+    const h = await runWeak(["--help"]);
+    expect(h.code).toBe(0);
+    expect(h.out).toContain("--check-initramfs-prog");
+    const root = await fixtureRoot();
+    const r = await runWeak([...baseArgs(root), "--add-kernel", "no-such-kernel"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("kernel no-such-kernel: not installed");
+  });
+
+  it("runs depmod and the initramfs program for kernels whose links changed; failures keep the links", async () => {
+    const root = await fixtureRoot();
+    await installFixture(root, K53, "kabi_provider.ko", K53);
+    const log = path.join(root, "calls.log");
+    const prog = path.join(root, "prog.sh");
+    await writeFile(prog, `#!/bin/sh\necho "$0 $*" >> ${log}\nexit 3\n`, { mode: 0o755 });
+    const r = await runWeak(["--basedir", root, "--depmod", prog, "--check-initramfs-prog", prog, "--add-kernel", K53]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/depmod for 6\.1\.0-53-amd64 failed \(links kept\)/);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+    expect((await readFile(log, "utf8")).trim().split("\n")).toEqual([`${prog} -a -b ${root} ${K53}`, `${prog} ${K53}`]);
+    // Nothing changed: nothing run.
+    await runWeak(["--basedir", root, "--depmod", prog, "--check-initramfs-prog", prog, "--add-kernel", K53]);
+    expect((await readFile(log, "utf8")).trim().split("\n")).toHaveLength(2);
+  });
+});
