@@ -70,7 +70,7 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
     const symbol = interner.name(id);
     const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
 
-    const provider = index.provider(k, symbol);
+    const provider = index.provider(k, id);
     if (provider !== null) {
       if (!crcMatches(provider.crc)) {
         verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: provider.crc ?? 0, provider: provider.name });

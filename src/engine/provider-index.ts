@@ -1,6 +1,6 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { KernelSetPool, NO_SET } from "./kernel-set.js";
-import { resolveSymvers } from "./resolved-symvers.js";
+import { resolveSymvers, type ResolvedSymvers } from "./resolved-symvers.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { KernelTarget } from "./verdict.js";
 
@@ -39,28 +39,40 @@ export class StaticProviderIndex {
   /** 1 when some resident module is the provider on some kernel. */
   readonly residentProvided: Uint8Array;
   private readonly residentByKernel: Map<string, ResidentExport>[];
+  private readonly tables: ResolvedSymvers[] = [];
+  private readonly lastCrc: Float64Array;
+  private readonly lastSlot: Int32Array;
 
   constructor(
-    interner: SymbolInterner,
-    private readonly kernels: readonly KernelTarget[],
+    private readonly interner: SymbolInterner,
+    kernels: readonly KernelTarget[],
     /** 1 for the symbol ids some module requires (indexed up to its length). */
     required: Uint8Array,
   ) {
     const symbolCount = required.length;
+    const requiredIds: number[] = [];
+    for (let id = 0; id < symbolCount; id++) if (required[id] === 1) requiredIds.push(id);
     this.pool = new KernelSetPool(kernels.length, symbolCount + 64);
     this.exact = new Array<Map<number, number> | undefined>(symbolCount);
     this.wild = new Int32Array(symbolCount).fill(NO_SET);
     this.any = new Int32Array(symbolCount).fill(NO_SET);
     this.ns = new Array<Map<string, number> | undefined>(symbolCount);
     this.residentProvided = new Uint8Array(symbolCount);
+    this.lastCrc = new Float64Array(symbolCount).fill(-1);
+    this.lastSlot = new Int32Array(symbolCount);
     this.residentByKernel = [];
 
     for (let k = 0; k < kernels.length; k++) {
       const entries = kernels[k].symvers.entries;
-      const { ids, crcs, namespaces } = resolveSymvers(kernels[k].symvers, interner);
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i];
-        if (id < symbolCount && required[id] === 1) this.record(id, k, crcs[i], namespaces[i]);
+      const table = resolveSymvers(kernels[k].symvers, interner);
+      this.tables.push(table);
+      for (let j = 0; j < requiredIds.length; j++) {
+        const id = requiredIds[j];
+        const at = table.find(id);
+        if (at >= 0) {
+          const e = table.entry(at);
+          this.record(id, k, e.crc >>> 0, e.namespace);
+        }
       }
       const residentMap = new Map<string, ResidentExport>();
       for (const record of kernels[k].resident ?? []) {
@@ -84,6 +96,9 @@ export class StaticProviderIndex {
     if (crc === null) {
       if (this.wild[id] === NO_SET) this.wild[id] = pool.alloc();
       pool.add(this.wild[id], k);
+    } else if (this.lastCrc[id] === crc) {
+      // Most kernels share a symbol's CRC with the previous kernel that has it.
+      pool.add(this.lastSlot[id], k);
     } else {
       let byCrc = this.exact[id];
       if (byCrc === undefined) this.exact[id] = byCrc = new Map<number, number>();
@@ -93,6 +108,8 @@ export class StaticProviderIndex {
         byCrc.set(crc, slot);
       }
       pool.add(slot, k);
+      this.lastCrc[id] = crc;
+      this.lastSlot[id] = slot;
     }
     if (namespace !== "") {
       let byNs = this.ns[id];
@@ -106,11 +123,15 @@ export class StaticProviderIndex {
     }
   }
 
-  /** Slow path: the static provider of `symbol` on kernel k, or null. */
-  provider(k: number, symbol: string): StaticProvider | null {
-    const e = this.kernels[k].symvers.entries.get(symbol);
-    if (e !== undefined) return { name: e.module, crc: e.crc >>> 0, namespace: e.namespace, resident: null };
-    const r = this.residentByKernel[k].get(symbol);
+  /** Slow path: the static provider of symbol id on kernel k, or null. */
+  provider(k: number, id: number): StaticProvider | null {
+    const table = this.tables[k];
+    const at = table.find(id);
+    if (at >= 0) {
+      const e = table.entry(at);
+      return { name: e.module, crc: e.crc >>> 0, namespace: e.namespace, resident: null };
+    }
+    const r = this.residentByKernel[k].get(this.interner.name(id));
     if (r !== undefined) {
       return {
         name: r.record.name,

@@ -1,42 +1,62 @@
-import type { SymversTable } from "../symvers/symvers-table.js";
+import type { SymversEntry, SymversTable } from "../symvers/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 
-/** A symvers table as interned symbol ids: parallel arrays, one element per entry. */
-export interface ResolvedSymvers {
-  readonly ids: Int32Array;
-  readonly crcs: Uint32Array;
-  /** Namespace per entry ("" when none). */
-  readonly namespaces: readonly string[];
-}
-
-interface CacheEntry {
-  interner: SymbolInterner;
-  size: number;
-  resolved: ResolvedSymvers;
-}
-
-const cache = new WeakMap<SymversTable["entries"], CacheEntry>();
+const UNKNOWN = -2;
+const ABSENT = -1;
 
 /**
- * Interns every symbol of a symvers table, once per table (cached by the identity of its `entries`
- * map and its size, so a table is expected not to be edited in place after it was evaluated).
- * Later evaluations against the same table do no string work for it at all.
+ * A symvers table seen through interned symbol ids, filled lazily: a symbol is looked up by name
+ * in the table the first time some evaluation requires it, and remembered, so a table costs one
+ * string lookup per distinct required symbol over the life of the process (not one per entry and
+ * evaluation). Cached by the identity of the table's `entries` map and its size: a table is
+ * expected not to be edited in place once evaluated.
  */
-export function resolveSymvers(table: SymversTable, interner: SymbolInterner): ResolvedSymvers {
-  const entries = table.entries;
-  const hit = cache.get(entries);
-  if (hit !== undefined && hit.interner === interner && hit.size === entries.size) return hit.resolved;
-  const ids = new Int32Array(entries.size);
-  const crcs = new Uint32Array(entries.size);
-  const namespaces: string[] = new Array<string>(entries.size);
-  let i = 0;
-  for (const [name, e] of entries) {
-    ids[i] = interner.intern(name);
-    crcs[i] = e.crc >>> 0;
-    namespaces[i] = e.namespace;
-    i++;
+export class ResolvedSymvers {
+  /** Per symbol id: UNKNOWN, ABSENT, or the index into `found`. */
+  private slots: Int32Array;
+  private readonly found: SymversEntry[] = [];
+
+  constructor(
+    private readonly table: SymversTable,
+    readonly interner: SymbolInterner,
+    readonly size: number,
+  ) {
+    this.slots = new Int32Array(Math.max(1024, interner.size)).fill(UNKNOWN);
   }
-  const resolved: ResolvedSymvers = { ids, crcs, namespaces };
-  cache.set(entries, { interner, size: entries.size, resolved });
+
+  /** Index of symbol id in this table (for `entry`), or -1 when the table lacks it. */
+  find(id: number): number {
+    if (id >= this.slots.length) {
+      let size = this.slots.length;
+      while (size <= id) size *= 2;
+      const grown = new Int32Array(size).fill(UNKNOWN);
+      grown.set(this.slots);
+      this.slots = grown;
+    }
+    let slot = this.slots[id];
+    if (slot === UNKNOWN) {
+      const e = this.table.entries.get(this.interner.name(id));
+      if (e === undefined) slot = ABSENT;
+      else {
+        slot = this.found.length;
+        this.found.push(e);
+      }
+      this.slots[id] = slot;
+    }
+    return slot;
+  }
+
+  entry(index: number): SymversEntry {
+    return this.found[index];
+  }
+}
+
+const cache = new WeakMap<SymversTable["entries"], ResolvedSymvers>();
+
+export function resolveSymvers(table: SymversTable, interner: SymbolInterner): ResolvedSymvers {
+  const hit = cache.get(table.entries);
+  if (hit !== undefined && hit.interner === interner && hit.size === table.entries.size) return hit;
+  const resolved = new ResolvedSymvers(table, interner, table.entries.size);
+  cache.set(table.entries, resolved);
   return resolved;
 }

@@ -1,5 +1,5 @@
 /** Loading the real fixtures, and an independent (engine-free) check of a module against a symvers. */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ModuleRecord } from "../../src/module/module-record.js";
@@ -76,4 +76,54 @@ export function plainJudge(module: ModuleRecord, symvers: SymversTable): PlainJu
   for (const name of strong) if (!versioned.has(name)) check(name, null);
   out.ok = out.missing.length === 0 && out.mismatched.length === 0 && out.missingImportNs.length === 0;
   return out;
+}
+
+/** Every kernel symvers under fixtures/symvers, by release, sorted. */
+export function symversReleases(): string[] {
+  if (!existsSync(SYMVERS_FIXTURES)) return [];
+  return readdirSync(SYMVERS_FIXTURES)
+    .filter((f) => f.endsWith(".symvers.gz"))
+    .map((f) => f.slice(0, -".symvers.gz".length))
+    .sort();
+}
+
+export interface RealSampleCase {
+  id: string;
+  /** The kernel the modules were shipped with. */
+  release: string;
+  paths: string[];
+}
+
+/** The real Debian module samples: fixtures/real-sample/<case>/ with a RELEASE file. */
+export function realSampleCases(): RealSampleCase[] {
+  if (!existsSync(REAL_SAMPLE)) return [];
+  const cases: RealSampleCase[] = [];
+  for (const d of readdirSync(REAL_SAMPLE, { withFileTypes: true })) {
+    if (!d.isDirectory()) continue;
+    const dir = join(REAL_SAMPLE, d.name);
+    const releaseFile = join(dir, "RELEASE");
+    if (!existsSync(releaseFile)) continue;
+    const paths = walkModules(dir, []).sort();
+    if (paths.length > 0) cases.push({ id: d.name, release: readFileSync(releaseFile, "utf8").trim(), paths });
+  }
+  return cases.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+function walkModules(dir: string, out: string[]): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walkModules(p, out);
+    else if (/\.ko(\.(xz|gz|zst))?$/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+export function readModuleCached(path: string): Promise<ModuleRecord> {
+  let p = moduleCache.get(path);
+  if (p === undefined) moduleCache.set(path, (p = readModule(path)));
+  return p;
+}
+
+export function symversByRelease(release: string): Promise<SymversTable> {
+  return kernelSymvers(release);
 }
