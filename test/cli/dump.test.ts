@@ -1,0 +1,124 @@
+/**
+ * `kabi dump` through main(argv, io): output formats, and for every malformed-input class
+ * one stderr line naming the bad file and the reason while the good file is still dumped and
+ * the exit code is non-zero, with native and with fallback codecs (KABI_NO_NATIVE=1).
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { captureIO, withCodecs } from "../helpers/capture-io.js";
+import { ELF_CASES, FILESYSTEM_CASES, STREAM_CASES } from "../helpers/malformed.js";
+import { MODULE_FIXTURES, PROVIDER_61, realSampleModules } from "../helpers/paths.js";
+
+const PROVIDER_MODVERSIONS = [
+  "0xbdfb6dbb\t__fentry__",
+  "0x5b8239ca\t__x86_return_thunk",
+  "0x92997ed8\t_printk",
+  "0x57693e79\t__alloc_skb",
+  "0x359ec46d\tskb_put",
+  "0x84f2000d\tkfree_skb_reason",
+  "0xbce1a965\tmodule_layout",
+].map((l) => l + "\n").join("");
+
+async function dump(...args: string[]) {
+  const io = captureIO();
+  const code = await main(["dump", ...args], io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+describe("kabi dump output", () => {
+  it("--modversions is the default and prints __versions in file order as 0x%08x\\t%s", async () => {
+    const a = await dump(PROVIDER_61);
+    const b = await dump("--modversions", PROVIDER_61);
+    expect(a).toEqual({ code: 0, stdout: PROVIDER_MODVERSIONS, stderr: "" });
+    expect(b).toEqual(a);
+  });
+
+  it("--exports lists the provider's __crc_ symbols with their CRCs", async () => {
+    const r = await dump("--exports", PROVIDER_61);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").filter(Boolean).sort()).toEqual(["0x355d2822\tkabi_provider_add", "0x5c9eea81\tkabi_provider_gpl_mul", "0x813b6494\tkabi_provider_ns_sub"]);
+  });
+
+  it("a module without __versions: nothing on stdout, exit 0 (kmod's stdout is empty too)", async () => {
+    const r = await dump(join(MODULE_FIXTURES, "6.1.0-53-amd64/kabi_noversions.ko"));
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(await dump("--exports", join(MODULE_FIXTURES, "6.1.0-53-amd64/kabi_consumer.ko"))).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  it("several files: their listings one after the other", async () => {
+    const consumer = join(MODULE_FIXTURES, "6.1.0-53-amd64/kabi_consumer.ko");
+    const r = await dump(PROVIDER_61, consumer);
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith(PROVIDER_MODVERSIONS)).toBe(true);
+    expect(r.stdout.slice(PROVIDER_MODVERSIONS.length).split("\n")[0]).toBe("0x813b6494\tkabi_provider_ns_sub");
+    expect(r.stdout.split("\n").filter(Boolean)).toHaveLength(14);
+  });
+
+  it("--modinfo prints key=value lines in file order", async () => {
+    const r = await dump("--modinfo", join(MODULE_FIXTURES, "6.1.0-53-amd64/kabi_consumer.ko"));
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n").filter(Boolean);
+    expect(lines).toContain("import_ns=KABI_TEST");
+    expect(lines).toContain("depends=kabi_provider");
+    expect(lines).toContain("name=kabi_consumer");
+    expect(lines.at(-1)).toBe("vermagic=6.1.0-53-amd64 SMP preempt mod_unload modversions ");
+  });
+
+  it("--json prints the whole record (one object for one file, an array for several)", async () => {
+    const one = await dump("--json", PROVIDER_61);
+    expect(one.code).toBe(0);
+    const rec = JSON.parse(one.stdout);
+    expect(rec).toMatchObject({ path: PROVIDER_61, name: "kabi_provider", elfClass: 64, endianness: "little", hasModversions: true });
+    expect(rec.exports).toContainEqual({ name: "kabi_provider_ns_sub", crc: 0x813b6494, gplOnly: true, namespace: "KABI_TEST" });
+    const two = await dump("--json", PROVIDER_61, PROVIDER_61);
+    expect(JSON.parse(two.stdout)).toHaveLength(2);
+  });
+
+  it.skipIf(realSampleModules().length === 0)("reads compressed real modules (.ko.xz/.ko.gz/.ko.zst) from the sample", async () => {
+    for (const ext of ["xz", "gz", "zst"]) {
+      const file = realSampleModules().find((p) => p.endsWith(`.ko.${ext}`))!;
+      const r = await dump(file);
+      expect(r.code, file).toBe(0);
+      expect(r.stdout).toMatch(/^0x[0-9a-f]{8}\tmodule_layout$/m);
+    }
+  });
+
+  it("usage errors exit 2", async () => {
+    expect((await dump()).code).toBe(2);
+    const r = await dump("--bogus", PROVIDER_61);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option --bogus/);
+    expect(r.stdout).toBe("");
+  });
+});
+
+describe.each(["native", "fallback"] as const)("kabi dump BAD GOOD with %s codecs", (codecs) => {
+  const cases = [...ELF_CASES, ...STREAM_CASES, ...FILESYSTEM_CASES];
+  it.each(cases)("$title: one stderr line naming the file and the reason, the good file still dumped, exit 1", { timeout: 30_000 }, async ({ file, reason }) => {
+    const r = await withCodecs(codecs, () => dump(file, PROVIDER_61));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(PROVIDER_MODVERSIONS);
+    const lines = r.stderr.split("\n");
+    expect(lines).toHaveLength(2); // one line and its newline
+    expect(lines[1]).toBe("");
+    expect(lines[0]!.startsWith(`kabi dump: ${file}: `)).toBe(true);
+    expect(lines[0]).toMatch(reason);
+  });
+
+  it("KABI_NO_NATIVE decides which implementation reads the file", async () => {
+    // libzstd and the fallback word a checksum mismatch differently.
+    const file = STREAM_CASES.find((c) => c.file.endsWith("bad-checksum.ko.zst"))!.file;
+    const r = await withCodecs(codecs, () => dump(file));
+    expect(r.stderr).toBe(
+      `kabi dump: ${file}: corrupt zstd stream (${codecs === "native" ? "Restored data doesn't match checksum" : "content checksum mismatch"})\n`,
+    );
+  });
+
+  it("the bad file last: the good one is dumped first, exit 1", async () => {
+    const r = await withCodecs(codecs, () => dump("--exports", PROVIDER_61, STREAM_CASES[0]!.file));
+    expect(r.code).toBe(1);
+    expect(r.stdout.split("\n").filter(Boolean)).toHaveLength(3);
+    expect(r.stderr).toMatch(new RegExp(`^kabi dump: ${STREAM_CASES[0]!.file.replace(/\./g, "\\.")}: corrupt xz stream`));
+  });
+});
