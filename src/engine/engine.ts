@@ -183,7 +183,11 @@ export function evaluate(
     dynamic[m] = alive ? dyn : undefined;
   }
 
-  // Greatest fixed point over requirements candidate modules can satisfy.
+  // Greatest fixed point over requirements candidate modules can satisfy. A module's set only
+  // shrinks (`next` starts from its current set), so this terminates after at most
+  // (dependency depth + 1) sweeps. One approximation: a weak requirement that a candidate exported
+  // with a wrong CRC stays failed even if that candidate later drops out (the symbol would then be
+  // absent, which a weak reference tolerates).
   const compat: Uint32Array[] = base.map((b) => Uint32Array.from(b));
   const dynModules: number[] = [];
   for (let m = 0; m < moduleCount; m++) if (dynamic[m] !== undefined) dynModules.push(m);
