@@ -7,11 +7,12 @@ import { readModules } from "../module/read-many.js";
 import { parseSymversOption } from "../symvers/locate-symvers.js";
 import type { CliIO } from "./io.js";
 
-const USAGE = "usage: kabi audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--json] PATH...";
+const USAGE = "usage: kabi audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--json] [--no-cache] PATH...";
 
 export async function auditCommand(args: readonly string[], io: CliIO): Promise<number> {
   let basedir = "/";
   let json = false;
+  let cache = true;
   const explicit: { release: string; file: string }[] = [];
   const releases: string[] = [];
   const paths: string[] = [];
@@ -24,6 +25,7 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
     };
     const flag = a.startsWith("--") && a.includes("=") ? a.slice(0, a.indexOf("=")) : a;
     if (flag === "--json") json = true;
+    else if (flag === "--no-cache") cache = false;
     else if (flag === "--basedir" || flag === "--symvers" || flag === "--kernel") {
       const v = value();
       if (v === undefined || v === "") return usageError(io, `${flag} needs a value`);
@@ -46,7 +48,7 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
 
   const found = await findModules(paths);
   const kernels = await loadKernelTargets({ explicit, releases, basedir });
-  const read = await readModules(found.files);
+  const read = await readModules(found.files, { cache });
   const errors = [...found.errors.map((e) => ({ path: e.path, message: describeInputError(e.path, e.error) })), ...kernels.errors, ...read.errors];
   if (kernels.kernels.length === 0 && kernels.errors.length === 0) {
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });

@@ -1,6 +1,8 @@
+import { defaultCacheDir, fileKey, RecordCache, type CacheStats, type FileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "./module-record.js";
 import { readModule, type ReadModuleOptions } from "./read-module.js";
+import { poolAvailable, poolSize, POOL_MIN_FILES, readInPool, type PoolResult } from "./read-pool.js";
 
 export interface InputError {
   path: string;
@@ -11,29 +13,89 @@ export interface ReadManyResult {
   /** Records in input order; unreadable inputs are left out. */
   records: ModuleRecord[];
   errors: InputError[];
+  /** Cache counters when a cache was used. */
+  cache?: CacheStats;
 }
 
-/** Reads many modules, a few at a time; one unreadable file is reported and the rest still read. */
-export async function readModules(paths: readonly string[], options: ReadModuleOptions = {}, concurrency = 8): Promise<ReadManyResult> {
-  const slots: (ModuleRecord | InputError)[] = new Array(paths.length);
-  let next = 0;
-  const work = async () => {
-    while (next < paths.length) {
-      const i = next++;
-      const path = paths[i]!;
-      try {
-        slots[i] = await readModule(path, options);
-      } catch (err) {
-        slots[i] = { path, message: describeInputError(path, err) };
+export interface ReadManyOptions extends ReadModuleOptions {
+  /**
+   * Persistent record cache: `true` for the default folder (`KABI_CACHE_DIR`, else
+   * `${XDG_CACHE_HOME:-~/.cache}/kabi`), a string for another folder, false/absent for none.
+   */
+  cache?: boolean | string;
+  /** Worker threads: a number to force (0 or 1: read in this thread), absent for one per core when worthwhile. */
+  workers?: number;
+}
+
+/**
+ * Reads many modules; one unreadable file is reported and the rest still read.
+ *
+ * Each file is read once: from the cache when its (dev, ino, size, mtime) match, else by a
+ * pool of worker threads (one per core) when there are enough of them, else here, a few at a time.
+ */
+export async function readModules(paths: readonly string[], options: ReadManyOptions = {}, concurrency = 8): Promise<ReadManyResult> {
+  const { cache: cacheOption, workers, ...readOptions } = options;
+  const cache = cacheOption ? new RecordCache(typeof cacheOption === "string" ? cacheOption : defaultCacheDir()) : null;
+  const slots: (ModuleRecord | InputError | undefined)[] = new Array(paths.length);
+  const keys: (FileKey | null)[] = new Array(paths.length).fill(null);
+  const todo: number[] = [];
+
+  for (let i = 0; i < paths.length; i++) {
+    if (cache) {
+      const key = fileKey(paths[i]!);
+      keys[i] = key;
+      const json = key && cache.lookup(paths[i]!, key);
+      if (json) {
+        const rec = JSON.parse(json) as ModuleRecord;
+        rec.path = paths[i]!;
+        slots[i] = rec;
+        continue;
       }
     }
+    todo.push(i);
+  }
+
+  const settle = (i: number, r: PoolResult) => {
+    const path = paths[i]!;
+    if (r.error !== undefined) {
+      slots[i] = { path, message: r.error };
+      return;
+    }
+    slots[i] = JSON.parse(r.json) as ModuleRecord;
+    const key = keys[i];
+    if (cache && key) cache.store(path, key, r.json);
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, work));
+
+  const poolWorkers = workers ?? poolSize(todo.length);
+  if (todo.length >= (workers === undefined ? POOL_MIN_FILES : 1) && poolWorkers > 1 && poolAvailable()) {
+    const todoPaths = todo.map((i) => paths[i]!);
+    await readInPool(todoPaths, readOptions, (k, r) => settle(todo[k]!, r), poolWorkers);
+  } else {
+    let next = 0;
+    const work = async () => {
+      while (next < todo.length) {
+        const i = todo[next++]!;
+        const path = paths[i]!;
+        try {
+          const rec = await readModule(path, readOptions);
+          slots[i] = rec;
+          const key = keys[i];
+          if (cache && key) cache.store(path, key, JSON.stringify(rec));
+        } catch (err) {
+          slots[i] = { path, message: describeInputError(path, err) };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, work));
+  }
+
+  cache?.flush();
   const records: ModuleRecord[] = [];
   const errors: InputError[] = [];
   for (const s of slots) {
+    if (s === undefined) continue;
     if ("message" in s) errors.push(s);
     else records.push(s);
   }
-  return { records, errors };
+  return cache ? { records, errors, cache: cache.stats } : { records, errors };
 }
