@@ -2,7 +2,7 @@ import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { explainPair, type EngineState } from "./explain.js";
 import { fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
 import { namespaceAllowed } from "./namespace.js";
-import { StaticProviderIndex } from "./provider-index.js";
+import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, RequirementBuilder, type Requirements } from "./requirements.js";
 import { sharedInterner } from "./symbol-interner.js";
 import type { CompatibilityReport, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
@@ -15,13 +15,19 @@ import { vermagicFlags } from "./vermagic.js";
 interface DynamicRequirement {
   /** Kernels where the static provider satisfies it (or, when weak, there is none at all). */
   staticSat: Uint32Array;
-  /** Kernels with no static provider (where candidate modules get to provide it). */
+  /** Kernels with no static provider. */
   noStatic: Uint32Array;
-  /** Candidate modules whose export satisfies it (CRC and namespace). */
-  matching: number[];
-  /** Every candidate module exporting the symbol (for weak requirements: absent means fine). */
-  exporters: number[];
+  /** Candidate modules exporting the symbol. */
+  candidates: CandidateProvider[];
   weak: boolean;
+}
+
+interface CandidateProvider {
+  module: number;
+  /** Kernels where its export counts (no static provider, or it stands in for the provider). */
+  allowed: Uint32Array;
+  /** Whether its export satisfies the requirement (CRC and namespace). */
+  matches: boolean;
 }
 
 /**
@@ -75,6 +81,7 @@ export function evaluate(
       if (list[list.length - 1] !== m) list.push(m);
     }
   }
+  const moduleNames = modules.map((m) => normalizeModuleName(m.name));
   const exportMaps = new Array<Map<string, ExportedSymbol> | undefined>(moduleCount);
   const exportOf = (m: number, name: string): ExportedSymbol => {
     let map = exportMaps[m];
@@ -151,33 +158,48 @@ export function evaluate(
         if (weak) s |= anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
         sat[w] = s;
       }
+      // Candidate exporters and the kernels where each may provide: where there is no static
+      // provider, or where the static provider is the symvers entry of a module of its name.
+      let candidates: CandidateProvider[] | undefined;
       const list = exporters[id];
-      let others = list === undefined ? 0 : list.length - (list.includes(m) ? 1 : 0);
-      if (others > 0 && anySlot !== NO_SET) {
-        // Candidates only get to provide where there is no static provider.
-        let everywhere = true;
-        for (let w = 0; w < words && everywhere; w++) everywhere = ((pool[ao + w] | ~all[w]) >>> 0) === 0xffffffff;
-        if (everywhere) others = 0;
+      if (list !== undefined) {
+        const byOwner = index.owner[id];
+        for (const p of list) {
+          if (p === m) continue;
+          const ownerSlot = byOwner === undefined ? undefined : byOwner.get(moduleNames[p]);
+          const oo = ownerSlot === undefined ? -1 : ownerSlot * words;
+          const allowed = newSet(words);
+          let useful = 0;
+          for (let w = 0; w < words; w++) {
+            const a = ((anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (oo < 0 ? 0 : pool[oo + w])) & candidate[p][w];
+            allowed[w] = a;
+            // Only kernels still open for m where the static provider does not already do.
+            useful |= a & acc[w] & ~sat[w];
+          }
+          if (useful === 0 && !weak) continue;
+          if (weak && isEmpty(allowed)) continue;
+          (candidates ??= []).push({ module: p, allowed, matches: false });
+        }
       }
-      if (others === 0) {
+      if (candidates !== undefined) {
+        const name = interner.name(id);
+        imports ??= new Set(record.importNamespaces);
+        for (const c of candidates) {
+          const x = exportOf(c.module, name);
+          c.matches = (crc === ANY_CRC || x.crc === null || x.crc >>> 0 === crc) && namespaceAllowed(x.namespace, imports, record.name);
+        }
+        // A non-weak requirement only cares about exports that satisfy it.
+        if (!weak) candidates = candidates.filter((c) => c.matches);
+        if (candidates.length === 0) candidates = undefined;
+      }
+      if (candidates === undefined) {
         let any = 0;
         for (let w = 0; w < words; w++) any |= acc[w] &= sat[w];
         alive = any !== 0;
       } else {
         const noStatic = newSet(words);
         for (let w = 0; w < words; w++) noStatic[w] = anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
-        const matching: number[] = [];
-        const exporting: number[] = [];
-        const name = interner.name(id);
-        imports ??= new Set(record.importNamespaces);
-        for (const p of list!) {
-          if (p === m) continue;
-          exporting.push(p);
-          const x = exportOf(p, name);
-          const crcOk = crc === ANY_CRC || x.crc === null || x.crc >>> 0 === crc;
-          if (crcOk && namespaceAllowed(x.namespace, imports, record.name)) matching.push(p);
-        }
-        (dyn ??= []).push({ staticSat: Uint32Array.from(sat), noStatic, matching, exporters: exporting, weak });
+        (dyn ??= []).push({ staticSat: Uint32Array.from(sat), noStatic, candidates, weak });
       }
     }
     dynamic[m] = alive ? dyn : undefined;
@@ -200,20 +222,15 @@ export function evaluate(
       next.set(compat[m]);
       for (const r of dynamic[m]!) {
         aliveSet.fill(0);
-        for (const p of r.matching) {
-          const c = compat[p];
-          for (let w = 0; w < words; w++) aliveSet[w] |= c[w];
-        }
-        if (r.weak) {
-          aliveAny.fill(0);
-          for (const p of r.exporters) {
-            const c = compat[p];
-            for (let w = 0; w < words; w++) aliveAny[w] |= c[w];
-          }
+        aliveAny.fill(0);
+        for (const c of r.candidates) {
+          const cm = compat[c.module];
+          if (c.matches) for (let w = 0; w < words; w++) aliveSet[w] |= cm[w] & c.allowed[w];
+          if (r.weak) for (let w = 0; w < words; w++) aliveAny[w] |= cm[w] & c.allowed[w] & r.noStatic[w];
         }
         for (let w = 0; w < words; w++) {
-          let s = r.staticSat[w] | (r.noStatic[w] & aliveSet[w]);
-          if (r.weak) s |= r.noStatic[w] & ~aliveAny[w];
+          let s = r.staticSat[w] | aliveSet[w];
+          if (r.weak) s &= ~aliveAny[w] | aliveSet[w] | (r.staticSat[w] & ~r.noStatic[w]);
           next[w] &= s;
         }
       }

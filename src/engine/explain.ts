@@ -1,7 +1,7 @@
 import type { ModuleRecord } from "../module/module-record.js";
 import { hasKernel } from "./kernel-set.js";
 import { namespaceAllowed } from "./namespace.js";
-import type { StaticProviderIndex } from "./provider-index.js";
+import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, type Requirements } from "./requirements.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { BlockedBy, KernelTarget, PairVerdict } from "./verdict.js";
@@ -58,50 +58,62 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
     const list = state.exporters[id];
     const crc = req.crc[i];
     const weak = req.weak[i] === 1;
-    const symversHere = index.residentProvided[id] === 0 && index.pool.has(index.any[id], k);
-    // Compatible pairs: only module-provided requirements matter (for `providers`).
-    if (compatible && (symversHere || (index.residentProvided[id] === 0 && list === undefined))) continue;
+    const ownerMap = index.owner[id];
     // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
-    if (symversHere && !namespacedOn(index, id, k)) {
+    if (index.residentProvided[id] === 0 && index.pool.has(index.any[id], k) && !namespacedOn(index, id, k)) {
       const byCrc = index.exact[id];
       const slot = crc === ANY_CRC ? index.any[id] : byCrc === undefined ? -1 : (byCrc.get(crc) ?? -1);
       if (index.pool.has(slot, k) || index.pool.has(index.wild[id], k)) continue;
     }
+    // Compatible pairs: the rest only matters for `providers`.
+    if (compatible && index.residentProvided[id] === 0 && list === undefined) continue;
     const symbol = interner.name(id);
     const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
+    const exportOf = (p: number) => state.modules[p].exports.find((x) => x.name === symbol)!;
+    const alive = (p: number) => hasKernel(state.compat[p], k);
+    const satisfies = (p: number) => crcMatches(exportOf(p).crc) && namespaceAllowed(exportOf(p).namespace, imports, record.name);
+    const candidates = (list ?? []).filter((p) => p !== m && hasKernel(state.candidate[p], k));
 
     const provider = index.provider(k, id);
     if (provider !== null) {
+      if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imports, record.name)) {
+        if (provider.resident !== null) providers.add(provider.name);
+        continue;
+      }
+      // A candidate of the same name as the in-tree module behind the symvers entry stands in for it.
+      if (provider.resident === null && ownerMap !== undefined && provider.name !== "vmlinux") {
+        const owner = symversModuleName(provider.name);
+        const standIn = candidates.find((p) => normalizeModuleName(state.modules[p].name) === owner && alive(p) && satisfies(p));
+        if (standIn !== undefined) {
+          providers.add(state.modules[standIn].name);
+          continue;
+        }
+      }
       if (!crcMatches(provider.crc)) {
         verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: provider.crc ?? 0, provider: provider.name });
-      } else if (!namespaceAllowed(provider.namespace, imports, record.name)) {
+      } else {
         verdict.missingImportNs.push({ symbol, namespace: provider.namespace });
-      } else if (provider.resident !== null) {
-        providers.add(provider.name);
       }
       continue;
     }
 
     // No static provider: candidate modules on k.
-    const others = (list ?? []).filter((p) => p !== m && hasKernel(state.candidate[p], k));
-    if (others.length === 0) {
+    if (candidates.length === 0) {
       if (!weak) verdict.missing.push(symbol);
       continue;
     }
-    const exportOf = (p: number) => state.modules[p].exports.find((x) => x.name === symbol)!;
-    const alive = (p: number) => hasKernel(state.compat[p], k);
-    const good = others.filter((p) => crcMatches(exportOf(p).crc) && namespaceAllowed(exportOf(p).namespace, imports, record.name));
+    const good = candidates.filter(satisfies);
     const goodAlive = good.find(alive);
     if (goodAlive !== undefined) {
       providers.add(state.modules[goodAlive].name);
       continue;
     }
-    if (weak && !others.some(alive)) continue; // resolves to nothing: fine for a weak symbol
+    if (weak && !candidates.some(alive)) continue; // resolves to nothing: fine for a weak symbol
     if (good.length > 0) {
       for (const p of good) addBlocked(blocked, state.modules[p], p, symbol);
       continue;
     }
-    const crcOk = others.filter((p) => crcMatches(exportOf(p).crc));
+    const crcOk = candidates.filter((p) => crcMatches(exportOf(p).crc));
     const nsOnly = crcOk.find(alive);
     if (nsOnly !== undefined) {
       verdict.missingImportNs.push({ symbol, namespace: exportOf(nsOnly).namespace });
@@ -111,7 +123,7 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
       for (const p of crcOk) addBlocked(blocked, state.modules[p], p, symbol);
       continue;
     }
-    const wrong = others.find(alive) ?? others[0];
+    const wrong = candidates.find(alive) ?? candidates[0];
     verdict.mismatched.push({
       symbol,
       moduleCrc: crc,

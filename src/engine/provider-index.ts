@@ -26,7 +26,10 @@ interface ResidentExport {
  * - `exact`: crc → set of kernels whose provider has that CRC (one set per (symbol, crc) key);
  * - `wild`: kernels whose provider has no CRC (matches any CRC);
  * - `any`: kernels with a provider of any CRC (tells missing from mismatched);
- * - `ns`: namespace → kernels whose provider exports it in that namespace (only non-empty ones).
+ * - `ns`: namespace → kernels whose provider exports it in that namespace (only non-empty ones);
+ * - `owner`: module name → kernels whose provider is the symvers entry of that (in-tree, modular)
+ *   module. A candidate module of the same name stands in for it there (weak-updates/updates
+ *   shadow the kernel's own module), so its exports count on those kernels too.
  * Only symbols some module requires are indexed; arrays are indexed by symbol id below
  * `required.length`.
  */
@@ -36,6 +39,7 @@ export class StaticProviderIndex {
   readonly wild: Int32Array;
   readonly any: Int32Array;
   readonly ns: (Map<string, number> | undefined)[];
+  readonly owner: (Map<string, number> | undefined)[];
   /** 1 when some resident module is the provider on some kernel. */
   readonly residentProvided: Uint8Array;
   private readonly residentByKernel: Map<string, ResidentExport>[];
@@ -57,6 +61,7 @@ export class StaticProviderIndex {
     this.wild = new Int32Array(symbolCount).fill(NO_SET);
     this.any = new Int32Array(symbolCount).fill(NO_SET);
     this.ns = new Array<Map<string, number> | undefined>(symbolCount);
+    this.owner = new Array<Map<string, number> | undefined>(symbolCount);
     this.residentProvided = new Uint8Array(symbolCount);
     this.lastCrc = new Float64Array(symbolCount).fill(-1);
     this.lastSlot = new Int32Array(symbolCount);
@@ -72,6 +77,7 @@ export class StaticProviderIndex {
         if (at >= 0) {
           const e = table.entry(at);
           this.record(id, k, e.crc >>> 0, e.namespace);
+          if (e.module !== "vmlinux") this.recordOwner(id, k, symversModuleName(e.module));
         }
       }
       const residentMap = new Map<string, ResidentExport>();
@@ -123,6 +129,17 @@ export class StaticProviderIndex {
     }
   }
 
+  private recordOwner(id: number, k: number, name: string): void {
+    let byOwner = this.owner[id];
+    if (byOwner === undefined) this.owner[id] = byOwner = new Map<string, number>();
+    let slot = byOwner.get(name);
+    if (slot === undefined) {
+      slot = this.pool.alloc();
+      byOwner.set(name, slot);
+    }
+    this.pool.add(slot, k);
+  }
+
   /** Slow path: the static provider of symbol id on kernel k, or null. */
   provider(k: number, id: number): StaticProvider | null {
     const table = this.tables[k];
@@ -142,4 +159,14 @@ export class StaticProviderIndex {
     }
     return null;
   }
+}
+
+/** kmod's module name of a symvers module column ("drivers/net/usb/usbnet" → "usbnet"). */
+export function symversModuleName(column: string): string {
+  return normalizeModuleName(column.slice(column.lastIndexOf("/") + 1));
+}
+
+/** Module names compare with '-' and '_' equivalent, as kmod does. */
+export function normalizeModuleName(name: string): string {
+  return name.replace(/-/g, "_");
 }
