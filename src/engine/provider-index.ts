@@ -46,6 +46,8 @@ export class StaticProviderIndex {
   private readonly tables: ResolvedSymvers[] = [];
   private readonly lastCrc: Float64Array;
   private readonly lastSlot: Int32Array;
+  private readonly lastOwnerColumn: (string | undefined)[];
+  private readonly lastOwnerSlot: Int32Array;
 
   constructor(
     private readonly interner: SymbolInterner,
@@ -65,6 +67,8 @@ export class StaticProviderIndex {
     this.residentProvided = new Uint8Array(symbolCount);
     this.lastCrc = new Float64Array(symbolCount).fill(-1);
     this.lastSlot = new Int32Array(symbolCount);
+    this.lastOwnerColumn = new Array<string | undefined>(symbolCount);
+    this.lastOwnerSlot = new Int32Array(symbolCount);
     this.residentByKernel = [];
 
     for (let k = 0; k < kernels.length; k++) {
@@ -77,7 +81,7 @@ export class StaticProviderIndex {
         if (at >= 0) {
           const e = table.entry(at);
           this.record(id, k, e.crc >>> 0, e.namespace);
-          if (e.module !== "vmlinux") this.recordOwner(id, k, symversModuleName(e.module));
+          if (e.module !== "vmlinux") this.recordOwner(id, k, e.module);
         }
       }
       const residentMap = new Map<string, ResidentExport>();
@@ -129,7 +133,13 @@ export class StaticProviderIndex {
     }
   }
 
-  private recordOwner(id: number, k: number, name: string): void {
+  private recordOwner(id: number, k: number, column: string): void {
+    // Most kernels list a symbol under the same module as the previous kernel that has it.
+    if (this.lastOwnerColumn[id] === column) {
+      this.pool.add(this.lastOwnerSlot[id], k);
+      return;
+    }
+    const name = symversModuleName(column);
     let byOwner = this.owner[id];
     if (byOwner === undefined) this.owner[id] = byOwner = new Map<string, number>();
     let slot = byOwner.get(name);
@@ -138,6 +148,8 @@ export class StaticProviderIndex {
       byOwner.set(name, slot);
     }
     this.pool.add(slot, k);
+    this.lastOwnerColumn[id] = column;
+    this.lastOwnerSlot[id] = slot;
   }
 
   /** Slow path: the static provider of symbol id on kernel k, or null. */
