@@ -2,7 +2,7 @@ import { defaultCacheDir, fileKey, RecordCache, type CacheStats, type FileKey } 
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "./module-record.js";
 import { readModule, type ReadModuleOptions } from "./read-module.js";
-import { poolAvailable, poolSize, POOL_MIN_FILES, readInPool, type PoolResult } from "./read-pool.js";
+import { poolAvailable, poolSize, poolWorthwhile, readInPool, type PoolResult } from "./read-pool.js";
 
 export interface InputError {
   path: string;
@@ -31,7 +31,7 @@ export interface ReadManyOptions extends ReadModuleOptions {
  * Reads many modules; one unreadable file is reported and the rest still read.
  *
  * Each file is read once: from the cache when its (dev, ino, size, mtime) match, else by a
- * pool of worker threads (one per core) when there are enough of them, else here, a few at a time.
+ * pool of worker threads (one per core) when that pays off, else here, a few at a time.
  */
 export async function readModules(paths: readonly string[], options: ReadManyOptions = {}, concurrency = 8): Promise<ReadManyResult> {
   const { cache: cacheOption, workers, ...readOptions } = options;
@@ -39,6 +39,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
   const slots: (ModuleRecord | InputError | undefined)[] = new Array(paths.length);
   const keys: (FileKey | null)[] = new Array(paths.length).fill(null);
   const todo: number[] = [];
+  cache?.scope(paths);
 
   for (let i = 0; i < paths.length; i++) {
     if (cache) {
@@ -66,9 +67,9 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     if (cache && key) cache.store(path, key, r.json);
   };
 
+  const todoPaths = todo.map((i) => paths[i]!);
   const poolWorkers = workers ?? poolSize(todo.length);
-  if (todo.length >= (workers === undefined ? POOL_MIN_FILES : 1) && poolWorkers > 1 && poolAvailable()) {
-    const todoPaths = todo.map((i) => paths[i]!);
+  if (poolWorkers > 1 && todo.length > 0 && (workers !== undefined || poolWorthwhile(todoPaths)) && poolAvailable()) {
     await readInPool(todoPaths, readOptions, (k, r) => settle(todo[k]!, r), poolWorkers);
   } else {
     let next = 0;

@@ -34,7 +34,7 @@ function setup(): { files: string[]; cacheDir: string } {
 }
 
 function packFiles(cacheDir: string): string[] {
-  const root = join(cacheDir, "records-v1");
+  const root = join(cacheDir, "records-v3");
   return existsSync(root) ? readdirSync(root).filter((f) => f.endsWith(".pack")).map((f) => join(root, f)) : [];
 }
 
@@ -119,7 +119,7 @@ describe("record cache", () => {
     expect(r.cache!.packsBad).toBe(0);
     expect(r.cache!.hits).toBe(files.filter((_, i) => i % 2 === 1).length);
     expect(r.records).toEqual(records);
-    expect(readdirSync(join(cacheDir, "records-v1")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(readdirSync(join(cacheDir, "records-v3")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
   it("concurrent processes writing the same cache leave it valid", async () => {
