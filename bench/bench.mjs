@@ -1,0 +1,371 @@
+#!/usr/bin/env node
+// kabi benchmark suite: each case measured side by side with its reference in the same run
+// (runs interleaved, median of N), printing wall-time ratios and peak RSS. Driven by bench/run.
+//
+// Usage: node bench/bench.mjs [--ci] [--repeat N] [--json FILE]
+//   --ci   reduced: ~300 modules per tree (from the corpus cache when present, else synthesized
+//          from the committed fixtures), one repetition; checks that every case runs.
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { basename, dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+const KABI = join(REPO, "dist/src/cli/kabi.js");
+const WEAK = join(REPO, "dist/src/cli/weak-modules.js");
+const TIME = "/usr/bin/time";
+
+const argv = process.argv.slice(2);
+const CI = argv.includes("--ci");
+const repeatArg = argv.indexOf("--repeat");
+const REPEAT = repeatArg >= 0 ? Number(argv[repeatArg + 1]) : CI ? 1 : 3;
+const jsonArg = argv.indexOf("--json");
+const JSON_OUT = jsonArg >= 0 ? argv[jsonArg + 1] : undefined;
+const CI_MODULES = 300;
+
+const CORPUS = process.env.KABI_CORPUS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "kabi-corpus");
+const WORK = mkdtempSync(join(tmpdir(), "kabi-bench-"));
+const CACHE = join(WORK, "cache");
+const BASE_ENV = { ...process.env, KABI_CACHE_DIR: CACHE };
+delete BASE_ENV.KABI_NO_NATIVE;
+
+const log = (m) => process.stderr.write(`[bench] ${m}\n`);
+const q = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
+const shown = (cmd) => cmd.map((a) => q(a.startsWith(WORK) ? "$W" + a.slice(WORK.length) : a)).join(" ");
+
+// ---------------------------------------------------------------------------- measuring
+
+/** Runs `cmd` under /usr/bin/time: wall seconds (own clock), peak RSS in MB, exit code. */
+function run(cmd, { env = BASE_ENV, stdin, ok = [0, 1] } = {}) {
+  return new Promise((resolve, reject) => {
+    const timeFile = join(WORK, "time.out");
+    const t0 = process.hrtime.bigint();
+    const p = spawn(TIME, ["-f", "%M", "-o", timeFile, ...cmd], { env, stdio: [stdin === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
+    if (stdin !== undefined) p.stdin.end(stdin);
+    p.on("error", reject);
+    p.on("exit", (code) => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const rssKb = Number(readFileSync(timeFile, "utf8").trim().split("\n").pop());
+      if (!ok.includes(code)) return reject(new Error(`${shown(cmd)} exited ${code}\n${err}`));
+      resolve({ wall, rss: rssKb / 1024, code });
+    });
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+/**
+ * Measures several commands REPEAT times, interleaved (a, b, a, b, ...), so that background
+ * load hits both alike; `before` runs untimed before each measurement.
+ */
+async function measure(entries) {
+  const samples = entries.map(() => ({ wall: [], rss: [] }));
+  for (let r = 0; r < REPEAT; r++) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.before) await e.before();
+      const res = await run(e.cmd, e);
+      samples[i].wall.push(res.wall);
+      samples[i].rss.push(res.rss);
+    }
+  }
+  return samples.map((s, i) => ({ ...entries[i], wall: median(s.wall), rss: Math.max(...s.rss), cmdText: entries[i].shownCmd ?? shown(entries[i].cmd) }));
+}
+
+// ---------------------------------------------------------------------------- inputs
+
+function listModules(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ko(\.(xz|gz|zst))?$/.test(e.name)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Every k-th element, n in all. */
+const spreadPick = (xs, n) => (xs.length <= n ? xs : Array.from({ length: n }, (_, i) => xs[Math.floor((i * xs.length) / n)]));
+
+function place(from, to) {
+  mkdirSync(dirname(to), { recursive: true });
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
+
+/** A plain symvers file (depmod -E reads plain text only). */
+function plainSymvers(file, release) {
+  if (!file.endsWith(".gz")) return file;
+  const out = join(WORK, "symvers", `${release}.symvers`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, gunzipSync(readFileSync(file)));
+  return out;
+}
+
+/**
+ * A tree case: a root whose lib/modules/<K> is the module tree (a symlink to the corpus tree
+ * for the full bench; for --ci a tree of symlinks to ~300 spread modules).
+ */
+function makeTree(id, release, modulesDir, files) {
+  const root = join(WORK, `root-${id}`);
+  const kdir = join(root, "lib/modules", release);
+  mkdirSync(dirname(kdir), { recursive: true });
+  if (files === undefined) symlinkSync(modulesDir, kdir);
+  else
+    files.forEach((f, i) => {
+      const rel = relative(modulesDir, f);
+      const to = join(kdir, rel.startsWith("..") ? `kernel/copy${Math.floor(i / 100)}/${i}-${basename(f)}` : rel);
+      mkdirSync(dirname(to), { recursive: true });
+      symlinkSync(f, to);
+    });
+  return { root, kdir, release };
+}
+
+function corpusInputs() {
+  const manifest = JSON.parse(readFileSync(join(CORPUS, "manifest.json"), "utf8"));
+  const caseOf = (id) => manifest.cases.find((c) => c.id === id);
+  const c61 = caseOf("amd64-6.1");
+  const c612 = caseOf("amd64-6.12");
+  const symversDir = join(CORPUS, "symvers");
+  const all = existsSync(symversDir)
+    ? readdirSync(symversDir)
+        .filter((k) => existsSync(join(symversDir, k, "Module.symvers")))
+        .map((k) => ({ release: k, file: join(symversDir, k, "Module.symvers") }))
+    : [];
+  const amd64 = all.filter((s) => s.release.endsWith("amd64"));
+  const tree = (c) => {
+    if (!c) return undefined;
+    const files = listModules(c.modulesDir);
+    return { release: c.release, modulesDir: c.modulesDir, symvers: c.symvers, files: CI ? spreadPick(files, CI_MODULES) : undefined, count: CI ? Math.min(CI_MODULES, files.length) : files.length };
+  };
+  return { source: `corpus ${CORPUS}`, t61: tree(c61), t612: tree(c612), symvers: amd64.length >= 2 ? amd64 : all };
+}
+
+/** --ci without a corpus: the committed real sample, repeated up to ~300 modules per tree. */
+function fixtureInputs() {
+  const sample = join(REPO, "fixtures/real-sample");
+  const symFixtures = readdirSync(join(REPO, "fixtures/symvers"))
+    .filter((f) => f.endsWith(".symvers.gz"))
+    .map((f) => ({ release: f.slice(0, -".symvers.gz".length), file: join(REPO, "fixtures/symvers", f) }));
+  const tree = (id) => {
+    const dir = join(sample, id);
+    if (!existsSync(dir)) return undefined;
+    const release = readFileSync(join(dir, "RELEASE"), "utf8").trim();
+    const sym = symFixtures.find((s) => s.release === release);
+    if (!sym) return undefined;
+    const mods = listModules(dir);
+    const files = Array.from({ length: Math.min(CI_MODULES, mods.length * 20) }, (_, i) => mods[i % mods.length]);
+    return { release, modulesDir: join(WORK, "no-such-dir"), symvers: plainSymvers(sym.file, release), files, count: files.length };
+  };
+  return { source: "committed fixtures (fixtures/real-sample, fixtures/symvers)", t61: tree("amd64-6.1"), t612: tree("amd64-6.12"), symvers: symFixtures };
+}
+
+// ---------------------------------------------------------------------------- cases
+
+const rows = [];
+function row(name, kabi, ref, target, note = "") {
+  const ratio = kabi.wall / ref.wall;
+  rows.push({ name, kabi, ref, ratio, target, ok: target === undefined ? undefined : ratio <= target, note });
+}
+
+const auditCmd = (symvers, tree, extra = []) => ["node", KABI, "audit", ...extra, ...symvers.flatMap((s) => ["--symvers", `${s.release}=${s.file}`]), tree.kdir];
+const depmodCmd = (symversFile, tree) => ["depmod", "-n", "-e", "-E", symversFile, "-b", tree.root, tree.release];
+
+async function treeCase(label, t, tree, target) {
+  const one = [{ release: t.release, file: t.symvers }];
+  const [k, d] = await measure([{ cmd: auditCmd(one, tree, ["--no-cache"]) }, { cmd: depmodCmd(t.symvers, tree), ok: [0, 1] }]);
+  row(`${label}: kabi audit vs depmod -n -e -E (${t.count} modules)`, k, d, target);
+}
+
+async function multiKernelCase(label, t, tree, symvers) {
+  const twelve = [{ release: t.release, file: t.symvers }, ...symvers.filter((s) => s.release !== t.release)].slice(0, 12);
+  const one = twelve.slice(0, 1);
+  const [k12, k1] = await measure([{ cmd: auditCmd(twelve, tree, ["--no-cache"]) }, { cmd: auditCmd(one, tree, ["--no-cache"]) }]);
+  row(`${label}: ${twelve.length} kernels' symvers vs 1 (kabi alone)`, k12, k1, 1.3);
+}
+
+async function cacheCase(label, t, tree) {
+  const one = [{ release: t.release, file: t.symvers }];
+  const cmd = auditCmd(one, tree);
+  const cacheDir = join(WORK, "cache-case");
+  const env = { ...BASE_ENV, KABI_CACHE_DIR: cacheDir };
+  const [cold, warm] = await measure([
+    { cmd, env, before: () => rmSync(cacheDir, { recursive: true, force: true }) },
+    { cmd, env },
+  ]);
+  row(`${label}: kabi audit, second run with the cache warm vs cold`, warm, cold, 0.1);
+}
+
+async function fallbackCase(label, t, tree) {
+  const one = [{ release: t.release, file: t.symvers }];
+  const cmd = auditCmd(one, tree, ["--no-cache"]);
+  const [fb, nat] = await measure([{ cmd, env: { ...BASE_ENV, KABI_NO_NATIVE: "1" }, shownCmd: "KABI_NO_NATIVE=1 " + shown(cmd) }, { cmd }]);
+  row(`${label}: native-free fallback vs native (KABI_NO_NATIVE=1)`, fb, nat, undefined);
+}
+
+/**
+ * weak-modules: six kernels installed (symvers under usr/src/linux-headers-K/), N external
+ * modules of one kernel in its extra/. kabi's --add-modules and --add-kernel K against the same
+ * work done by per-kernel `depmod -naeE` runs (a root per kernel whose weak-updates/ links
+ * the candidates), which is what the shell implementations run. Final `depmod -a` and
+ * initramfs steps are left out on both sides (--depmod /bin/true --no-initramfs).
+ */
+async function weakCase(inputs) {
+  if (!existsSync(WEAK)) {
+    rows.push({ name: "weak-modules: not built (dist/src/cli/weak-modules.js missing)", skipped: true });
+    return;
+  }
+  const plain = (r) => /^6\.1\.0-\d+-amd64$/.test(r);
+  const preferred = inputs.symvers
+    .filter((s) => s.release.startsWith("6.1.0-") && s.release.endsWith("-amd64"))
+    .sort((a, b) => Number(plain(b.release)) - Number(plain(a.release)) || (a.release < b.release ? -1 : 1));
+  const kernels = (preferred.length >= 6 ? preferred : inputs.symvers).slice(0, 6);
+  const buildK = inputs.t61.release;
+  if (!kernels.some((k) => k.release === buildK)) kernels.splice(0, 1, { release: buildK, file: inputs.t61.symvers });
+  const root = join(WORK, "root-weak");
+  for (const k of kernels) {
+    mkdirSync(join(root, "lib/modules", k.release, "kernel"), { recursive: true });
+    place(plainSymvers(k.file, k.release), join(root, "usr/src", `linux-headers-${k.release}`, "Module.symvers"));
+  }
+  // Distinct module names (extra/ of one kernel holds one build per name).
+  const seen = new Set();
+  const pool = (inputs.t61.files ?? listModules(inputs.t61.modulesDir)).filter((f) => {
+    const n = basename(f).replace(/\.ko.*$/, "").replaceAll("-", "_");
+    if (seen.has(n)) return false;
+    seen.add(n);
+    return true;
+  });
+  const externals = spreadPick(pool, 200).map((f) => {
+    const to = join(root, "lib/modules", buildK, "extra", basename(f));
+    place(f, to);
+    return to;
+  });
+  const others = kernels.filter((k) => k.release !== buildK);
+  const addK = others[others.length - 1];
+  const resetWeak = () => {
+    for (const k of kernels) rmSync(join(root, "lib/modules", k.release, "weak-updates"), { recursive: true, force: true });
+  };
+  const stdin = externals.join("\n") + "\n";
+  const weakCmd = (...a) => ["node", WEAK, "--basedir", root, "--no-initramfs", "--depmod", "/bin/true", ...a];
+
+  // The reference: one root per target kernel with the candidates linked in weak-updates/.
+  const refRoots = new Map();
+  for (const k of others) {
+    const r = join(WORK, `root-weak-ref-${k.release}`);
+    for (const f of externals) {
+      const to = join(r, "lib/modules", k.release, "weak-updates", basename(f));
+      mkdirSync(dirname(to), { recursive: true });
+      symlinkSync(f, to);
+    }
+    refRoots.set(k.release, { root: r, symvers: plainSymvers(k.file, k.release) });
+  }
+  const depmodFor = (k) => ["depmod", "-n", "-a", "-e", "-E", refRoots.get(k.release).symvers, "-b", refRoots.get(k.release).root, k.release];
+  const script = (ks) => ["bash", "-c", ks.map((k) => depmodFor(k).map(q).join(" ") + " >/dev/null").join("; ")];
+
+  const [add, refAdd, addKernel, refAddKernel] = await measure([
+    { cmd: weakCmd("--add-modules"), stdin, before: resetWeak, shownCmd: `printf '%s\\n' <${externals.length} paths> | ${shown(weakCmd("--add-modules"))}` },
+    { cmd: script(others), shownCmd: `for K in ${others.map((k) => k.release).join(" ")}; do depmod -n -a -e -E <symvers-K> -b <root-K> $K; done` },
+    { cmd: weakCmd("--add-kernel", addK.release), before: () => rmSync(join(root, "lib/modules", addK.release, "weak-updates"), { recursive: true, force: true }) },
+    { cmd: script([addK]), shownCmd: shown(depmodFor(addK)) },
+  ]);
+  const linked = others.map((k) => (existsSync(join(root, "lib/modules", k.release, "weak-updates")) ? listModules(join(root, "lib/modules", k.release, "weak-updates")).length : 0));
+  const note = `${externals.length} modules of ${buildK}; kernels ${kernels.map((k) => k.release).join(", ")}; links made per kernel: ${linked.join("/")}`;
+  row(`weak-modules --add-modules (${externals.length} modules, ${kernels.length} kernels) vs per-kernel depmod -naeE`, add, refAdd, 0.01, note);
+  row(`weak-modules --add-kernel ${addK.release} vs depmod -naeE for it`, addKernel, refAddKernel, 0.01);
+  rows[rows.length - 2].absolute = { limit: 1, value: add.wall };
+}
+
+// ---------------------------------------------------------------------------- main
+
+async function main() {
+  for (const tool of [TIME, "depmod"]) {
+    try {
+      execFileSync("bash", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+    } catch {
+      throw new Error(`missing ${tool} (bench/run installs it)`);
+    }
+  }
+  if (!existsSync(KABI)) throw new Error("dist/ missing: run npm run build");
+  const haveCorpus = existsSync(join(CORPUS, "manifest.json"));
+  if (!haveCorpus && !CI) throw new Error(`no corpus at ${CORPUS} (bench/run fetches it with bench/corpus.sh)`);
+  const inputs = haveCorpus ? corpusInputs() : fixtureInputs();
+  const { xzBackend } = await import(join(REPO, "dist/src/decompress/xz.js"));
+  log(`mode ${CI ? "ci (reduced)" : "full"}, ${REPEAT} run(s) per command, inputs: ${inputs.source}; xz backend: ${xzBackend}; cores: ${availableParallelism()}`);
+  const t61 = inputs.t61 && makeTree("61", inputs.t61.release, inputs.t61.modulesDir, inputs.t61.files);
+  const t612 = inputs.t612 && makeTree("612", inputs.t612.release, inputs.t612.modulesDir, inputs.t612.files);
+
+  const steps = [
+    ["case 1", () => t61 && treeCase("1. .ko tree", inputs.t61, t61, 0.5)],
+    ["case 2", () => t612 && treeCase("2. .ko.xz tree", inputs.t612, t612, 0.6)],
+    ["case 3", () => t61 && multiKernelCase("3a. .ko tree", inputs.t61, t61, inputs.symvers)],
+    ["case 3", () => t612 && multiKernelCase("3b. .ko.xz tree", inputs.t612, t612, inputs.symvers)],
+    ["case 4", () => t61 && weakCase(inputs)],
+    ["case 5", () => t612 && cacheCase("5. .ko.xz tree", inputs.t612, t612)],
+    ["case 6", () => t612 && fallbackCase("6. .ko.xz tree", inputs.t612, t612)],
+  ];
+  let failures = 0;
+  for (const [name, step] of steps) {
+    log(`${name} ...`);
+    try {
+      await step();
+    } catch (err) {
+      failures++;
+      const lines = String(err.message ?? err).split("\n");
+      const why = lines.find((l) => /kabi|error|Error/.test(l) && l !== lines[0]) ?? lines[1] ?? "";
+      rows.push({ name: `${name}: FAILED (${lines[0].replace(/^.* exited/, "exited")}): ${why.slice(0, 300)}`.replaceAll("|", "/"), skipped: true });
+    }
+  }
+  print(inputs);
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(rows, null, 2));
+  return failures;
+}
+
+function print(inputs) {
+  const f = (x, d = 2) => x.toFixed(d);
+  const lines = [];
+  lines.push(`kabi bench (${CI ? "ci, reduced" : "full"}; ${REPEAT} run(s) each, median wall; peak RSS = max of /usr/bin/time %M; inputs: ${inputs.source})`);
+  lines.push("");
+  lines.push("| case | kabi s | kabi RSS MB | reference s | ref RSS MB | ratio | target | |");
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---|");
+  for (const r of rows) {
+    if (r.skipped) {
+      lines.push(`| ${r.name} | | | | | | | skipped |`);
+      continue;
+    }
+    const verdict = r.target === undefined ? "" : r.ok ? "ok" : "MISSED";
+    lines.push(`| ${r.name} | ${f(r.kabi.wall)} | ${f(r.kabi.rss, 0)} | ${f(r.ref.wall)} | ${f(r.ref.rss, 0)} | ${f(r.ratio, 3)} | ${r.target === undefined ? "" : "≤ " + r.target} | ${verdict} |`);
+  }
+  const rss612 = rows.find((r) => r.name.startsWith("2."));
+  if (rss612) lines.push(`\npeak RSS, case 2 (kabi): ${f(rss612.kabi.rss, 0)} MB (target < 256 MB)${rss612.kabi.rss < 256 ? "" : " MISSED"}`);
+  const add = rows.find((r) => r.absolute);
+  if (add) lines.push(`weak-modules --add-modules wall: ${f(add.absolute.value)} s (target < ${add.absolute.limit} s)${add.absolute.value < add.absolute.limit ? "" : " MISSED"}`);
+  lines.push("\ncommands ($W = the bench's temporary folder; kabi runs with KABI_CACHE_DIR=$W/cache unless said):");
+  for (const r of rows) {
+    if (r.skipped) continue;
+    lines.push(`- ${r.name}`);
+    lines.push(`    kabi:      ${r.kabi.cmdText}`);
+    lines.push(`    reference: ${r.ref.cmdText}`);
+    if (r.note) lines.push(`    (${r.note})`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+try {
+  const failures = await main();
+  process.exitCode = failures ? 1 : 0;
+} catch (err) {
+  log(String(err.stack ?? err));
+  process.exitCode = 1;
+} finally {
+  if (!process.env.KABI_BENCH_KEEP) rmSync(WORK, { recursive: true, force: true });
+}
