@@ -183,7 +183,8 @@ async function scanExternal(
       subPath: rel,
       name: moduleNameFromPath(name),
       buildKernel: record.builtFor !== "" ? record.builtFor : k.release,
-      record,
+      // Reasons name providers by record path: show them as seen inside the root.
+      record: { ...record, path: insidePath },
     });
   });
 }

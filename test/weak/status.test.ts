@@ -1,0 +1,76 @@
+import { copyFile, mkdir, unlink } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import type { StatusReport } from "../../src/weak/weak-status.js";
+import { captureIO } from "../helpers/capture-io.js";
+import { addKernel, baseArgs, installFixture, K53, K54, K612, makeRoot, removeRoot, REPO, runWeak } from "./weak-root.js";
+
+const SAMPLE_61 = path.join(REPO, "fixtures/real-sample/amd64-6.1");
+
+const roots: string[] = [];
+afterEach(async () => {
+  while (roots.length > 0) await removeRoot(roots.pop()!);
+});
+
+/** Real Debian 6.1.0-53 modules and the fixtures' provider/consumer in 6.1.0-53's extra/. */
+async function statusRoot(): Promise<string> {
+  const root = await makeRoot();
+  roots.push(root);
+  await addKernel(root, K53, "debian");
+  await addKernel(root, K54, "debian");
+  await addKernel(root, K612, "rhel");
+  for (const rel of ["drivers/input/misc/pcspkr.ko", "drivers/md/dm-mod.ko", "drivers/md/dm-zero.ko"]) {
+    const to = path.join(root, "lib/modules", K53, "extra", path.basename(rel));
+    await mkdir(path.dirname(to), { recursive: true });
+    await copyFile(path.join(SAMPLE_61, rel), to);
+  }
+  await installFixture(root, K53, "kabi_provider.ko", K53);
+  await installFixture(root, K53, "kabi_consumer.ko", K53);
+  return root;
+}
+
+async function status(root: string): Promise<StatusReport> {
+  const io = captureIO();
+  expect(await main(["status", "--basedir", root, "--json"], io)).toBe(0);
+  return JSON.parse(io.stdout) as StatusReport;
+}
+
+const stateOf = (r: StatusReport, module: string, kernel: string) => r.entries.find((e) => e.module === module && e.kernel === kernel);
+
+describe("kabi status on real modules", () => {
+  it("shows installed, compatible-not-linked, installed-weak, incompatible with reasons, and broken links", async () => {
+    const root = await statusRoot();
+    let r = await status(root);
+    expect(stateOf(r, "pcspkr", K53)!.text).toBe("installed");
+    expect(stateOf(r, "pcspkr", K54)!.text).toBe("compatible, not linked");
+    expect(stateOf(r, "pcspkr", K612)!.state).toBe("incompatible");
+    expect(stateOf(r, "pcspkr", K612)!.symbols).toContain("module_layout");
+
+    expect((await runWeak([...baseArgs(root), "--add-kernel", K54])).code).toBe(0);
+    r = await status(root);
+    expect(stateOf(r, "pcspkr", K54)!.text).toBe(`installed-weak from ${K53}`);
+    // dm-mod built for 6.1.0-53 does not fit 6.1.0-54, but dm-zero needs only dm_register_target and
+    // dm_unregister_target from it, whose CRCs 6.1.0-54's own dm-mod shares: dm-zero goes in alone.
+    expect(stateOf(r, "dm_mod", K54)!.state).toBe("incompatible");
+    expect(stateOf(r, "dm_zero", K54)!.text).toBe(`installed-weak from ${K53}`);
+    const consumer = stateOf(r, "kabi_consumer", K54)!;
+    expect(consumer.state).toBe("incompatible");
+    expect(consumer.detail).toContain(`needs kabi_provider (/lib/modules/${K53}/extra/kabi_provider.ko)`);
+    expect(stateOf(r, "kabi_provider", K54)!.symbols!.sort()).toEqual(["__alloc_skb", "kfree_skb_reason", "skb_put"]);
+
+    await unlink(path.join(root, "lib/modules", K53, "extra/pcspkr.ko"));
+    r = await status(root);
+    const broken = r.entries.find((e) => e.kernel === K54 && e.state === "broken link")!;
+    expect(broken.link).toBe(`/lib/modules/${K54}/weak-updates/pcspkr.ko`);
+    expect(broken.path).toBe(`/lib/modules/${K53}/extra/pcspkr.ko`);
+  });
+
+  it("prints one line per module and kernel", async () => {
+    const root = await statusRoot();
+    await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    const io = captureIO();
+    expect(await main(["status", "--basedir", root], io)).toBe(0);
+    expect(io.stdout).toMatch(new RegExp(`pcspkr .*\\n(.*\\n)*?\\s+${K54.replace(/\./g, "\\.")}: installed-weak from ${K53.replace(/\./g, "\\.")}`));
+  });
+});
