@@ -1,7 +1,8 @@
 import { defaultCacheDir, fileKey, RecordCache, type CacheStats, type FileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "./module-record.js";
-import { readModule, type ReadModuleOptions } from "./read-module.js";
+import type { ReadModuleOptions } from "./read-module.js";
+import { readModuleOnce } from "./read-once.js";
 import { poolAvailable, poolSize, poolWorthwhile, readInPool, type PoolResult } from "./read-pool.js";
 
 export interface InputError {
@@ -78,7 +79,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
         const i = todo[next++]!;
         const path = paths[i]!;
         try {
-          const rec = await readModule(path, readOptions);
+          const rec = await readModuleOnce(path, readOptions);
           slots[i] = rec;
           const key = keys[i];
           if (cache && key) cache.store(path, key, JSON.stringify(rec));

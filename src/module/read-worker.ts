@@ -1,6 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { describeInputError } from "../errors.js";
-import { readModule, type ReadModuleOptions } from "./read-module.js";
+import type { ReadModuleOptions } from "./read-module.js";
+import { readModuleOnce } from "./read-once.js";
 import type { PoolRequest, PoolResponse, PoolResult } from "./read-pool.js";
 
 /**
@@ -15,7 +16,7 @@ port.on("message", async (req: PoolRequest) => {
   const results: PoolResult[] = [];
   for (const path of req.paths) {
     try {
-      results.push({ json: JSON.stringify(await readModule(path, options)) });
+      results.push({ json: JSON.stringify(await readModuleOnce(path, options)) });
     } catch (err) {
       results.push({ error: describeInputError(path, err) });
     }

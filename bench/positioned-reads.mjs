@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Plain .ko: positioned reads of the ELF header, section table and the few sections used
+// (what kabi does) against reading each whole file and parsing it from memory.
+// Usage: node bench/positioned-reads.mjs DIR [ROUNDS]   (after npm run build)
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { BufferSource, FileSource } from "../dist/src/elf/byte-source.js";
+import { ElfFile } from "../dist/src/elf/elf-file.js";
+import { buildRecord } from "../dist/src/module/read-module.js";
+
+const dir = process.argv[2];
+const rounds = Number(process.argv[3] ?? 3);
+const files = [];
+const walk = (d) => {
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    const p = join(d, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name.endsWith(".ko")) files.push(p);
+  }
+};
+walk(dir);
+
+// Counts what is read: wraps FileSource.read.
+let bytesPositioned = 0;
+const origRead = FileSource.prototype.read;
+FileSource.prototype.read = function (offset, length) {
+  bytesPositioned += length;
+  return origRead.call(this, offset, length);
+};
+
+function positioned() {
+  for (const f of files) {
+    const src = FileSource.open(f);
+    try {
+      buildRecord(f, { elf: ElfFile.parse(f, src), compression: "none", source: src });
+    } finally {
+      src.close();
+    }
+  }
+}
+let bytesWhole = 0;
+function whole() {
+  for (const f of files) {
+    const buf = readFileSync(f);
+    bytesWhole += buf.length;
+    const src = new BufferSource(buf);
+    buildRecord(f, { elf: ElfFile.parse(f, src), compression: "none", source: src });
+  }
+}
+const time = (fn) => {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  fn();
+  const c = process.cpuUsage(c0);
+  return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
+};
+positioned();
+whole(); // warm the page cache and the JIT for both
+const res = { positioned: [], whole: [] };
+for (let r = 0; r < rounds; r++) {
+  bytesPositioned = 0;
+  bytesWhole = 0;
+  res.positioned.push(time(positioned));
+  res.whole.push(time(whole));
+}
+const med = (xs, k) => xs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+console.log(`${files.length} plain modules, ${rounds} rounds (page cache warm), median:`);
+console.log(`  positioned reads: ${med(res.positioned, "wall").toFixed(0)} ms wall, ${med(res.positioned, "cpu").toFixed(0)} ms CPU, ${(bytesPositioned / 1e6).toFixed(1)} MB read`);
+console.log(`  whole files:      ${med(res.whole, "wall").toFixed(0)} ms wall, ${med(res.whole, "cpu").toFixed(0)} ms CPU, ${(bytesWhole / 1e6).toFixed(1)} MB read`);
