@@ -24,15 +24,15 @@ export interface ReadManyOptions extends ReadModuleOptions {
    * `${XDG_CACHE_HOME:-~/.cache}/kabi`), a string for another folder, false/absent for none.
    */
   cache?: boolean | string;
-  /** Worker threads: a number to force (0 or 1: read in this thread), absent for one per core when worthwhile. */
+  /** Readers: a number to force (0 or 1: this thread alone; n: this thread and n-1 workers), absent for one per core when worthwhile. */
   workers?: number;
 }
 
 /**
  * Reads many modules; one unreadable file is reported and the rest still read.
  *
- * Each file is read once: from the cache when its (dev, ino, size, mtime) match, else by a
- * pool of worker threads (one per core) when that pays off, else here, a few at a time.
+ * Each file is read once: from the cache when its (dev, ino, size, mtime) match, else by one
+ * reader per core (this thread and worker threads) when that pays off, else here, a few at a time.
  */
 export async function readModules(paths: readonly string[], options: ReadManyOptions = {}, concurrency = 8): Promise<ReadManyResult> {
   const { cache: cacheOption, workers, ...readOptions } = options;
@@ -63,29 +63,29 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
       slots[i] = { path, message: r.error };
       return;
     }
-    slots[i] = JSON.parse(r.json) as ModuleRecord;
+    const rec = r.record ?? (JSON.parse(r.json) as ModuleRecord);
+    slots[i] = rec;
     const key = keys[i];
-    if (cache && key) cache.store(path, key, r.json);
+    if (cache && key) cache.store(path, key, r.json ?? JSON.stringify(rec));
+  };
+  const readHere = async (path: string): Promise<PoolResult> => {
+    try {
+      return { record: await readModuleOnce(path, readOptions) };
+    } catch (err) {
+      return { error: describeInputError(path, err) };
+    }
   };
 
   const todoPaths = todo.map((i) => paths[i]!);
-  const poolWorkers = workers ?? poolSize(todo.length);
-  if (poolWorkers > 1 && todo.length > 0 && (workers !== undefined || poolWorthwhile(todoPaths)) && poolAvailable()) {
-    await readInPool(todoPaths, readOptions, (k, r) => settle(todo[k]!, r), poolWorkers);
+  const readers = workers ?? poolSize(todo.length);
+  if (readers > 1 && todo.length > 0 && (workers !== undefined || poolWorthwhile(todoPaths)) && poolAvailable()) {
+    await readInPool(todoPaths, readOptions, (k, r) => settle(todo[k]!, r), readers, readHere);
   } else {
     let next = 0;
     const work = async () => {
       while (next < todo.length) {
         const i = todo[next++]!;
-        const path = paths[i]!;
-        try {
-          const rec = await readModuleOnce(path, readOptions);
-          slots[i] = rec;
-          const key = keys[i];
-          if (cache && key) cache.store(path, key, JSON.stringify(rec));
-        } catch (err) {
-          slots[i] = { path, message: describeInputError(path, err) };
-        }
+        settle(i, await readHere(paths[i]!));
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, work));

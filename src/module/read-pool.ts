@@ -2,10 +2,18 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import type { ModuleRecord } from "./module-record.js";
 import type { ReadModuleOptions } from "./read-module.js";
 
-/** One file's outcome: the record as JSON text, or the one-line reason it could not be read. */
-export type PoolResult = { json: string; error?: undefined } | { error: string; json?: undefined };
+/**
+ * One file's outcome: from a worker, the record as JSON text (cheaper to pass and parse than a
+ * structured clone of its many small objects); from this thread, the record itself; or the
+ * one-line reason the file could not be read.
+ */
+export type PoolResult =
+  | { json: string; record?: undefined; error?: undefined }
+  | { record: ModuleRecord; json?: undefined; error?: undefined }
+  | { error: string; json?: undefined; record?: undefined };
 
 export interface PoolRequest {
   id: number;
@@ -20,9 +28,11 @@ export interface PoolResponse {
 /** Files per message: large enough to amortize messaging (8 was measurably slower than 64), small enough to balance the load. */
 const MIN_BATCH = 16;
 const MAX_BATCH = 64;
-/** Batches queued per worker, so that none waits for the main thread between batches. */
+/** Batches queued per worker, so that none waits for this thread between batches. */
 const IN_FLIGHT = 2;
-
+/** Files this thread reads between two looks at the workers' messages. */
+const LOCAL_BATCH = 4;
+/** A small young generation: frequent cheap scavenges free each decompressed module soon after it is parsed (peak RSS). */
 const YOUNG_MB = 4;
 
 const WORKER_URL = new URL("./read-worker.js", import.meta.url);
@@ -32,6 +42,7 @@ export function poolAvailable(): boolean {
   return WORKER_URL.pathname.endsWith(".js") && existsSync(fileURLToPath(WORKER_URL));
 }
 
+/** Readers for `files` files: one per core (this thread counting as one), fewer for few files. */
 export function poolSize(files: number, requested?: number): number {
   const cores = requested ?? availableParallelism();
   return Math.max(1, Math.min(cores, Math.ceil(files / (MIN_BATCH * IN_FLIGHT))));
@@ -39,9 +50,10 @@ export function poolSize(files: number, requested?: number): number {
 
 /**
  * Whether reading these files is worth a pool: a worker costs ~70 ms to start and its JIT is
- * cold, and each record crosses as JSON (~0.1 ms a module on each side). A plain .ko costs only
- * ~0.3 ms to read in place (positioned reads of a few sections), a compressed one 1-3 ms (mostly
- * decoding), so the pool pays off from about a thousand plain modules or a few dozen compressed ones.
+ * cold, and each record it reads crosses as JSON (~0.1 ms a module on each side). A plain .ko
+ * costs ~0.3 ms to read in place (positioned reads of a few sections), a compressed one 1-3 ms
+ * (mostly decoding), so the pool pays off from about a thousand plain modules or a few dozen
+ * compressed ones.
  */
 export function poolWorthwhile(paths: readonly string[]): boolean {
   let cost = 0;
@@ -50,53 +62,72 @@ export function poolWorthwhile(paths: readonly string[]): boolean {
 }
 
 /**
- * Reads `paths` in a pool of worker threads, each file by exactly one worker, once.
- * `onResult(i, result)` is called as results arrive (not in order); the promise resolves when
- * every file has a result.
+ * Reads `paths` with `readers` readers: this thread (through `readHere`) and `readers - 1`
+ * worker threads, pulling batches from one queue, so each file is read by exactly one of them,
+ * once. `onResult(i, result)` is called as results arrive (not in order); the promise resolves
+ * when every file has a result.
  */
-export function readInPool(
+export async function readInPool(
   paths: readonly string[],
   options: ReadModuleOptions,
   onResult: (index: number, result: PoolResult) => void,
-  workers = poolSize(paths.length),
+  readers: number,
+  readHere: (path: string) => Promise<PoolResult>,
 ): Promise<void> {
-  return new Promise((resolvePool, rejectPool) => {
-    let next = 0;
-    let done = 0;
-    let failed = false;
-    const pool: Worker[] = [];
-    const finish = (err?: Error) => {
-      if (failed) return;
-      if (err) failed = true;
-      for (const w of pool) void w.terminate();
-      if (err) rejectPool(err);
-      else resolvePool();
-    };
-    const feed = (w: Worker) => {
-      if (next >= paths.length) return;
-      const id = next;
-      const batch = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.ceil((paths.length - next) / (workers * 4))));
-      const slice = paths.slice(next, next + batch);
-      next += slice.length;
-      const req: PoolRequest = { id, paths: slice as string[] };
-      w.postMessage(req);
-    };
-    for (let k = 0; k < workers; k++) {
-      // A small young generation: frequent cheap scavenges free each decompressed module soon after it is parsed.
-      const w = new Worker(WORKER_URL, { workerData: { options }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
-      pool.push(w);
-      w.on("message", (res: PoolResponse) => {
-        res.results.forEach((r, j) => onResult(res.id + j, r));
-        done += res.results.length;
-        if (done === paths.length) finish();
-        else feed(w);
-      });
-      w.on("error", (err) => finish(err));
-      w.on("exit", (code) => {
-        if (done < paths.length) finish(new Error(`module reader worker exited (code ${code}) with ${paths.length - done} files unread`));
-      });
-      for (let q = 0; q < IN_FLIGHT; q++) feed(w);
+  const workers = Math.max(1, readers - 1);
+  let next = 0;
+  let done = 0;
+  let failure: Error | undefined;
+  const pool: Worker[] = [];
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const feed = (w: Worker) => {
+    if (next >= paths.length || failure) return;
+    const id = next;
+    const batch = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.ceil((paths.length - next) / (readers * 4))));
+    const slice = paths.slice(next, next + batch);
+    next += slice.length;
+    const req: PoolRequest = { id, paths: slice as string[] };
+    w.postMessage(req);
+  };
+  for (let k = 0; k < workers; k++) {
+    const w = new Worker(WORKER_URL, { workerData: { options }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
+    pool.push(w);
+    w.on("message", (res: PoolResponse) => {
+      res.results.forEach((r, j) => onResult(res.id + j, r));
+      done += res.results.length;
+      feed(w);
+      poke();
+    });
+    w.on("error", (err) => {
+      failure ??= err;
+      poke();
+    });
+    w.on("exit", (code) => {
+      if (done < paths.length) failure ??= new Error(`module reader worker exited (code ${code}) with ${paths.length - done} files unread`);
+      poke();
+    });
+    for (let q = 0; q < IN_FLIGHT; q++) feed(w);
+  }
+
+  try {
+    // This thread reads too, a few files at a time, looking at the workers' messages in between.
+    while (next < paths.length && !failure) {
+      const start = next;
+      const end = Math.min(paths.length, start + LOCAL_BATCH);
+      next = end;
+      for (let i = start; i < end; i++) onResult(i, await readHere(paths[i]!));
+      done += end - start;
+      await new Promise<void>((r) => setImmediate(r));
     }
-    if (paths.length === 0) finish();
-  });
+    while (done < paths.length && !failure) await new Promise<void>((r) => (wake = r));
+    if (failure) throw failure;
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
 }

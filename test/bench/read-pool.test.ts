@@ -24,13 +24,16 @@ describe.skipIf(!existsSync(DIST))("read pool", () => {
     // Reversed, so that input order differs from any sorted order.
     const inputs = [...mods, bad, join(work, "missing.ko.xz"), ...mods].reverse();
     const inThread = await readModules(inputs, { workers: 0 });
-    const pooled = await readModules(inputs, { workers: 2 });
-    expect(pooled.records.map((r) => r.path)).toEqual(inThread.records.map((r) => r.path));
-    expect(pooled.records).toEqual(inThread.records);
-    expect(pooled.errors).toEqual(inThread.errors);
-    expect(pooled.errors.map((e) => e.path)).toEqual([join(work, "missing.ko.xz"), bad]);
+    for (const workers of [2, 3]) {
+      // workers readers: this thread and workers - 1 worker threads.
+      const pooled = await readModules(inputs, { workers });
+      expect(pooled.records.map((r) => r.path)).toEqual(inThread.records.map((r) => r.path));
+      expect(pooled.records).toEqual(inThread.records);
+      expect(pooled.errors).toEqual(inThread.errors);
+      expect(pooled.errors.map((e) => e.path)).toEqual([join(work, "missing.ko.xz"), bad]);
+    }
     // Options reach the workers: a tiny size limit makes every compressed module an error there too.
-    const capped = await readModules(inputs, { workers: 2, maxDecompressedSize: 1024 });
+    const capped = await readModules(inputs, { workers: 3, maxDecompressedSize: 1024 });
     expect(capped.errors).toEqual((await readModules(inputs, { workers: 0, maxDecompressedSize: 1024 })).errors);
     expect(capped.errors.length).toBeGreaterThan(2);
   });
