@@ -2,7 +2,7 @@
 // kabi benchmark suite: each case measured side by side with its reference in the same run
 // (runs interleaved, median of N), printing wall-time ratios and peak RSS. Driven by bench/run.
 //
-// Usage: node bench/bench.mjs [--ci] [--repeat N] [--json FILE]
+// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...] [--json FILE]
 //   --ci   reduced: ~300 modules per tree (from the corpus cache when present, else synthesized
 //          from the committed fixtures), one repetition; checks that every case runs.
 import { execFileSync, spawn } from "node:child_process";
@@ -23,6 +23,8 @@ const repeatArg = argv.indexOf("--repeat");
 const REPEAT = repeatArg >= 0 ? Number(argv[repeatArg + 1]) : CI ? 1 : 3;
 const jsonArg = argv.indexOf("--json");
 const JSON_OUT = jsonArg >= 0 ? argv[jsonArg + 1] : undefined;
+const casesArg = argv.indexOf("--cases");
+const ONLY = casesArg >= 0 ? new Set(argv[casesArg + 1].split(",")) : undefined;
 const CI_MODULES = 300;
 
 const CORPUS = process.env.KABI_CORPUS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "kabi-corpus");
@@ -215,10 +217,12 @@ async function fallbackCase(label, t, tree) {
 }
 
 /**
- * weak-modules: six kernels installed (symvers under usr/src/linux-headers-K/), N external
- * modules of one kernel in its extra/. kabi's --add-modules and --add-kernel K against the same
- * work done by per-kernel `depmod -naeE` runs (a root per kernel whose weak-updates/ links
- * the candidates), which is what the shell implementations run. Final `depmod -a` and
+ * weak-modules: six kernels installed (each with the real tree's other modules as its in-tree
+ * modules, symvers under usr/src/linux-headers-K/), 200 external modules of one kernel in its
+ * extra/. kabi's --add-modules and --add-kernel K against the same work done by per-kernel
+ * `depmod -naeE` runs (a root per kernel: its tree plus weak-updates/ links to the candidates),
+ * which is what the shell implementations run (one run per kernel: a lower bound for Red Hat's
+ * script, which re-runs depmod after dropping incompatible modules). Final `depmod -a` and
  * initramfs steps are left out on both sides (--depmod /bin/true --no-initramfs).
  */
 async function weakCase(inputs) {
@@ -234,19 +238,32 @@ async function weakCase(inputs) {
   const buildK = inputs.t61.release;
   if (!kernels.some((k) => k.release === buildK)) kernels.splice(0, 1, { release: buildK, file: inputs.t61.symvers });
   const root = join(WORK, "root-weak");
-  for (const k of kernels) {
-    mkdirSync(join(root, "lib/modules", k.release, "kernel"), { recursive: true });
-    place(plainSymvers(k.file, k.release), join(root, "usr/src", `linux-headers-${k.release}`, "Module.symvers"));
-  }
   // Distinct module names (extra/ of one kernel holds one build per name).
   const seen = new Set();
-  const pool = (inputs.t61.files ?? listModules(inputs.t61.modulesDir)).filter((f) => {
+  const all = inputs.t61.files ?? listModules(inputs.t61.modulesDir);
+  const pool = all.filter((f) => {
     const n = basename(f).replace(/\.ko.*$/, "").replaceAll("-", "_");
     if (seen.has(n)) return false;
     seen.add(n);
     return true;
   });
-  const externals = spreadPick(pool, 200).map((f) => {
+  const picked = new Set(spreadPick(pool, 200));
+  // Each installed kernel gets the rest of the real tree (symlinks) as its in-tree modules, so
+  // that the externals are not shadowed by same-named in-tree ones and the per-kernel depmod
+  // runs see a real kernel's worth of modules, as on a real system.
+  const inTree = all.filter((f) => !picked.has(f));
+  const installTree = (dir) =>
+    inTree.forEach((f, i) => {
+      const rel = relative(inputs.t61.modulesDir, f);
+      const to = join(dir, rel.startsWith("..") ? `kernel/copy${Math.floor(i / 100)}/${i}-${basename(f)}` : rel);
+      mkdirSync(dirname(to), { recursive: true });
+      symlinkSync(f, to);
+    });
+  for (const k of kernels) {
+    installTree(join(root, "lib/modules", k.release));
+    place(plainSymvers(k.file, k.release), join(root, "usr/src", `linux-headers-${k.release}`, "Module.symvers"));
+  }
+  const externals = [...picked].map((f) => {
     const to = join(root, "lib/modules", buildK, "extra", basename(f));
     place(f, to);
     return to;
@@ -263,6 +280,7 @@ async function weakCase(inputs) {
   const refRoots = new Map();
   for (const k of others) {
     const r = join(WORK, `root-weak-ref-${k.release}`);
+    installTree(join(r, "lib/modules", k.release));
     for (const f of externals) {
       const to = join(r, "lib/modules", k.release, "weak-updates", basename(f));
       mkdirSync(dirname(to), { recursive: true });
@@ -316,6 +334,7 @@ async function main() {
   ];
   let failures = 0;
   for (const [name, step] of steps) {
+    if (ONLY && !ONLY.has(name.replace("case ", ""))) continue;
     log(`${name} ...`);
     try {
       await step();
