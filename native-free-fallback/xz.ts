@@ -1,8 +1,11 @@
 import { Readable } from "node:stream";
-import { XzReadableStream } from "xz-decompress";
+import xzDecompress from "xz-decompress";
 import { BoundedSink, DecodeError, type Codec } from "../src/decompress/codec.js";
 
 /** xz through xz-decompress (xz-embedded compiled to wasm), streaming. */
+// xz-decompress is CommonJS: under plain Node only its default export is importable by name.
+const { XzReadableStream } = xzDecompress;
+
 export const xzCodec: Codec = {
   name: "xz",
   kind: "fallback",

@@ -119,7 +119,10 @@ export function formatAuditText(r: AuditReport): string {
       for (const reason of pairReasons(p)) blocked.push(`  ${reason}`);
     }
   }
-  if (blocked.length > 0) lines.push("", "blocking:", ...blocked.map((l) => `  ${l}`));
+  if (blocked.length > 0) {
+    lines.push("", "blocking:");
+    for (const l of blocked) lines.push(`  ${l}`);
+  }
   const unjudged = r.modules.filter((m) => !m.hasModversions);
   if (unjudged.length > 0) {
     lines.push("", "without modversions (judged by symbol names only, marked ok?):");
