@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { FormatError } from "../errors.js";
 import { BufferSource, FileSource, type ByteSource } from "../elf/byte-source.js";
 import { ElfFile } from "../elf/elf-file.js";
-import { readSymbolTable, STB_WEAK, type ElfSymbol } from "../elf/symbol-table.js";
+import { readRecordSymbols, STB_WEAK, type ElfSymbol } from "../elf/symbol-table.js";
 import { SHN_UNDEF } from "../elf/elf-file.js";
 import { DecodeError } from "../decompress/codec.js";
 import { detectCodec, loadCodec, MAGIC_LENGTH } from "../decompress/codec-table.js";
@@ -69,7 +69,7 @@ export async function readModule(path: string, options: ReadModuleOptions = {}):
 }
 
 export function buildRecord(path: string, { elf, compression, source }: OpenedModule): ModuleRecord {
-  const symbols = readSymbolTable(elf);
+  const symbols = readRecordSymbols(elf);
   const modversions = readModversions(elf);
   const modinfo = readModinfo(elf);
   const vermagic = modinfoValue(modinfo, "vermagic") ?? "";
