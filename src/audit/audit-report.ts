@@ -1,10 +1,13 @@
-import type { CompatibilityReport, PairVerdict } from "../engine/verdict.js";
+import type { BlockedBy, CompatibilityReport, MissingImportNs, PairVerdict, VermagicMismatch } from "../engine/verdict.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import type { InputError } from "../module/read-many.js";
 import type { SymversProblem } from "../symvers/symvers-table.js";
 
+const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** `0x%08x` of an unsigned 32-bit CRC (by byte table: this runs once per CRC in a report). */
 export function hexCrc(crc: number): string {
-  return `0x${crc.toString(16).padStart(8, "0")}`;
+  return "0x" + HEX_BYTE[(crc >>> 24) & 255] + HEX_BYTE[(crc >>> 16) & 255] + HEX_BYTE[(crc >>> 8) & 255] + HEX_BYTE[crc & 255];
 }
 
 export interface AuditKernel {
@@ -83,50 +86,232 @@ export function auditExitCode(r: AuditReport): number {
 /** Why one pair fails, one reason per line. */
 export function pairReasons(p: AuditPair): string[] {
   const out: string[] = [];
-  for (const b of p.blockedBy) out.push(`needs ${b.provider} (${b.providerPath}), itself incompatible here, for: ${b.symbols.join(", ")}`);
+  for (const b of p.blockedBy) out.push(blockedReason(b));
   for (const s of p.missing) out.push(`missing symbol ${s}`);
-  for (const x of p.mismatched) out.push(`CRC mismatch ${x.symbol}: module ${x.moduleCrc}, ${x.provider} ${x.kernelCrc}`);
-  for (const n of p.missingImportNs) out.push(`uses ${n.symbol} from namespace ${n.namespace} without MODULE_IMPORT_NS(${n.namespace})`);
-  if (p.vermagicMismatch) out.push(`vermagic flags differ: module "${p.vermagicMismatch.module}", kernel "${p.vermagicMismatch.kernel}"`);
+  for (const x of p.mismatched) out.push(mismatchReason(x.symbol, x.moduleCrc, x.provider, x.kernelCrc));
+  for (const n of p.missingImportNs) out.push(importNsReason(n));
+  if (p.vermagicMismatch) out.push(vermagicReason(p.vermagicMismatch));
   return out;
+}
+
+/** pairReasons of an engine verdict, without making the AuditPair. */
+function verdictReasons(v: PairVerdict): string[] {
+  const out: string[] = [];
+  for (const b of v.blockedBy) out.push(blockedReason(b));
+  for (const s of v.missing) out.push(`missing symbol ${s}`);
+  for (const x of v.mismatched) out.push(mismatchReason(x.symbol, hexCrc(x.moduleCrc), x.provider, hexCrc(x.kernelCrc)));
+  for (const n of v.missingImportNs) out.push(importNsReason(n));
+  if (v.vermagicMismatch) out.push(vermagicReason(v.vermagicMismatch));
+  return out;
+}
+
+const blockedReason = (b: BlockedBy): string => `needs ${b.provider} (${b.providerPath}), itself incompatible here, for: ${b.symbols.join(", ")}`;
+const mismatchReason = (symbol: string, moduleCrc: string, provider: string, kernelCrc: string): string =>
+  `CRC mismatch ${symbol}: module ${moduleCrc}, ${provider} ${kernelCrc}`;
+const importNsReason = (n: MissingImportNs): string => `uses ${n.symbol} from namespace ${n.namespace} without MODULE_IMPORT_NS(${n.namespace})`;
+const vermagicReason = (v: VermagicMismatch): string => `vermagic flags differ: module "${v.module}", kernel "${v.kernel}"`;
+
+/** What a streamed report is made from: the engine's report over the records read. */
+export interface AuditInput {
+  kernels: readonly AuditKernel[];
+  modules: readonly ModuleRecord[];
+  report: CompatibilityReport;
+  errors: readonly InputError[];
+  symversProblems: readonly SymversProblem[];
+}
+
+/** The exit code of `auditExitCode`, from the engine's bitsets (no verdict is computed). */
+export function auditInputExitCode(input: AuditInput): number {
+  if (input.errors.length > 0) return 2;
+  const { report } = input;
+  for (let m = 0; m < report.moduleCount; m++) {
+    for (let k = 0; k < report.kernelCount; k++) if (report.isCandidate(m, k) && !report.isCompatible(m, k)) return 1;
+  }
+  return 0;
+}
+
+/** Collects output text and hands it on in chunks of about 1 MiB. */
+class ChunkWriter {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly sink: (text: string) => void) {}
+  write(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= 1 << 20) this.flush();
+  }
+  flush(): void {
+    if (this.parts.length === 0) return;
+    this.sink(this.parts.join(""));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+function stringArrayJson(xs: readonly string[]): string {
+  if (xs.length === 0) return "[]";
+  let out = "[" + q(xs[0]);
+  for (let i = 1; i < xs.length; i++) out += "," + q(xs[i]);
+  return out + "]";
+}
+
+/** JSON.stringify(auditPair(v)), written directly. */
+function pairJson(v: PairVerdict): string {
+  let out = '{"compatible":' + (v.compatible ? "true" : "false") + ',"missing":' + stringArrayJson(v.missing) + ',"mismatched":[';
+  for (let i = 0; i < v.mismatched.length; i++) {
+    const x = v.mismatched[i];
+    out +=
+      (i === 0 ? '{"symbol":' : ',{"symbol":') +
+      q(x.symbol) +
+      ',"moduleCrc":"' +
+      hexCrc(x.moduleCrc) +
+      '","kernelCrc":"' +
+      hexCrc(x.kernelCrc) +
+      '","provider":' +
+      q(x.provider) +
+      "}";
+  }
+  out += '],"blockedBy":[';
+  for (let i = 0; i < v.blockedBy.length; i++) {
+    const b = v.blockedBy[i];
+    out += (i === 0 ? "" : ",") + '{"provider":' + q(b.provider) + ',"providerPath":' + q(b.providerPath) + ',"symbols":' + stringArrayJson(b.symbols) + "}";
+  }
+  out += '],"missingImportNs":[';
+  for (let i = 0; i < v.missingImportNs.length; i++) {
+    const n = v.missingImportNs[i];
+    out += (i === 0 ? "" : ",") + '{"symbol":' + q(n.symbol) + ',"namespace":' + q(n.namespace) + "}";
+  }
+  out += '],"vermagicMismatch":';
+  out += v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}";
+  out += ',"noModversions":' + (v.noModversions ? "true" : "false") + ',"providers":' + stringArrayJson(v.providers) + "}";
+  return out;
+}
+
+/** A value pretty-printed as JSON.stringify(x, null, 2) does, at one level of indentation. */
+const indented = (x: unknown): string => JSON.stringify(x, null, 2).replace(/\n/g, "\n  ");
+
+/**
+ * Writes the `kabi audit --json` document (the AuditReport of buildAuditReport) as it goes: one
+ * module per line, each pair's verdict computed while writing and dropped after, so memory stays
+ * flat however many kernels and mismatches there are.
+ */
+export function writeAuditJson(input: AuditInput, sink: (text: string) => void): void {
+  const w = new ChunkWriter(sink);
+  const { kernels, modules, report } = input;
+  const releases = kernels.map((k) => q(k.release));
+  w.write('{\n  "kernels": ' + indented(kernels) + ',\n  "modules": [');
+  for (let m = 0; m < modules.length; m++) {
+    const r = modules[m];
+    let line =
+      (m === 0 ? "\n    " : ",\n    ") +
+      '{"path":' +
+      q(r.path) +
+      ',"name":' +
+      q(r.name) +
+      ',"builtFor":' +
+      q(r.builtFor) +
+      ',"hasModversions":' +
+      (r.hasModversions ? "true" : "false") +
+      ',"kernels":{';
+    let first = true;
+    for (let k = 0; k < kernels.length; k++) {
+      const v = report.explain(m, k);
+      if (v === null) continue;
+      line += (first ? "" : ",") + releases[k] + ":" + pairJson(v);
+      first = false;
+    }
+    w.write(line + "}}");
+  }
+  w.write((modules.length === 0 ? "]" : "\n  ]") + ',\n  "errors": ' + indented(input.errors) + ',\n  "symversProblems": ' + indented(input.symversProblems) + "\n}\n");
+  w.flush();
+}
+
+interface TextRows {
+  kernels: readonly AuditKernel[];
+  modules: readonly { path: string; builtFor: string; hasModversions: boolean }[];
+  /** The matrix cell of module m on kernel k ("-", "ok?", "ok", "NO"). */
+  mark(m: number, k: number): string;
+  /** The blocking reasons of an incompatible pair, else null. */
+  reasons(m: number, k: number): string[] | null;
+}
+
+function writeText(rows: TextRows, sink: (text: string) => void): void {
+  const w = new ChunkWriter(sink);
+  const { kernels, modules } = rows;
+  w.write("kernels:\n");
+  kernels.forEach((k, i) => w.write(`  [${i + 1}] ${k.release}  (${k.symvers})\n`));
+  let nameWidth = 6;
+  let builtWidth = 9;
+  for (const m of modules) {
+    if (m.path.length > nameWidth) nameWidth = m.path.length;
+    if (m.builtFor.length > builtWidth) builtWidth = m.builtFor.length;
+  }
+  const colWidth = Math.max(3, String(kernels.length).length + 2);
+  const cols = kernels.map((_, i) => `[${i + 1}]`.padStart(colWidth)).join(" ");
+  w.write(`\n${"module".padEnd(nameWidth)}  ${"built for".padEnd(builtWidth)}  ${cols}\n`);
+  for (let m = 0; m < modules.length; m++) {
+    let cells = "";
+    for (let k = 0; k < kernels.length; k++) cells += (k === 0 ? "" : " ") + rows.mark(m, k).padStart(colWidth);
+    w.write(`${modules[m].path.padEnd(nameWidth)}  ${modules[m].builtFor.padEnd(builtWidth)}  ${cells}\n`);
+  }
+  let blocking = false;
+  for (let m = 0; m < modules.length; m++) {
+    for (let k = 0; k < kernels.length; k++) {
+      const reasons = rows.reasons(m, k);
+      if (reasons === null) continue;
+      if (!blocking) w.write("\nblocking:\n");
+      blocking = true;
+      let text = `  ${modules[m].path} on ${kernels[k].release}:\n`;
+      for (const reason of reasons) text += `    ${reason}\n`;
+      w.write(text);
+    }
+  }
+  let unjudged = false;
+  for (const m of modules) {
+    if (m.hasModversions) continue;
+    if (!unjudged) w.write("\nwithout modversions (judged by symbol names only, marked ok?):\n");
+    unjudged = true;
+    w.write(`  ${m.path}\n`);
+  }
+  w.flush();
 }
 
 /** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
 export function formatAuditText(r: AuditReport): string {
-  const lines: string[] = [];
-  lines.push("kernels:");
-  r.kernels.forEach((k, i) => lines.push(`  [${i + 1}] ${k.release}  (${k.symvers})`));
-  const nameWidth = Math.max(6, ...r.modules.map((m) => m.path.length));
-  const builtWidth = Math.max(9, ...r.modules.map((m) => m.builtFor.length));
-  const colWidth = Math.max(3, String(r.kernels.length).length + 2);
-  const cols = r.kernels.map((_, i) => `[${i + 1}]`.padStart(colWidth)).join(" ");
-  lines.push("");
-  lines.push(`${"module".padEnd(nameWidth)}  ${"built for".padEnd(builtWidth)}  ${cols}`);
-  for (const m of r.modules) {
-    const cells = r.kernels.map((k) => {
-      const p = m.kernels[k.release];
-      const mark = !p ? "-" : p.compatible ? (p.noModversions ? "ok?" : "ok") : "NO";
-      return mark.padStart(colWidth);
-    });
-    lines.push(`${m.path.padEnd(nameWidth)}  ${m.builtFor.padEnd(builtWidth)}  ${cells.join(" ")}`);
-  }
-  const blocked: string[] = [];
-  for (const m of r.modules) {
-    for (const k of r.kernels) {
-      const p = m.kernels[k.release];
-      if (!p || p.compatible) continue;
-      blocked.push(`${m.path} on ${k.release}:`);
-      for (const reason of pairReasons(p)) blocked.push(`  ${reason}`);
-    }
-  }
-  if (blocked.length > 0) {
-    lines.push("", "blocking:");
-    for (const l of blocked) lines.push(`  ${l}`);
-  }
-  const unjudged = r.modules.filter((m) => !m.hasModversions);
-  if (unjudged.length > 0) {
-    lines.push("", "without modversions (judged by symbol names only, marked ok?):");
-    for (const m of unjudged) lines.push(`  ${m.path}`);
-  }
-  return lines.join("\n") + "\n";
+  const parts: string[] = [];
+  writeText(
+    {
+      kernels: r.kernels,
+      modules: r.modules,
+      mark: (m, k) => {
+        const p = r.modules[m].kernels[r.kernels[k].release];
+        return !p ? "-" : p.compatible ? (p.noModversions ? "ok?" : "ok") : "NO";
+      },
+      reasons: (m, k) => {
+        const p = r.modules[m].kernels[r.kernels[k].release];
+        return !p || p.compatible ? null : pairReasons(p);
+      },
+    },
+    (t) => parts.push(t),
+  );
+  return parts.join("");
+}
+
+/** formatAuditText of the report of `input`, written as it goes (verdicts computed and dropped). */
+export function writeAuditText(input: AuditInput, sink: (text: string) => void): void {
+  const { report, modules } = input;
+  writeText(
+    {
+      kernels: input.kernels,
+      modules,
+      mark: (m, k) => (!report.isCandidate(m, k) ? "-" : report.isCompatible(m, k) ? (modules[m].hasModversions ? "ok" : "ok?") : "NO"),
+      reasons: (m, k) => {
+        if (!report.isCandidate(m, k) || report.isCompatible(m, k)) return null;
+        return verdictReasons(report.explain(m, k)!);
+      },
+    },
+    sink,
+  );
 }

@@ -1,4 +1,4 @@
-import { buildAuditReport, auditExitCode, formatAuditText } from "../audit/audit-report.js";
+import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput } from "../audit/audit-report.js";
 import { loadKernelTargets } from "../audit/kernel-targets.js";
 import { evaluate } from "../engine/index.js";
 import { describeInputError } from "../errors.js";
@@ -47,24 +47,25 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
   if (paths.length === 0) return usageError(io, "no module files or directories given");
 
   const found = await findModules(paths);
-  const kernels = await loadKernelTargets({ explicit, releases, basedir });
-  const read = await readModules(found.files, { cache });
+  // Symvers are parsed here while the module files are read (mostly by worker threads).
+  const [kernels, read] = await Promise.all([loadKernelTargets({ explicit, releases, basedir }), readModules(found.files, { cache })]);
   const errors = [...found.errors.map((e) => ({ path: e.path, message: describeInputError(e.path, e.error) })), ...kernels.errors, ...read.errors];
   if (kernels.kernels.length === 0 && kernels.errors.length === 0) {
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });
   }
-  const engineReport = evaluate(read.records, kernels.kernels);
-  const report = buildAuditReport(
-    kernels.kernels.map((k) => ({ release: k.release, symvers: k.symversPath })),
-    read.records,
-    engineReport,
+  const input: AuditInput = {
+    kernels: kernels.kernels.map((k) => ({ release: k.release, symvers: k.symversPath })),
+    modules: read.records,
+    report: evaluate(read.records, kernels.kernels),
     errors,
-    kernels.problems,
-  );
+    symversProblems: kernels.problems,
+  };
   for (const p of kernels.problems) io.err(`kabi audit: ${p.file}:${p.line}: ${p.reason}\n`);
   for (const e of errors) io.err(`kabi audit: ${e.message}\n`);
-  io.out(json ? JSON.stringify(report, null, 2) + "\n" : formatAuditText(report));
-  return auditExitCode(report);
+  // Streamed: verdicts are computed while writing and dropped after.
+  if (json) writeAuditJson(input, (t) => io.out(t));
+  else writeAuditText(input, (t) => io.out(t));
+  return auditInputExitCode(input);
 }
 
 function usageError(io: CliIO, message: string): number {

@@ -274,6 +274,14 @@ export function evaluate(
       }
       return v;
     },
+    explain(m, k) {
+      if (m < 0 || m >= moduleCount || k < 0 || k >= kernelCount) {
+        throw new RangeError(`no pair (module ${m}, kernel ${k})`);
+      }
+      const v = cache.get(m * kernelCount + k);
+      if (v !== undefined) return v;
+      return hasKernel(candidate[m], k) ? explainPair(state, m, k) : null;
+    },
     verdicts() {
       const out: (PairVerdict | null)[][] = [];
       for (let m = 0; m < moduleCount; m++) {

@@ -1,4 +1,4 @@
-import type { ModuleRecord } from "../module/module-record.js";
+import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { hasKernel } from "./kernel-set.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from "./provider-index.js";
@@ -47,47 +47,74 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
     verdict.vermagicMismatch = { module: record.vermagic, kernel: state.kernels[k].vermagic ?? "" };
   }
 
-  const imports = new Set(record.importNamespaces);
-  const blocked = new Map<number, BlockedBy>();
-  const providers = new Set<string>();
+  let imports: ReadonlySet<string> | undefined;
+  let blocked: Map<number, BlockedBy> | undefined;
+  let providers: Set<string> | undefined;
   const req = state.requirements[m];
   const { index, interner } = state;
+  const pool = index.pool;
+  const candidateOn = state.candidate;
 
   for (let i = 0; i < req.sym.length; i++) {
     const id = req.sym[i];
     const list = state.exporters[id];
     const crc = req.crc[i];
-    const weak = req.weak[i] === 1;
-    const ownerMap = index.owner[id];
+    const residentProvided = index.residentProvided[id] === 1;
     // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
-    if (index.residentProvided[id] === 0 && index.pool.has(index.any[id], k) && !namespacedOn(index, id, k)) {
+    if (!residentProvided && pool.has(index.any[id], k) && !namespacedOn(index, id, k)) {
       const byCrc = index.exact[id];
       const slot = crc === ANY_CRC ? index.any[id] : byCrc === undefined ? -1 : (byCrc.get(crc) ?? -1);
-      if (index.pool.has(slot, k) || index.pool.has(index.wild[id], k)) continue;
+      if (pool.has(slot, k) || pool.has(index.wild[id], k)) continue;
     }
     // Compatible pairs: the rest only matters for `providers`.
-    if (compatible && index.residentProvided[id] === 0 && list === undefined) continue;
-    const symbol = interner.name(id);
-    const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
-    const exportOf = (p: number) => state.modules[p].exports.find((x) => x.name === symbol)!;
-    const alive = (p: number) => hasKernel(state.compat[p], k);
-    const satisfies = (p: number) => crcMatches(exportOf(p).crc) && namespaceAllowed(exportOf(p).namespace, imports, record.name);
-    const candidates = (list ?? []).filter((p) => p !== m && hasKernel(state.candidate[p], k));
+    if (compatible && !residentProvided && list === undefined) continue;
 
-    const provider = index.provider(k, id);
-    if (provider !== null) {
-      if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imports, record.name)) {
-        if (provider.resident !== null) providers.add(provider.name);
-        continue;
-      }
+    // The symvers entry, when k's symvers lists the symbol: it is the static provider (the common
+    // case of a CRC mismatch; no candidate list is needed unless a candidate may stand in for it).
+    const entry = index.symversEntry(k, id);
+    if (entry !== undefined) {
+      const entryCrc = entry.crc >>> 0;
+      const crcOk = crc === ANY_CRC || entryCrc === crc;
+      if (crcOk && (entry.namespace === "" || namespaceAllowed(entry.namespace, (imports ??= new Set(record.importNamespaces)), record.name))) continue;
+      const symbol = interner.name(id);
       // A candidate of the same name as the in-tree module behind the symvers entry stands in for it.
-      if (provider.resident === null && ownerMap !== undefined && provider.name !== "vmlinux") {
-        const owner = symversModuleName(provider.name);
-        const standIn = candidates.find((p) => normalizeModuleName(state.modules[p].name) === owner && alive(p) && satisfies(p));
-        if (standIn !== undefined) {
-          providers.add(state.modules[standIn].name);
+      if (list !== undefined && index.owner[id] !== undefined && entry.module !== "vmlinux") {
+        imports ??= new Set(record.importNamespaces);
+        const owner = symversModuleName(entry.module);
+        let standIn = -1;
+        for (const p of list) {
+          if (p === m || !hasKernel(candidateOn[p], k)) continue;
+          if (normalizeModuleName(state.modules[p].name) === owner && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
+            standIn = p;
+            break;
+          }
+        }
+        if (standIn >= 0) {
+          (providers ??= new Set<string>()).add(state.modules[standIn].name);
           continue;
         }
+      }
+      if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entry.module });
+      else verdict.missingImportNs.push({ symbol, namespace: entry.namespace });
+      continue;
+    }
+
+    imports ??= new Set(record.importNamespaces);
+    const imp = imports;
+    const symbol = interner.name(id);
+    const weak = req.weak[i] === 1;
+    const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
+    const exportOf = (p: number) => exportNamed(state.modules[p], symbol);
+    const alive = (p: number) => hasKernel(state.compat[p], k);
+    const sat = (p: number) => satisfies(state.modules[p], symbol, crc, imp, record.name);
+    const candidates = (list ?? []).filter((p) => p !== m && hasKernel(candidateOn[p], k));
+
+    // A resident module as the static provider.
+    const provider = index.provider(k, id);
+    if (provider !== null) {
+      if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imp, record.name)) {
+        if (provider.resident !== null) (providers ??= new Set<string>()).add(provider.name);
+        continue;
       }
       if (!crcMatches(provider.crc)) {
         verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: provider.crc ?? 0, provider: provider.name });
@@ -102,15 +129,15 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
       if (!weak) verdict.missing.push(symbol);
       continue;
     }
-    const good = candidates.filter(satisfies);
+    const good = candidates.filter(sat);
     const goodAlive = good.find(alive);
     if (goodAlive !== undefined) {
-      providers.add(state.modules[goodAlive].name);
+      (providers ??= new Set<string>()).add(state.modules[goodAlive].name);
       continue;
     }
     if (weak && !candidates.some(alive)) continue; // resolves to nothing: fine for a weak symbol
     if (good.length > 0) {
-      for (const p of good) addBlocked(blocked, state.modules[p], p, symbol);
+      for (const p of good) addBlocked((blocked ??= new Map()), state.modules[p], p, symbol);
       continue;
     }
     const crcOk = candidates.filter((p) => crcMatches(exportOf(p).crc));
@@ -120,7 +147,7 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
       continue;
     }
     if (crcOk.length > 0) {
-      for (const p of crcOk) addBlocked(blocked, state.modules[p], p, symbol);
+      for (const p of crcOk) addBlocked((blocked ??= new Map()), state.modules[p], p, symbol);
       continue;
     }
     const wrong = candidates.find(alive) ?? candidates[0];
@@ -132,9 +159,19 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
     });
   }
 
-  verdict.blockedBy = [...blocked.values()];
-  verdict.providers = [...providers];
+  if (blocked !== undefined) verdict.blockedBy = [...blocked.values()];
+  if (providers !== undefined) verdict.providers = [...providers];
   return verdict;
+}
+
+function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {
+  return record.exports.find((x) => x.name === symbol)!;
+}
+
+/** Whether module `provider`'s export of `symbol` satisfies a requirement (CRC and namespace). */
+function satisfies(provider: ModuleRecord, symbol: string, crc: number, imports: ReadonlySet<string>, moduleName: string): boolean {
+  const x = exportNamed(provider, symbol);
+  return (crc === ANY_CRC || x.crc === null || x.crc === crc) && namespaceAllowed(x.namespace, imports, moduleName);
 }
 
 function addBlocked(blocked: Map<number, BlockedBy>, record: ModuleRecord, p: number, symbol: string): void {

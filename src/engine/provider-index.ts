@@ -1,6 +1,7 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { KernelSetPool, NO_SET } from "./kernel-set.js";
 import { resolveSymvers, type ResolvedSymvers } from "./resolved-symvers.js";
+import type { SymversEntry } from "../symvers/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { KernelTarget } from "./verdict.js";
 
@@ -150,6 +151,13 @@ export class StaticProviderIndex {
     this.pool.add(slot, k);
     this.lastOwnerColumn[id] = column;
     this.lastOwnerSlot[id] = slot;
+  }
+
+  /** The symvers entry of symbol id on kernel k (the static provider when present), or undefined. */
+  symversEntry(k: number, id: number): SymversEntry | undefined {
+    const table = this.tables[k];
+    const at = table.find(id);
+    return at >= 0 ? table.entry(at) : undefined;
   }
 
   /** Slow path: the static provider of symbol id on kernel k, or null. */

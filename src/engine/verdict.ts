@@ -77,6 +77,11 @@ export interface CompatibilityReport {
   compatibleKernels(moduleIndex: number): number[];
   /** The detailed verdict, or null when m is not a candidate on k. Computed on first request, then cached. */
   verdict(moduleIndex: number, kernelIndex: number): PairVerdict | null;
+  /**
+   * The detailed verdict like `verdict`, but not kept (the cached one is returned when there is
+   * one): for a caller that visits each pair once, such as a streamed report.
+   */
+  explain(moduleIndex: number, kernelIndex: number): PairVerdict | null;
   /** Every verdict, indexed [moduleIndex][kernelIndex]. */
   verdicts(): (PairVerdict | null)[][];
 }
