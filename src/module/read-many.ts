@@ -46,9 +46,8 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     if (cache) {
       const key = fileKey(paths[i]!);
       keys[i] = key;
-      const json = key && cache.lookup(paths[i]!, key);
-      if (json) {
-        const rec = JSON.parse(json) as ModuleRecord;
+      const rec = key && cache.lookupRecord(paths[i]!, key);
+      if (rec) {
         rec.path = paths[i]!;
         slots[i] = rec;
         continue;
@@ -66,7 +65,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     const rec = r.record ?? (JSON.parse(r.json) as ModuleRecord);
     slots[i] = rec;
     const key = keys[i];
-    if (cache && key) cache.store(path, key, r.json ?? JSON.stringify(rec));
+    if (cache && key) cache.storeRecord(path, key, rec);
   };
   const readHere = async (path: string): Promise<PoolResult> => {
     try {
