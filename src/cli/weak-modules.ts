@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isUsableKernelRelease } from "../symvers/kernel-release.js";
 import { checkInputPaths } from "../weak/input-paths.js";
-import { runWeakModules, type WeakMode, type WeakRunResult } from "../weak/weak-run.js";
+import { runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../weak/weak-run.js";
 import { processIO, type CliIO } from "./io.js";
 
 const USAGE = `usage: weak-modules [options] {--add-modules|--remove-modules|--add-kernel [K]|--remove-kernel [K]}
@@ -20,6 +20,8 @@ const USAGE = `usage: weak-modules [options] {--add-modules|--remove-modules|--a
   --dracut PATH            the dracut to run (default: dracut on PATH)
   --check-initramfs-prog PATH   run "PATH K" for each changed kernel instead of dracut
   --depmod PATH            the depmod to run (default: depmod on PATH; skipped when absent)
+  --no-cache               do not use the persistent record cache (default: $KABI_CACHE_DIR,
+                           else \${XDG_CACHE_HOME:-~/.cache}/kabi; --dry-run never writes it)
   --delete-modules         accepted for compatibility; no effect
   --json                   print a machine-readable account of the changes
   -h, --help               this help
@@ -36,6 +38,7 @@ interface Parsed {
   dracut: string | null;
   checkInitramfsProg: string | null;
   depmod: string | null;
+  noCache: boolean;
 }
 
 class UsageError extends Error {}
@@ -52,6 +55,7 @@ function parseArgs(args: readonly string[]): Parsed | "help" {
     dracut: null,
     checkInitramfsProg: null,
     depmod: null,
+    noCache: false,
   };
   const setAction = (a: Parsed["action"]) => {
     if (action !== null && action !== a) throw new UsageError(`--${action} and --${a} cannot be combined`);
@@ -99,6 +103,9 @@ function parseArgs(args: readonly string[]): Parsed | "help" {
         p.json = true;
         break;
       case "--delete-modules":
+        break;
+      case "--no-cache":
+        p.noCache = true;
         break;
       case "--basedir":
         p.basedir = value();
@@ -181,10 +188,12 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
   const root = path.resolve(io.cwd, parsed.basedir);
   const inputErrors: string[] = [];
   let mode: WeakMode;
+  let known: WeakRunOptions["known"];
   if (parsed.action === "add-modules" || parsed.action === "remove-modules") {
     const text = await io.readStdin();
-    const checked = await checkInputPaths(root, text, io.cwd, parsed.action === "add-modules");
+    const checked = await checkInputPaths(root, text, io.cwd, parsed.action === "add-modules", { cache: !parsed.noCache && !parsed.dryRun });
     inputErrors.push(...checked.errors);
+    known = checked.records;
     mode = { kind: parsed.action, modules: checked.modules };
   } else {
     const release = parsed.release ?? os.release();
@@ -204,6 +213,8 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
     root,
     mode,
     dryRun: parsed.dryRun,
+    cache: !parsed.noCache,
+    known,
     post: {
       depmod: parsed.depmod,
       dracut: parsed.dracut,

@@ -1,7 +1,8 @@
 import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { describeInputError } from "../errors.js";
-import { readModule } from "../module/read-module.js";
+import { fileKey, type FileKey } from "../cache/record-cache.js";
+import type { ModuleRecord } from "../module/module-record.js";
+import { readModules } from "../module/read-many.js";
 import { isModuleFileName, parseExternalPath } from "./installed-tree.js";
 
 /** A module path given on standard input, checked. */
@@ -14,75 +15,124 @@ export interface InputModule {
   release: string;
 }
 
+/** A module record already read, with the stat key of the file it was read from. */
+export interface KnownRecord {
+  key: FileKey;
+  record: ModuleRecord;
+}
+
 export interface InputCheck {
   modules: InputModule[];
   errors: string[];
+  /**
+   * The records read to check --add-modules inputs, by host path (after symlinks): handed to the
+   * scan (ScanOptions.known) so that no input is read twice.
+   */
+  records: Map<string, KnownRecord>;
 }
+
+export interface InputCheckOptions {
+  /** The persistent record cache for reading the inputs (see ReadManyOptions.cache). */
+  cache?: boolean | string;
+}
+
+type Outcome = { error: string } | { module: InputModule; real: string | null };
 
 /**
  * Checks module paths from standard input (one per line; relative ones taken from `cwd`). Each
  * must be a host path inside `root`, without any ".." component, naming a module file under some
  * kernel's extra/ or updates/. With `mustExist` (--add-modules) the file must exist and, once
- * symlinks are resolved, still be inside the root, and read as a module; for --remove-modules a
- * missing file is normal.
+ * symlinks are resolved, still be inside the root, and read as a module (all inputs are read in
+ * one readModules call); for --remove-modules a missing file is normal.
  */
-export async function checkInputPaths(root: string, text: string, cwd: string, mustExist: boolean): Promise<InputCheck> {
+export async function checkInputPaths(root: string, text: string, cwd: string, mustExist: boolean, options: InputCheckOptions = {}): Promise<InputCheck> {
   const hostRoot = path.resolve(root);
-  const out: InputCheck = { modules: [], errors: [] };
-  const seen = new Set<string>();
+  const out: InputCheck = { modules: [], errors: [], records: new Map() };
+  const outcomes: Outcome[] = [];
+  let realRoot: string | undefined;
   for (const raw of text.split("\n")) {
     const given = raw.replace(/\r$/, "");
     if (given.trim() === "") continue;
     const quoted = JSON.stringify(given);
     if (given.includes("\0")) {
-      out.errors.push(`${quoted}: contains a NUL byte`);
+      outcomes.push({ error: `${quoted}: contains a NUL byte` });
       continue;
     }
     if (given.split("/").includes("..")) {
-      out.errors.push(`${quoted}: ".." is not allowed in module paths`);
+      outcomes.push({ error: `${quoted}: ".." is not allowed in module paths` });
       continue;
     }
     const hostPath = path.resolve(cwd, given);
     const rel = path.relative(hostRoot, hostPath);
     if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
-      out.errors.push(`${quoted}: outside the root ${hostRoot}`);
+      outcomes.push({ error: `${quoted}: outside the root ${hostRoot}` });
       continue;
     }
     const insidePath = "/" + rel.split(path.sep).join("/");
     const parsed = parseExternalPath(insidePath);
     if (parsed === null || !isModuleFileName(path.posix.basename(insidePath))) {
-      out.errors.push(`${quoted}: not a module file (*.ko, *.ko.xz, *.ko.gz, *.ko.zst) under /lib/modules/<kernel>/extra/ or updates/ of the root`);
+      outcomes.push({ error: `${quoted}: not a module file (*.ko, *.ko.xz, *.ko.gz, *.ko.zst) under /lib/modules/<kernel>/extra/ or updates/ of the root` });
       continue;
     }
-    if (mustExist) {
-      let real: string;
-      try {
-        real = await realpath(hostPath);
-        if (!(await stat(real)).isFile()) {
-          out.errors.push(`${quoted}: not a regular file`);
-          continue;
-        }
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        out.errors.push(`${quoted}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`);
+    const module: InputModule = { given, hostPath, insidePath, release: parsed.release };
+    if (!mustExist) {
+      outcomes.push({ module, real: null });
+      continue;
+    }
+    let real: string;
+    try {
+      real = await realpath(hostPath);
+      if (!(await stat(real)).isFile()) {
+        outcomes.push({ error: `${quoted}: not a regular file` });
         continue;
       }
-      const realRoot = await realpath(hostRoot);
-      const r = path.relative(realRoot, real);
-      if (r === "" || r.startsWith("..") || path.isAbsolute(r)) {
-        out.errors.push(`${quoted}: resolves to ${real}, outside the root ${hostRoot}`);
-        continue;
-      }
-      try {
-        await readModule(real);
-      } catch (err) {
-        out.errors.push(`${quoted}: not a kernel module: ${describeInputError(hostPath, err)}`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      outcomes.push({ error: `${quoted}: ${code === "ENOENT" ? "no such file" : (err as Error).message}` });
+      continue;
+    }
+    realRoot ??= await realpath(hostRoot);
+    const r = path.relative(realRoot, real);
+    if (r === "" || r.startsWith("..") || path.isAbsolute(r)) {
+      outcomes.push({ error: `${quoted}: resolves to ${real}, outside the root ${hostRoot}` });
+      continue;
+    }
+    outcomes.push({ module, real });
+  }
+
+  // Read every input that has to be a module at once (worker pool, cache), each file once.
+  const toRead = [...new Set(outcomes.flatMap((o) => ("module" in o && o.real !== null ? [o.real] : [])))];
+  const failed = new Map<string, string>();
+  if (toRead.length > 0) {
+    const keys = toRead.map((p) => fileKey(p));
+    const many = await readModules(toRead, { cache: options.cache ?? false });
+    const keyOf = new Map(toRead.map((p, i) => [p, keys[i]!]));
+    for (const rec of many.records) {
+      const key = keyOf.get(rec.path);
+      if (key) out.records.set(rec.path, { key, record: rec });
+    }
+    for (const e of many.errors) failed.set(e.path, e.message);
+  }
+
+  const seen = new Set<string>();
+  for (const o of outcomes) {
+    if ("error" in o) {
+      out.errors.push(o.error);
+      continue;
+    }
+    const { module, real } = o;
+    if (real !== null) {
+      const message = failed.get(real);
+      if (message !== undefined) {
+        // Name the file as given on the command line, as a direct read of it would.
+        const why = message.startsWith(real) ? module.hostPath + message.slice(real.length) : message;
+        out.errors.push(`${JSON.stringify(module.given)}: not a kernel module: ${why}`);
         continue;
       }
     }
-    if (seen.has(insidePath)) continue;
-    seen.add(insidePath);
-    out.modules.push({ given, hostPath, insidePath, release: parsed.release });
+    if (seen.has(module.insidePath)) continue;
+    seen.add(module.insidePath);
+    out.modules.push(module);
   }
   return out;
 }

@@ -1,10 +1,13 @@
-import { lstat, readdir, readFile, readlink, stat } from "node:fs/promises";
+import { readdirSync, type Dirent } from "node:fs";
+import { readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
+import { fileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
-import { readModule } from "../module/read-module.js";
+import { readModules } from "../module/read-many.js";
 import { listKernels, resolveInRoot } from "../symvers/locate-symvers.js";
+import type { KnownRecord } from "./input-paths.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
 
 /** The two directories of a kernel that hold external (out-of-tree) modules. */
@@ -70,7 +73,7 @@ export interface TreeKernel {
   symvers: string | null;
   external: ExternalModule[];
   weak: WeakEntry[];
-  /** Every module file outside weak-updates (in-tree and external), filled by scanKernelFiles. */
+  /** The module files outside weak-updates (in-tree and external) named like some external module of the tree, filled by scanKernelFiles. */
   files: KernelModuleFile[] | null;
   /** Names of modules built into the kernel (modules.builtin), filled by scanKernelFiles. */
   builtin: Set<string> | null;
@@ -96,8 +99,14 @@ export interface ScanOptions {
   exclude?: ReadonlySet<string>;
   /** Also list every module file of these kernels (for the search-order check). Default: all. */
   filesFor?: (release: string) => boolean;
-  /** Read records through this (tests, caching); default readModule. */
+  /** Read records through this, one file at a time (tests); default: one readModules call for all external modules. */
   read?: (hostPath: string) => Promise<ModuleRecord>;
+  /** The persistent record cache for readModules: true for the default folder, a folder, or false/absent for none. */
+  cache?: boolean | string;
+  /** Readers for readModules (see ReadManyOptions.workers); absent: its default. */
+  workers?: number;
+  /** Records already read (the checked --add-modules inputs), by host path: used while the file's stat key is unchanged. */
+  known?: ReadonlyMap<string, KnownRecord>;
 }
 
 /** "/lib/modules/K/extra/a.ko" → its kernel, area and sub-path, or null. Purely lexical. */
@@ -125,10 +134,16 @@ export function isManagedTarget(linkInsidePath: string, target: string): boolean
   return isModuleFileName(path.posix.basename(norm)) && parseExternalPath(norm) !== null;
 }
 
-async function walk(hostDir: string, rel: string, visit: (rel: string, name: string, host: string) => Promise<void>, skipTop?: ReadonlySet<string>): Promise<void> {
-  let entries;
+/**
+ * Walks a directory tree depth first in name order (code units), without following symlinked
+ * directories, calling visit for every non-directory entry. Synchronous on purpose: a kernel
+ * tree is ~850 directories, and one readdir per directory costs ~30 µs synchronously against
+ * ~70 µs through the thread pool (measured on a 6.1 tree).
+ */
+function walkSync(hostDir: string, rel: string, visit: (rel: string, e: Dirent, host: string) => void, skipTop?: ReadonlySet<string>): void {
+  let entries: Dirent[];
   try {
-    entries = await readdir(hostDir, { withFileTypes: true });
+    entries = readdirSync(hostDir, { withFileTypes: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return;
@@ -137,80 +152,161 @@ async function walk(hostDir: string, rel: string, visit: (rel: string, name: str
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (rel === "" && skipTop?.has(e.name)) continue;
-    const host = path.join(hostDir, e.name);
+    const host = `${hostDir}/${e.name}`;
     const r = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) await walk(host, r, visit);
-    else await visit(r, e.name, host);
+    if (e.isDirectory()) walkSync(host, r, visit);
+    else visit(r, e, host);
   }
 }
 
-async function scanExternal(
-  root: string,
-  k: TreeKernel,
-  area: ExternalArea,
-  opts: ScanOptions,
-  unreadable: UnreadableModule[],
-): Promise<void> {
-  const read = opts.read ?? ((p: string) => readModule(p));
-  await walk(path.join(k.hostDir, area), "", async (rel, name, host) => {
-    if (!isModuleFileName(name)) return;
-    const insidePath = `${k.dir}/${area}/${rel}`;
-    if (opts.exclude?.has(insidePath)) return;
-    let hostPath = host;
-    const st = await lstat(host);
-    if (st.isSymbolicLink()) {
-      const resolved = await resolveInRoot(root, insidePath);
-      if (resolved === null) return;
-      try {
-        if (!(await stat(resolved)).isFile()) return;
-      } catch {
-        return;
-      }
-      hostPath = resolved;
-    } else if (!st.isFile()) return;
-    let record: ModuleRecord;
-    try {
-      record = await read(hostPath);
-    } catch (err) {
-      unreadable.push({ insidePath, error: describeInputError(insidePath, err) });
-      return;
-    }
-    k.external.push({
-      insidePath,
-      hostPath,
-      homeKernel: k.release,
-      area,
-      subPath: rel,
-      name: moduleNameFromPath(name),
-      buildKernel: record.builtFor !== "" ? record.builtFor : k.release,
-      // Reasons name providers by record path: show them as seen inside the root.
-      record: { ...record, path: insidePath },
+/** A module file found under a kernel's extra/ or updates/, before it is read. */
+interface FoundExternal {
+  kernel: TreeKernel;
+  area: ExternalArea;
+  insidePath: string;
+  hostPath: string;
+  subPath: string;
+  fileName: string;
+}
+
+/** Lists the module files under a kernel's extra/ and updates/ (a symlinked one is resolved inside the root). */
+async function findExternal(root: string, k: TreeKernel, opts: ScanOptions): Promise<FoundExternal[]> {
+  const found: FoundExternal[] = [];
+  const links: FoundExternal[] = [];
+  for (const area of EXTERNAL_AREAS) {
+    walkSync(path.join(k.hostDir, area), "", (rel, e, host) => {
+      if (!isModuleFileName(e.name)) return;
+      const insidePath = `${k.dir}/${area}/${rel}`;
+      if (opts.exclude?.has(insidePath)) return;
+      const f: FoundExternal = { kernel: k, area, insidePath, hostPath: host, subPath: rel, fileName: e.name };
+      if (e.isSymbolicLink()) links.push(f);
+      else if (!e.isFile()) return;
+      found.push(f);
     });
+  }
+  if (links.length === 0) return found;
+  const drop = new Set<FoundExternal>();
+  await Promise.all(
+    links.map(async (f) => {
+      const resolved = await resolveInRoot(root, f.insidePath);
+      let ok = false;
+      if (resolved !== null) {
+        try {
+          ok = (await stat(resolved)).isFile();
+        } catch {
+          ok = false;
+        }
+      }
+      if (ok) f.hostPath = resolved!;
+      else drop.add(f);
+    }),
+  );
+  return found.filter((f) => !drop.has(f));
+}
+
+function addExternal(f: FoundExternal, record: ModuleRecord): void {
+  f.kernel.external.push({
+    insidePath: f.insidePath,
+    hostPath: f.hostPath,
+    homeKernel: f.kernel.release,
+    area: f.area,
+    subPath: f.subPath,
+    name: moduleNameFromPath(f.fileName),
+    buildKernel: record.builtFor !== "" ? record.builtFor : f.kernel.release,
+    // Reasons name providers by record path: show them as seen inside the root.
+    record: { ...record, path: f.insidePath },
+  });
+}
+
+/** Reads the records of every found external module: one readModules call (pool, cache), or opts.read per file. */
+async function readExternal(found: readonly FoundExternal[], opts: ScanOptions, unreadable: UnreadableModule[]): Promise<void> {
+  const results: (ModuleRecord | string)[] = new Array(found.length);
+  let todo = found.map((_, i) => i);
+  if (opts.known !== undefined && opts.known.size > 0) {
+    const known = opts.known;
+    todo = todo.filter((i) => {
+      const k = known.get(found[i]!.hostPath);
+      if (k === undefined) return true;
+      const now = fileKey(found[i]!.hostPath);
+      if (now === null || now.dev !== k.key.dev || now.ino !== k.key.ino || now.size !== k.key.size || now.mtimeNs !== k.key.mtimeNs) return true;
+      results[i] = k.record;
+      return false;
+    });
+  }
+  if (opts.read !== undefined) {
+    const read = opts.read;
+    await Promise.all(
+      todo.map(async (i) => {
+        try {
+          results[i] = await read(found[i]!.hostPath);
+        } catch (err) {
+          results[i] = describeInputError(found[i]!.insidePath, err);
+        }
+      }),
+    );
+  } else if (todo.length > 0) {
+    const byPath = new Map<string, number[]>();
+    for (const i of todo) {
+      const p = found[i]!.hostPath;
+      const l = byPath.get(p);
+      if (l === undefined) byPath.set(p, [i]);
+      else l.push(i);
+    }
+    const paths = [...byPath.keys()];
+    const many = await readModules(paths, { cache: opts.cache ?? false, workers: opts.workers });
+    // Records come back in input order without their index: match them by path (a symlink
+    // resolved to the same file twice gives the same path twice; both get the record).
+    for (const r of many.records) for (const i of byPath.get(r.path) ?? []) results[i] = r;
+    for (const e of many.errors) {
+      for (const i of byPath.get(e.path) ?? []) {
+        const inside = found[i]!.insidePath;
+        results[i] = e.message.startsWith(e.path) ? inside + e.message.slice(e.path.length) : `${inside}: ${e.message}`;
+      }
+    }
+  }
+  found.forEach((f, i) => {
+    const r = results[i];
+    if (r === undefined) unreadable.push({ insidePath: f.insidePath, error: `${f.insidePath}: not read` });
+    else if (typeof r === "string") unreadable.push({ insidePath: f.insidePath, error: r });
+    else addExternal(f, r);
   });
 }
 
 async function scanWeak(k: TreeKernel): Promise<void> {
-  await walk(path.join(k.hostDir, WEAK_DIR), "", async (rel, name, host) => {
+  const links: WeakEntry[] = [];
+  walkSync(path.join(k.hostDir, WEAK_DIR), "", (rel, e, host) => {
     const insidePath = `${k.dir}/${WEAK_DIR}/${rel}`;
-    const st = await lstat(host);
-    const temp = name.startsWith(TEMP_PREFIX);
-    if (st.isSymbolicLink()) {
-      const target = await readlink(host);
-      k.weak.push({ insidePath, hostPath: host, subPath: rel, kind: "symlink", target, managed: isManagedTarget(insidePath, target), temp });
+    const temp = e.name.startsWith(TEMP_PREFIX);
+    if (e.isSymbolicLink()) {
+      const entry: WeakEntry = { insidePath, hostPath: host, subPath: rel, kind: "symlink", target: null, managed: false, temp };
+      k.weak.push(entry);
+      links.push(entry);
     } else {
-      k.weak.push({ insidePath, hostPath: host, subPath: rel, kind: st.isFile() ? "file" : "other", target: null, managed: false, temp });
+      k.weak.push({ insidePath, hostPath: host, subPath: rel, kind: e.isFile() ? "file" : "other", target: null, managed: false, temp });
     }
   });
+  await Promise.all(
+    links.map(async (entry) => {
+      const target = await readlink(entry.hostPath);
+      entry.target = target;
+      entry.managed = isManagedTarget(entry.insidePath, target);
+    }),
+  );
 }
 
-/** Lists every module file of a kernel outside weak-updates, and its modules.builtin names. */
-export async function scanKernelFiles(k: TreeKernel): Promise<void> {
+/**
+ * Lists the module files of a kernel outside weak-updates (names and paths only: a directory
+ * walk, no file is opened), only those named in `names` when given, and its modules.builtin names.
+ */
+export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>): Promise<void> {
   const files: KernelModuleFile[] = [];
-  await walk(
+  walkSync(
     k.hostDir,
     "",
-    async (rel, name) => {
-      if (isModuleFileName(name)) files.push({ relPath: rel, name: moduleNameFromPath(name) });
+    (rel, e) => {
+      if (!isModuleFileName(e.name)) return;
+      const name = moduleNameFromPath(e.name);
+      if (names === undefined || names.has(name)) files.push({ relPath: rel, name });
     },
     new Set([WEAK_DIR, "build", "source"]),
   );
@@ -241,42 +337,58 @@ async function findInitramfs(root: string, release: string): Promise<string | nu
 
 /**
  * Scans a root: its kernels (listKernels; those without symvers are listed with symvers null),
- * each kernel's external modules (read), its weak-updates entries, and depmod's search order.
+ * each kernel's external modules (all read in one readModules call, or through opts.read), its
+ * weak-updates entries, and depmod's search order. `beforeFiles`, when given, is started once
+ * the external modules are known and before the module trees are walked for shadowing (so
+ * that the caller's own I/O, e.g. symvers, overlaps the walk); it is awaited with the rest.
  */
-export async function scanInstalledTree(root: string, opts: ScanOptions = {}): Promise<InstalledTree> {
+export async function scanInstalledTree(root: string, opts: ScanOptions = {}, beforeFiles?: (tree: InstalledTree) => Promise<void>): Promise<InstalledTree> {
   const hostRoot = path.resolve(root);
   const unreadable: UnreadableModule[] = [];
-  const kernels: TreeKernel[] = [];
-  for (const ik of await listKernels(hostRoot)) {
-    // The kernel's directory as seen inside the root: /lib/modules unless only /usr/lib/modules has it.
-    let dir = `/lib/modules/${ik.release}`;
-    let hostDir = await resolveInRoot(hostRoot, dir);
-    let isDir = false;
-    try {
-      isDir = hostDir !== null && (await stat(hostDir)).isDirectory();
-    } catch {
-      isDir = false;
-    }
-    if (!isDir) {
-      dir = `/usr/lib/modules/${ik.release}`;
-      hostDir = await resolveInRoot(hostRoot, dir);
-    }
-    if (hostDir === null) continue;
-    const k: TreeKernel = {
-      release: ik.release,
-      dir,
-      hostDir,
-      symvers: ik.symvers,
-      external: [],
-      weak: [],
-      files: null,
-      builtin: null,
-      initramfs: await findInitramfs(hostRoot, ik.release),
-    };
-    for (const area of EXTERNAL_AREAS) await scanExternal(hostRoot, k, area, opts, unreadable);
-    await scanWeak(k);
-    if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k);
-    kernels.push(k);
-  }
-  return { root: hostRoot, kernels, searchOrder: await readSearchOrder(hostRoot), unreadable };
+  const installed = await listKernels(hostRoot);
+  const kernels = (
+    await Promise.all(
+      installed.map(async (ik): Promise<TreeKernel | null> => {
+        // The kernel's directory as seen inside the root: /lib/modules unless only /usr/lib/modules has it.
+        let dir = `/lib/modules/${ik.release}`;
+        let hostDir = await resolveInRoot(hostRoot, dir);
+        let isDir = false;
+        try {
+          isDir = hostDir !== null && (await stat(hostDir)).isDirectory();
+        } catch {
+          isDir = false;
+        }
+        if (!isDir) {
+          dir = `/usr/lib/modules/${ik.release}`;
+          hostDir = await resolveInRoot(hostRoot, dir);
+        }
+        if (hostDir === null) return null;
+        return {
+          release: ik.release,
+          dir,
+          hostDir,
+          symvers: ik.symvers,
+          external: [],
+          weak: [],
+          files: null,
+          builtin: null,
+          initramfs: await findInitramfs(hostRoot, ik.release),
+        };
+      }),
+    )
+  ).filter((k): k is TreeKernel => k !== null);
+  const found = (await Promise.all(kernels.map((k) => findExternal(hostRoot, k, opts)))).flat();
+  const tree: InstalledTree = { root: hostRoot, kernels, searchOrder: { entries: [], sources: [], isDefault: true }, unreadable };
+  const reading = readExternal(found, opts, unreadable);
+  const weak = Promise.all(kernels.map((k) => scanWeak(k)));
+  const order = readSearchOrder(hostRoot);
+  const caller = beforeFiles?.(tree);
+  // One handler on all of them now, so that none rejects unhandled while the walk below runs.
+  const rest = Promise.all([reading, weak, order, caller]);
+  rest.catch(() => undefined);
+  // Shadowing only concerns names some external module has: keep only those files.
+  const names = new Set(found.map((f) => moduleNameFromPath(f.fileName)));
+  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names);
+  tree.searchOrder = (await rest)[2];
+  return tree;
 }

@@ -3,7 +3,7 @@ import type { ModuleRecord } from "../module/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
 import { readSymvers } from "../symvers/read-symvers.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
-import type { InputModule } from "./input-paths.js";
+import type { InputModule, KnownRecord } from "./input-paths.js";
 import { scanInstalledTree, type InstalledTree } from "./installed-tree.js";
 import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
 import { assignWeakLinks, type WeakAssignment } from "./weak-assign.js";
@@ -26,6 +26,10 @@ export interface WeakRunOptions {
   /** External commands after the change; null: run none. */
   post: Omit<PostOptions, "root" | "initramfsOf" | "moduleDirOf"> | null;
   read?: (hostPath: string) => Promise<ModuleRecord>;
+  /** The persistent record cache for external modules (see ReadManyOptions.cache); never used by --dry-run, which writes nothing. */
+  cache?: boolean | string;
+  /** Records already read (checked --add-modules inputs), see ScanOptions.known. */
+  known?: ReadonlyMap<string, KnownRecord>;
   /** Progress messages (--verbose). */
   log?: (line: string) => void;
 }
@@ -59,28 +63,46 @@ export function dependentClosure(tree: InstalledTree, names: Iterable<string>): 
   return out;
 }
 
+/**
+ * Reads the symvers of the kernels `want` selects, all at once; a kernel whose symvers cannot
+ * be read is left out with a warning (in kernel order).
+ */
 async function loadSymvers(tree: InstalledTree, want: (r: string) => boolean, warnings: string[]): Promise<Map<string, SymversTable>> {
+  const wanted = tree.kernels.filter((k) => want(k.release) && k.symvers !== null);
+  const read = await Promise.all(
+    wanted.map((k) =>
+      readSymvers(k.symvers!).then(
+        (table) => ({ table, error: null }),
+        (err: unknown) => ({ table: null, error: `kernel ${k.release}: ${describeInputError(k.symvers!, err)}` }),
+      ),
+    ),
+  );
   const out = new Map<string, SymversTable>();
-  for (const k of tree.kernels) {
-    if (!want(k.release) || k.symvers === null) continue;
-    try {
-      out.set(k.release, await readSymvers(k.symvers));
-    } catch (err) {
-      warnings.push(`kernel ${k.release}: ${describeInputError(k.symvers, err)}`);
-    }
-  }
+  wanted.forEach((k, i) => {
+    const r = read[i]!;
+    if (r.table !== null) out.set(k.release, r.table);
+    else warnings.push(r.error!);
+  });
   return out;
 }
 
 /** Scans the root and computes the plan for a mode (no lock, no writes). */
-export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "read">): Promise<{ tree: InstalledTree; assignment: WeakAssignment | null; plan: WeakLinkPlan; errors: string[]; warnings: string[] }> {
+export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "read" | "cache" | "known">): Promise<{ tree: InstalledTree; assignment: WeakAssignment | null; plan: WeakLinkPlan; errors: string[]; warnings: string[] }> {
   const { root, mode } = opts;
   const errors: string[] = [];
   const warnings: string[] = [];
   const exclude = mode.kind === "remove-modules" ? new Set(mode.modules.map((m) => m.insidePath)) : undefined;
   const kernelScope =
     mode.kind === "add-kernel" || mode.kind === "remove-kernel" ? (r: string) => r === mode.release : () => true;
-  const tree = await scanInstalledTree(root, { exclude, filesFor: kernelScope, read: opts.read });
+  // Symvers are read while the module trees are walked: every kernel in scope (for
+  // --add-kernel K only K: choosing builds needs release order only, never another kernel's symvers).
+  const symversWarnings: string[] = [];
+  let symversLoad: Promise<Map<string, SymversTable>> | undefined;
+  const tree = await scanInstalledTree(root, { exclude, filesFor: kernelScope, read: opts.read, cache: opts.cache, known: opts.known }, async (t) => {
+    if (mode.kind === "remove-kernel") return;
+    symversLoad = loadSymvers(t, kernelScope, symversWarnings);
+    await symversLoad;
+  });
   for (const u of tree.unreadable) warnings.push(`skipping unreadable module ${u.error}`);
 
   if (mode.kind === "remove-kernel") {
@@ -105,7 +127,8 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
       }
     }
   }
-  const symvers = await loadSymvers(tree, kernelScope, warnings);
+  const symvers = (await symversLoad) ?? new Map<string, SymversTable>();
+  warnings.push(...symversWarnings);
   const assignment = assignWeakLinks(tree, symvers, { kernels: kernelScope });
   let names: ((n: string) => boolean) | undefined;
   if (mode.kind === "add-modules" || mode.kind === "remove-modules") {
@@ -123,7 +146,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
 export async function runWeakModules(opts: WeakRunOptions): Promise<WeakRunResult> {
   const log = opts.log ?? (() => undefined);
   if (opts.dryRun) {
-    const { plan, errors, warnings } = await computePlan(opts);
+    const { plan, errors, warnings } = await computePlan({ ...opts, cache: false });
     return { plan, applied: [], post: [], errors, warnings };
   }
   const lock = await acquireLock(opts.root, {

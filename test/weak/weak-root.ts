@@ -17,6 +17,12 @@ export const K612 = "6.12.117+deb12-amd64";
 export const CORPUS = process.env.KABI_CORPUS_DIR ?? path.join(os.homedir(), ".cache/kabi-corpus");
 export const REAL_TREE_53 = path.join(CORPUS, "amd64-6.1/lib/modules", K53);
 
+// weak-modules and kabi status use the persistent record cache by default: keep the tests' cache
+// in a folder of their own (also for the CLI processes they start), never the user's.
+if (process.env.KABI_CACHE_DIR === undefined) {
+  process.env.KABI_CACHE_DIR = path.join(os.tmpdir(), `kabi-weak-test-cache-${process.pid}`);
+}
+
 export async function makeRoot(base?: string): Promise<string> {
   return mkdtemp(path.join(base ?? os.tmpdir(), "kabi-weak-"));
 }
