@@ -22,6 +22,16 @@ export interface ElfSection {
 }
 
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+/**
+ * One elfy parser for every file (parseHeader sets its byte order and word size before the
+ * section entries are decoded). Section flags are not used: elfy's mapFlags, which builds an
+ * object of flag names for every section entry, is replaced on this instance by a constant.
+ */
+const parser = new elfy.Parser();
+const NO_FLAGS: Record<string, boolean> = Object.freeze({});
+(parser as unknown as { mapFlags: () => Record<string, boolean> }).mapFlags = () => NO_FLAGS;
+const EMPTY = Buffer.alloc(0);
+const TWO_53 = 2 ** 53;
 const SECTION_TYPE_NUMBERS: Record<string, number> = { null: 0, progbits: 1, symtab: 2, strtab: 3, rela: 4, hash: 5, dynamic: 6, note: 7, nobits: 8, rel: 9 };
 
 /**
@@ -57,7 +67,6 @@ export class ElfFile {
     const layout = new ElfLayout(elfClass, endianness);
 
     const headerBytes = readChecked(file, source, 0, layout.headerSize, "truncated ELF header");
-    const parser = new elfy.Parser();
     const header: ElfyHeader = parser.parseHeader(headerBytes);
     const machine = layout.u16(headerBytes, 18);
     if (header.shoff === 0 || header.shnum === 0) {
@@ -74,19 +83,19 @@ export class ElfFile {
     const table = source.read(header.shoff, tableSize);
     if (table.length < tableSize) throw new FormatError(file, "truncated section table", header.shoff);
 
-    const empty = Buffer.alloc(0);
     const raw: ElfSection[] = [];
     const nameOffsets: number[] = [];
     for (let i = 0; i < header.shnum; i++) {
       const at = i * header.shentsize;
       const entry = table.subarray(at, at + header.shentsize);
-      const s = parser.parseSection(entry, header, empty);
+      const s = parser.parseSection(entry, header, EMPTY);
       // elfy reads Elf64_Shdr sh_addralign/sh_entsize at 46/54; they are at 48/56.
       const addralign = elfClass === 64 ? layout.u64(entry, 48) : s.addralign;
       const entsize = elfClass === 64 ? layout.u64(entry, 56) : s.entsize;
       const type = typeof s.type === "number" ? s.type : (SECTION_TYPE_NUMBERS[s.type] ?? layout.u32(entry, 4));
-      const offset = elfClass === 64 ? layout.u64(entry, 24) : s.off;
-      const size = elfClass === 64 ? layout.u64(entry, 32) : s.size;
+      // elfy's 64-bit sh_offset/sh_size are exact below 2^53; past it they count as Infinity (rejected by the range checks), as ElfLayout.u64 does.
+      const offset = s.off >= TWO_53 ? Infinity : s.off;
+      const size = s.size >= TWO_53 ? Infinity : s.size;
       if (type !== SHT_NOBITS && i !== 0 && (!Number.isSafeInteger(offset + size) || offset + size > source.size)) {
         throw new FormatError(file, `section ${i} data past end of file`, header.shoff + at);
       }
