@@ -1,14 +1,12 @@
-import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
-import { readSymvers } from "../symvers/read-symvers.js";
-import type { SymversTable } from "../symvers/symvers-table.js";
 import type { InputModule, KnownRecord } from "./input-paths.js";
 import { scanInstalledTree, type InstalledTree } from "./installed-tree.js";
 import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
 import { assignWeakLinks, type WeakAssignment } from "./weak-assign.js";
 import { acquireLock, type LockOptions } from "./weak-lock.js";
 import { changedKernels, planWeakLinks, type WeakLinkPlan } from "./weak-plan.js";
+import { parseKernelSymvers, readKernelSymvers, symbolsOfModules, type DecodedSymvers } from "./weak-symvers.js";
 import { runPostActions, type PostOptions, type PostResult } from "./weak-post.js";
 
 export type WeakMode =
@@ -63,29 +61,6 @@ export function dependentClosure(tree: InstalledTree, names: Iterable<string>): 
   return out;
 }
 
-/**
- * Reads the symvers of the kernels `want` selects, all at once; a kernel whose symvers cannot
- * be read is left out with a warning (in kernel order).
- */
-async function loadSymvers(tree: InstalledTree, want: (r: string) => boolean, warnings: string[]): Promise<Map<string, SymversTable>> {
-  const wanted = tree.kernels.filter((k) => want(k.release) && k.symvers !== null);
-  const read = await Promise.all(
-    wanted.map((k) =>
-      readSymvers(k.symvers!).then(
-        (table) => ({ table, error: null }),
-        (err: unknown) => ({ table: null, error: `kernel ${k.release}: ${describeInputError(k.symvers!, err)}` }),
-      ),
-    ),
-  );
-  const out = new Map<string, SymversTable>();
-  wanted.forEach((k, i) => {
-    const r = read[i]!;
-    if (r.table !== null) out.set(k.release, r.table);
-    else warnings.push(r.error!);
-  });
-  return out;
-}
-
 /** Scans the root and computes the plan for a mode (no lock, no writes). */
 export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "read" | "cache" | "known">): Promise<{ tree: InstalledTree; assignment: WeakAssignment | null; plan: WeakLinkPlan; errors: string[]; warnings: string[] }> {
   const { root, mode } = opts;
@@ -94,14 +69,12 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
   const exclude = mode.kind === "remove-modules" ? new Set(mode.modules.map((m) => m.insidePath)) : undefined;
   const kernelScope =
     mode.kind === "add-kernel" || mode.kind === "remove-kernel" ? (r: string) => r === mode.release : () => true;
-  // Symvers are read while the module trees are walked: every kernel in scope (for
-  // --add-kernel K only K: choosing builds needs release order only, never another kernel's symvers).
-  const symversWarnings: string[] = [];
-  let symversLoad: Promise<Map<string, SymversTable>> | undefined;
+  // Symvers are read and decoded while the module trees are walked: every kernel in scope (for
+  // --add-kernel K only K: choosing builds needs release order only, never another kernel's
+  // symvers); parsed once the external modules are known, keeping only the symbols they name.
+  let decoded: Promise<DecodedSymvers[]> | undefined;
   const tree = await scanInstalledTree(root, { exclude, filesFor: kernelScope, read: opts.read, cache: opts.cache, known: opts.known }, async (t) => {
-    if (mode.kind === "remove-kernel") return;
-    symversLoad = loadSymvers(t, kernelScope, symversWarnings);
-    await symversLoad;
+    if (mode.kind !== "remove-kernel") decoded = readKernelSymvers(t, kernelScope);
   });
   for (const u of tree.unreadable) warnings.push(`skipping unreadable module ${u.error}`);
 
@@ -127,8 +100,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
       }
     }
   }
-  const symvers = (await symversLoad) ?? new Map<string, SymversTable>();
-  warnings.push(...symversWarnings);
+  const symvers = parseKernelSymvers((await decoded) ?? [], symbolsOfModules(tree.kernels.flatMap((k) => k.external.map((e) => e.record))), warnings);
   const assignment = assignWeakLinks(tree, symvers, { kernels: kernelScope });
   let names: ((n: string) => boolean) | undefined;
   if (mode.kind === "add-modules" || mode.kind === "remove-modules") {

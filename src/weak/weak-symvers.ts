@@ -1,0 +1,94 @@
+import { readFile } from "node:fs/promises";
+import { describeInputError, FormatError } from "../errors.js";
+import type { ModuleRecord } from "../module/module-record.js";
+import { parseSymvers } from "../symvers/parse-symvers.js";
+import { decodeSymvers } from "../symvers/read-symvers.js";
+import type { SymversTable } from "../symvers/symvers-table.js";
+import type { InstalledTree } from "./installed-tree.js";
+
+/** A kernel's symvers file, read and decoded (not parsed yet), or why it could not be. */
+export interface DecodedSymvers {
+  release: string;
+  file: string;
+  text: string | null;
+  error: string | null;
+}
+
+/**
+ * Reads and decodes (plain, gzip, xz) the symvers of the kernels `want` selects, all at once.
+ * Never rejects: a kernel whose file cannot be read or decoded gets the reason instead.
+ */
+export async function readKernelSymvers(tree: InstalledTree, want: (release: string) => boolean): Promise<DecodedSymvers[]> {
+  const kernels = tree.kernels.filter((k) => want(k.release) && k.symvers !== null);
+  return Promise.all(
+    kernels.map(async (k): Promise<DecodedSymvers> => {
+      const file = k.symvers!;
+      try {
+        const data = await decodeSymvers(await readFile(file), file);
+        // As readSymvers: binary data inside gzip/xz is refused too.
+        const head = data.length > 4096 ? data.subarray(0, 4096) : data;
+        const nul = head.indexOf(0);
+        if (nul >= 0) throw new FormatError(file, "binary data, not a symvers text file", nul);
+        return { release: k.release, file, text: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"), error: null };
+      } catch (err) {
+        return { release: k.release, file, text: null, error: `kernel ${k.release}: ${describeInputError(file, err)}` };
+      }
+    }),
+  );
+}
+
+/**
+ * Every symbol name the engine can look up in a kernel's symvers when judging these modules: the
+ * symbols they were built against (modversions), reference (undefined symbols) and export (a
+ * resident module's export counts only where the symvers has no entry of that name).
+ */
+export function symbolsOfModules(records: Iterable<ModuleRecord>): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) {
+    for (const m of r.modversions) out.add(m.symbol);
+    for (const u of r.undefinedSymbols) out.add(u.name);
+    for (const x of r.exports) out.add(x.name);
+  }
+  return out;
+}
+
+/**
+ * The lines of a symvers text whose symbol (second tab-separated field, in every layout modpost
+ * has written) is in `wanted`. Parsing only those gives the same entries for those symbols (each
+ * line is parsed on its own; a repeated symbol keeps its first line) for a fraction of the work:
+ * a kernel exports ~27,000 symbols, a set of external modules needs a few thousand.
+ */
+export function filterSymversText(text: string, wanted: ReadonlySet<string>): string {
+  const out: string[] = [];
+  const n = text.length;
+  let pos = 0;
+  while (pos < n) {
+    let eol = text.indexOf("\n", pos);
+    if (eol < 0) eol = n;
+    const t1 = text.indexOf("\t", pos);
+    if (t1 >= 0 && t1 < eol) {
+      let end = text.indexOf("\t", t1 + 1);
+      if (end < 0 || end > eol) end = eol;
+      if (end > t1 + 1 && text.charCodeAt(end - 1) === 13) end--;
+      if (wanted.has(text.slice(t1 + 1, end))) out.push(text.slice(pos, eol));
+    }
+    pos = eol + 1;
+  }
+  return out.join("\n");
+}
+
+/**
+ * Parses decoded symvers, keeping only the symbols in `wanted` when given (see filterSymversText;
+ * malformed lines of other symbols are then not reported). Unreadable ones become warnings, in order.
+ */
+export function parseKernelSymvers(decoded: readonly DecodedSymvers[], wanted: ReadonlySet<string> | null, warnings: string[]): Map<string, SymversTable> {
+  const out = new Map<string, SymversTable>();
+  for (const d of decoded) {
+    if (d.text === null) {
+      warnings.push(d.error!);
+      continue;
+    }
+    out.set(d.release, parseSymvers(wanted === null ? d.text : filterSymversText(d.text, wanted), d.file));
+  }
+  return out;
+}
