@@ -300,16 +300,30 @@ async function scanWeak(k: TreeKernel): Promise<void> {
  */
 export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>): Promise<void> {
   const files: KernelModuleFile[] = [];
-  walkSync(
-    k.hostDir,
-    "",
-    (rel, e) => {
-      if (!isModuleFileName(e.name)) return;
-      const name = moduleNameFromPath(e.name);
-      if (names === undefined || names.has(name)) files.push({ relPath: rel, name });
-    },
-    new Set([WEAK_DIR, "build", "source"]),
-  );
+  const skipTop = new Set([WEAK_DIR, "build", "source"]);
+  // Like walkSync, but the per-entry work is only a name test: paths are built for matches only.
+  const walkDir = (hostDir: string, rel: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(hostDir, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      throw err;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (e.isDirectory()) {
+        if (rel === "" && skipTop.has(e.name)) continue;
+        walkDir(`${hostDir}/${e.name}`, rel === "" ? e.name : `${rel}/${e.name}`);
+      } else if (isModuleFileName(e.name)) {
+        if (rel === "" && skipTop.has(e.name)) continue;
+        const name = moduleNameFromPath(e.name);
+        if (names === undefined || names.has(name)) files.push({ relPath: rel === "" ? e.name : `${rel}/${e.name}`, name });
+      }
+    }
+  };
+  walkDir(k.hostDir, "");
   k.files = files;
   const builtin = new Set<string>();
   try {
