@@ -2,15 +2,17 @@ import path from "node:path";
 import { weakStatus } from "../weak/weak-status.js";
 import type { CliIO } from "./io.js";
 
-const USAGE = "usage: kabi status [--basedir DIR] [--json]";
+const USAGE = "usage: kabi status [--basedir DIR] [--json] [--no-cache]";
 
 /** `kabi status`: every external module's state on every installed kernel. */
 export async function statusCommand(args: readonly string[], io: CliIO): Promise<number> {
   let basedir = "/";
   let json = false;
+  let cache = true;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--json") json = true;
+    else if (a === "--no-cache") cache = false;
     else if (a === "-h" || a === "--help") {
       io.out(USAGE + "\n");
       return 0;
@@ -26,7 +28,7 @@ export async function statusCommand(args: readonly string[], io: CliIO): Promise
       return 2;
     }
   }
-  const report = await weakStatus(path.resolve(io.cwd, basedir));
+  const report = await weakStatus(path.resolve(io.cwd, basedir), undefined, { cache });
   if (json) {
     io.out(JSON.stringify(report, null, 2) + "\n");
     return 0;

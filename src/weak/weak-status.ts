@@ -53,8 +53,12 @@ async function exists(p: string | null): Promise<boolean> {
 }
 
 /** Every external module's state on every installed kernel (see StatusState). */
-export async function weakStatus(root: string, read?: (hostPath: string) => Promise<ModuleRecord>): Promise<StatusReport> {
-  const tree = await scanInstalledTree(root, { read });
+export async function weakStatus(
+  root: string,
+  read?: (hostPath: string) => Promise<ModuleRecord>,
+  options: { cache?: boolean | string } = {},
+): Promise<StatusReport> {
+  const tree = await scanInstalledTree(root, { read, cache: options.cache });
   const warnings = tree.unreadable.map((u) => `skipping unreadable module ${u.error}`);
   const symvers = new Map<string, SymversTable>();
   for (const k of tree.kernels) {
