@@ -411,19 +411,20 @@ function encodePack(entries: Map<string, Entry>): Buffer {
     if (!encodeRecord(w, record)) continue;
     kept.push({ name: w.strIndex(name), key: e.key, intAt, numAt });
   }
-  const encoded = w.strings.map((s) => Buffer.from(s, "utf8"));
+  // Strings are measured, then written straight into the body (no Buffer per string: lower peak RSS).
+  const lengths = new Uint32Array(w.strings.length);
   let stringBytes = 0;
-  for (const b of encoded) stringBytes += b.length;
-  const stringsEnd = FIXED_BODY + 4 * encoded.length + stringBytes;
+  w.strings.forEach((str, k) => (stringBytes += lengths[k] = Buffer.byteLength(str, "utf8")));
+  const stringsEnd = FIXED_BODY + 4 * lengths.length + stringBytes;
   const numsAt = Math.ceil(stringsEnd / 8) * 8;
   const intsAt = numsAt + 8 * w.nums.length;
   const entriesAt = intsAt + 4 * w.ints.length;
   const raw = Buffer.alloc(entriesAt + ENTRY_SIZE * kept.length);
   const u32 = new Uint32Array(raw.buffer, raw.byteOffset, raw.length >>> 2);
-  u32.set([BOM, kept.length, encoded.length, stringBytes, w.nums.length, w.ints.length, 0, 0], 0);
+  u32.set([BOM, kept.length, lengths.length, stringBytes, w.nums.length, w.ints.length, 0, 0], 0);
   let o = FIXED_BODY;
-  for (const b of encoded) o = raw.writeUInt32LE(b.length, o);
-  for (const b of encoded) o += b.copy(raw, o);
+  for (const n of lengths) o = raw.writeUInt32LE(n, o);
+  for (const str of w.strings) o += raw.write(str, o, "utf8");
   new Float64Array(raw.buffer, raw.byteOffset + numsAt, w.nums.length).set(w.nums);
   u32.set(w.ints, intsAt >>> 2);
   o = entriesAt;
