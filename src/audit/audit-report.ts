@@ -1,4 +1,4 @@
-import type { BlockedBy, CompatibilityReport, MissingImportNs, PairVerdict, VermagicMismatch } from "../engine/verdict.js";
+import type { BlockedBy, CompatibilityReport, CrcMismatch, MissingImportNs, PairVerdict, VermagicMismatch } from "../engine/verdict.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import type { InputError } from "../module/read-many.js";
 import type { SymversProblem } from "../symvers/symvers-table.js";
@@ -130,7 +130,13 @@ export function auditInputExitCode(input: AuditInput): number {
   return 0;
 }
 
-/** Collects output text and hands it on in chunks of about 1 MiB. */
+/**
+ * Chunk size in characters: small enough for a joined chunk to be allocated in V8's young
+ * generation (a 1 MiB string goes to large-object space and each one pushes toward a full GC).
+ */
+const CHUNK = 1 << 16;
+
+/** Collects output text and hands it on in chunks of about CHUNK characters. */
 class ChunkWriter {
   private parts: string[] = [];
   private size = 0;
@@ -138,7 +144,7 @@ class ChunkWriter {
   write(text: string): void {
     this.parts.push(text);
     this.size += text.length;
-    if (this.size >= 1 << 20) this.flush();
+    if (this.size >= CHUNK) this.flush();
   }
   flush(): void {
     if (this.parts.length === 0) return;
@@ -157,23 +163,51 @@ function stringArrayJson(xs: readonly string[]): string {
   return out + "]";
 }
 
-/** JSON.stringify(auditPair(v)), written directly. */
-function pairJson(v: PairVerdict): string {
-  let out = '{"compatible":' + (v.compatible ? "true" : "false") + ',"missing":' + stringArrayJson(v.missing) + ',"mismatched":[';
-  for (let i = 0; i < v.mismatched.length; i++) {
-    const x = v.mismatched[i];
-    out +=
-      (i === 0 ? '{"symbol":' : ',{"symbol":') +
-      q(x.symbol) +
-      ',"moduleCrc":"' +
-      hexCrc(x.moduleCrc) +
-      '","kernelCrc":"' +
-      hexCrc(x.kernelCrc) +
-      '","provider":' +
-      q(x.provider) +
-      "}";
+interface MismatchJson {
+  moduleCrc: number;
+  kernelCrc: number;
+  provider: string;
+  json: string;
+}
+
+/**
+ * The JSON of one CRC mismatch. Most modules of a tree need a symbol with the same CRC, so each
+ * kernel keeps the last fragment per symbol and reuses it (one flat string, no re-encoding).
+ */
+function mismatchJson(x: CrcMismatch, cache: Map<string, MismatchJson>): string {
+  const hit = cache.get(x.symbol);
+  if (hit !== undefined && hit.moduleCrc === x.moduleCrc && hit.kernelCrc === x.kernelCrc && hit.provider === x.provider) return hit.json;
+  const json = flat(
+    '{"symbol":' + q(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + q(x.provider) + "}",
+  );
+  cache.set(x.symbol, { moduleCrc: x.moduleCrc, kernelCrc: x.kernelCrc, provider: x.provider, json });
+  return json;
+}
+
+/**
+ * The string, flattened (converting it to a number makes V8 flatten a concatenation in place), so
+ * a cached fragment is copied as one piece each time it is written rather than walked.
+ */
+function flat(s: string): string {
+  void Number(s);
+  return s;
+}
+
+/** JSON.stringify(auditPair(v)), written directly, piece by piece (no nested concatenation). */
+function writePairJson(w: ChunkWriter, v: PairVerdict, mismatchCache: Map<string, MismatchJson>): void {
+  w.write(v.compatible ? '{"compatible":true,"missing":' : '{"compatible":false,"missing":');
+  w.write(stringArrayJson(v.missing));
+  if (v.mismatched.length === 0) w.write(',"mismatched":[]');
+  else {
+    w.write(',"mismatched":[');
+    w.write(mismatchJson(v.mismatched[0], mismatchCache));
+    for (let i = 1; i < v.mismatched.length; i++) {
+      w.write(",");
+      w.write(mismatchJson(v.mismatched[i], mismatchCache));
+    }
+    w.write("]");
   }
-  out += '],"blockedBy":[';
+  let out = ',"blockedBy":[';
   for (let i = 0; i < v.blockedBy.length; i++) {
     const b = v.blockedBy[i];
     out += (i === 0 ? "" : ",") + '{"provider":' + q(b.provider) + ',"providerPath":' + q(b.providerPath) + ',"symbols":' + stringArrayJson(b.symbols) + "}";
@@ -186,7 +220,7 @@ function pairJson(v: PairVerdict): string {
   out += '],"vermagicMismatch":';
   out += v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}";
   out += ',"noModversions":' + (v.noModversions ? "true" : "false") + ',"providers":' + stringArrayJson(v.providers) + "}";
-  return out;
+  w.write(out);
 }
 
 /** A value pretty-printed as JSON.stringify(x, null, 2) does, at one level of indentation. */
@@ -200,29 +234,32 @@ const indented = (x: unknown): string => JSON.stringify(x, null, 2).replace(/\n/
 export function writeAuditJson(input: AuditInput, sink: (text: string) => void): void {
   const w = new ChunkWriter(sink);
   const { kernels, modules, report } = input;
-  const releases = kernels.map((k) => q(k.release));
+  const releaseKeys = kernels.map((k) => q(k.release) + ":");
+  const mismatchCaches = kernels.map(() => new Map<string, MismatchJson>());
   w.write('{\n  "kernels": ' + indented(kernels) + ',\n  "modules": [');
   for (let m = 0; m < modules.length; m++) {
     const r = modules[m];
-    let line =
+    w.write(
       (m === 0 ? "\n    " : ",\n    ") +
-      '{"path":' +
-      q(r.path) +
-      ',"name":' +
-      q(r.name) +
-      ',"builtFor":' +
-      q(r.builtFor) +
-      ',"hasModversions":' +
-      (r.hasModversions ? "true" : "false") +
-      ',"kernels":{';
+        '{"path":' +
+        q(r.path) +
+        ',"name":' +
+        q(r.name) +
+        ',"builtFor":' +
+        q(r.builtFor) +
+        ',"hasModversions":' +
+        (r.hasModversions ? "true" : "false") +
+        ',"kernels":{',
+    );
     let first = true;
     for (let k = 0; k < kernels.length; k++) {
       const v = report.explain(m, k);
       if (v === null) continue;
-      line += (first ? "" : ",") + releases[k] + ":" + pairJson(v);
+      w.write(first ? releaseKeys[k] : "," + releaseKeys[k]);
+      writePairJson(w, v, mismatchCaches[k]);
       first = false;
     }
-    w.write(line + "}}");
+    w.write("}}");
   }
   w.write((modules.length === 0 ? "]" : "\n  ]") + ',\n  "errors": ' + indented(input.errors) + ',\n  "symversProblems": ' + indented(input.symversProblems) + "\n}\n");
   w.flush();

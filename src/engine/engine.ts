@@ -248,6 +248,7 @@ export function evaluate(
     requirements,
     interner,
     index,
+    moduleNames,
     exporters,
     candidate,
     compat,

@@ -15,6 +15,8 @@ export interface EngineState {
   requirements: Requirements[];
   interner: SymbolInterner;
   index: StaticProviderIndex;
+  /** Module names with '-' read as '_', by module index. */
+  moduleNames: readonly string[];
   /** Symbol id → candidate modules exporting it. */
   exporters: (number[] | undefined)[];
   candidate: Uint32Array[];
@@ -80,11 +82,13 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
       // A candidate of the same name as the in-tree module behind the symvers entry stands in for it.
       if (list !== undefined && index.owner[id] !== undefined && entry.module !== "vmlinux") {
         imports ??= new Set(record.importNamespaces);
-        const owner = symversModuleName(entry.module);
+        // The owner map holds, per module name, the kernels whose entry is that module's.
+        const ownerMap = index.owner[id]!;
         let standIn = -1;
         for (const p of list) {
           if (p === m || !hasKernel(candidateOn[p], k)) continue;
-          if (normalizeModuleName(state.modules[p].name) === owner && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
+          const slot = ownerMap.get(state.moduleNames[p]);
+          if (slot !== undefined && pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
             standIn = p;
             break;
           }
