@@ -400,16 +400,25 @@ export function decodeRecord(p: DecodedPack, index: number): ModuleRecord {
   };
 }
 
-function encodePack(entries: Map<string, Entry>): Buffer {
+interface RawItem {
+  name: string;
+  key: FileKey;
+  record: ModuleRecord;
+}
+
+const ZERO_KEY: FileKey = { dev: 0n, ino: 0n, size: 0n, mtimeNs: 0n };
+
+/** The uncompressed body for `items` (those whose record this encoding cannot hold are left out) and how many it holds. */
+function encodeRaw(items: readonly RawItem[]): { raw: Buffer; kept: number; keptNames: string[] } {
   const w = new PackWriter();
   const kept: { name: number; key: FileKey; intAt: number; numAt: number }[] = [];
-  for (const [name, e] of entries) {
-    const record = entryRecord(e, false);
-    if (record === undefined) continue;
+  const keptNames: string[] = [];
+  for (const item of items) {
     const intAt = w.ints.length;
     const numAt = w.nums.length;
-    if (!encodeRecord(w, record)) continue;
-    kept.push({ name: w.strIndex(name), key: e.key, intAt, numAt });
+    if (!encodeRecord(w, item.record)) continue;
+    kept.push({ name: w.strIndex(item.name), key: item.key, intAt, numAt });
+    keptNames.push(item.name);
   }
   // Strings are measured, then written straight into the body (no Buffer per string: lower peak RSS).
   const lengths = new Uint32Array(w.strings.length);
@@ -436,12 +445,45 @@ function encodePack(entries: Map<string, Entry>): Buffer {
     raw.writeBigInt64LE(k.key.mtimeNs, o + 40);
     o += ENTRY_SIZE;
   }
+  return { raw, kept: kept.length, keptNames };
+}
+
+/**
+ * Records as one buffer (the pack body's encoding, uncompressed), for handing a batch from a
+ * worker thread to the main one: decoding it makes far fewer strings than JSON.parse. Entry
+ * names are the records' positions in `records`; a record the encoding cannot hold is left out
+ * (the caller sends it another way).
+ */
+export function encodeRecordBatch(records: readonly (ModuleRecord | undefined)[]): { batch: Buffer; packed: Set<number> } {
+  const items: RawItem[] = [];
+  records.forEach((record, k) => record !== undefined && items.push({ name: String(k), key: ZERO_KEY, record }));
+  const { raw, keptNames } = encodeRaw(items);
+  return { batch: raw, packed: new Set(keptNames.map(Number)) };
+}
+
+/** The records of a batch by position (see encodeRecordBatch); throws on a malformed batch. */
+export function decodeRecordBatch(batch: Uint8Array): Map<number, ModuleRecord> {
+  const raw = Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength);
+  const decoded = decodeRaw(raw.byteOffset % 8 === 0 ? raw : Buffer.from(raw), -1);
+  if (decoded === null) throw new Error("malformed record batch");
+  const out = new Map<number, ModuleRecord>();
+  decoded.names.forEach((name, index) => out.set(Number(name), decodeRecord(decoded, index)));
+  return out;
+}
+
+function encodePack(entries: Map<string, Entry>): Buffer {
+  const items: RawItem[] = [];
+  for (const [name, e] of entries) {
+    const record = entryRecord(e, false);
+    if (record !== undefined) items.push({ name, key: e.key, record });
+  }
+  const { raw, kept } = encodeRaw(items);
   const body = compressSync(raw);
   const version = Buffer.from(KABI_VERSION, "utf8");
   const header = Buffer.alloc(FIXED_HEADER + version.length);
   let h = MAGIC.copy(header, 0);
   h = header.writeUInt32LE(PACK_FORMAT, h);
-  h = header.writeUInt32LE(kept.length, h);
+  h = header.writeUInt32LE(kept, h);
   h = header.writeUInt32LE(body.length, h);
   h += createHash("sha1").update(body).digest().copy(header, h);
   h = header.writeUInt16LE(version.length, h);
@@ -467,10 +509,20 @@ export function decodePack(buf: Buffer): DecodedPack | null {
     if (body.length < 4 || body.readUInt32LE(0) > MAX_RAW_BODY) return null; // lz4-napi prepends the raw size
     let raw = uncompressSync(body);
     if (raw.byteOffset % 8 !== 0) raw = Buffer.from(raw); // typed-array views need alignment
+    return decodeRaw(raw, count);
+  } catch {
+    return null;
+  }
+}
+
+/** An uncompressed body (8-byte aligned) holding `count` entries (-1: any number), or null when malformed. */
+function decodeRaw(raw: Buffer, expected: number): DecodedPack | null {
+  try {
     if (raw.length < FIXED_BODY || raw.length % 4 !== 0) return null;
     const head = new Uint32Array(raw.buffer, raw.byteOffset, FIXED_BODY / 4);
     const [bom, entryCount, stringCount, stringBytes, numCount, intCount] = head as unknown as number[];
-    if (bom !== BOM || entryCount !== count) return null;
+    if (bom !== BOM || (expected >= 0 && entryCount !== expected)) return null;
+    const count = entryCount!;
     const stringsEnd = FIXED_BODY + 4 * stringCount! + stringBytes!;
     const numsAt = Math.ceil(stringsEnd / 8) * 8;
     const intsAt = numsAt + 8 * numCount!;

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { decodeRecordBatch } from "../cache/record-cache.js";
 import type { ModuleRecord } from "./module-record.js";
 import type { ReadModuleOptions } from "./read-module.js";
 
@@ -20,9 +21,14 @@ export interface PoolRequest {
   paths: string[];
 }
 
+/** One file's outcome as a worker sends it: its record's position in the response's batch, its record as JSON, or the reason. */
+export type WireResult = { packed: number } | { json: string } | { error: string };
+
 export interface PoolResponse {
   id: number;
-  results: PoolResult[];
+  results: WireResult[];
+  /** The records marked `packed`, encoded by encodeRecordBatch (the buffer is transferred). */
+  batch: Uint8Array;
 }
 
 /** Files per message: large enough to amortize messaging (8 was measurably slower than 64), small enough to balance the load. */
@@ -99,7 +105,20 @@ export async function readInPool(
     const w = new Worker(WORKER_URL, { workerData: { options }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
     pool.push(w);
     w.on("message", (res: PoolResponse) => {
-      res.results.forEach((r, j) => onResult(res.id + j, r));
+      let records: Map<number, ModuleRecord>;
+      try {
+        records = decodeRecordBatch(res.batch);
+      } catch (err) {
+        failure ??= err as Error;
+        poke();
+        return;
+      }
+      res.results.forEach((r, j) => {
+        if ("packed" in r) {
+          const record = records.get(r.packed);
+          onResult(res.id + j, record ? { record } : { error: `${paths[res.id + j]}: lost in transfer from the reader thread` });
+        } else onResult(res.id + j, r);
+      });
       done += res.results.length;
       feed(w);
       poke();
