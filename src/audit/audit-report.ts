@@ -252,8 +252,9 @@ export function writeAuditJson(input: AuditInput, sink: (text: string) => void):
         ',"kernels":{',
     );
     let first = true;
+    const verdicts = report.explainModule(m);
     for (let k = 0; k < kernels.length; k++) {
-      const v = report.explain(m, k);
+      const v = verdicts[k];
       if (v === null) continue;
       w.write(first ? releaseKeys[k] : "," + releaseKeys[k]);
       writePairJson(w, v, mismatchCaches[k]);
@@ -339,6 +340,8 @@ export function formatAuditText(r: AuditReport): string {
 /** formatAuditText of the report of `input`, written as it goes (verdicts computed and dropped). */
 export function writeAuditText(input: AuditInput, sink: (text: string) => void): void {
   const { report, modules } = input;
+  let explainedModule = -1;
+  let explained: (PairVerdict | null)[] = [];
   writeText(
     {
       kernels: input.kernels,
@@ -346,7 +349,12 @@ export function writeAuditText(input: AuditInput, sink: (text: string) => void):
       mark: (m, k) => (!report.isCandidate(m, k) ? "-" : report.isCompatible(m, k) ? (modules[m].hasModversions ? "ok" : "ok?") : "NO"),
       reasons: (m, k) => {
         if (!report.isCandidate(m, k) || report.isCompatible(m, k)) return null;
-        return verdictReasons(report.explain(m, k)!);
+        // Blocking reasons are written module by module, kernels in order: one pass per module.
+        if (m !== explainedModule) {
+          explainedModule = m;
+          explained = report.explainModule(m);
+        }
+        return verdictReasons(explained[k]!);
       },
     },
     sink,

@@ -34,20 +34,30 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
   }
   const out: LoadedKernels = { kernels: [], errors: [], problems: [] };
   const seen = new Set<string>();
-  for (const w of wanted) {
-    if (seen.has(w.release)) continue;
+  const unique = wanted.filter((w) => {
+    if (seen.has(w.release)) return false;
     seen.add(w.release);
-    if (w.file === null) {
-      out.errors.push({ path: w.release, message: `${w.release}: no symvers found for this kernel under ${req.basedir}` });
+    return true;
+  });
+  // Read, decompressed and parsed concurrently; reported in the order asked.
+  const loaded = await Promise.all(
+    unique.map(async (w) => {
+      if (w.file === null) return { w, error: `${w.release}: no symvers found for this kernel under ${req.basedir}` };
+      try {
+        const [symvers, vermagic] = await Promise.all([readSymvers(w.file), kernelVermagic(req.basedir, w.release)]);
+        return { w, file: w.file, symvers, vermagic };
+      } catch (err) {
+        return { w, error: describeInputError(w.file, err) };
+      }
+    }),
+  );
+  for (const l of loaded) {
+    if (l.error !== undefined) {
+      out.errors.push({ path: l.w.file ?? l.w.release, message: l.error });
       continue;
     }
-    try {
-      const symvers = await readSymvers(w.file);
-      out.problems.push(...symvers.problems);
-      out.kernels.push({ release: w.release, symvers, symversPath: w.file, vermagic: await kernelVermagic(req.basedir, w.release) });
-    } catch (err) {
-      out.errors.push({ path: w.file, message: describeInputError(w.file, err) });
-    }
+    out.problems.push(...l.symvers.problems);
+    out.kernels.push({ release: l.w.release, symvers: l.symvers, symversPath: l.file, vermagic: l.vermagic });
   }
   return out;
 }

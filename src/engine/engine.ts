@@ -1,5 +1,5 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
-import { explainPair, type EngineState } from "./explain.js";
+import { explainModule, explainPair, type EngineState } from "./explain.js";
 import { fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
@@ -282,6 +282,10 @@ export function evaluate(
       const v = cache.get(m * kernelCount + k);
       if (v !== undefined) return v;
       return hasKernel(candidate[m], k) ? explainPair(state, m, k) : null;
+    },
+    explainModule(m) {
+      if (m < 0 || m >= moduleCount) throw new RangeError(`no module ${m}`);
+      return explainModule(state, m).map((v, k) => cache.get(m * kernelCount + k) ?? v);
     },
     verdicts() {
       const out: (PairVerdict | null)[][] = [];

@@ -1,5 +1,5 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
-import { hasKernel } from "./kernel-set.js";
+import { hasKernel, NO_SET } from "./kernel-set.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, type Requirements } from "./requirements.js";
@@ -24,17 +24,17 @@ export interface EngineState {
   compat: Uint32Array[];
 }
 
-/**
- * The detailed verdict of module m on kernel k (a candidate there), following the same rules as the
- * bitset pass: the static provider (symvers, then resident modules) wins; otherwise candidate
- * modules compatible on k provide. For compatible pairs only the requirements modules could provide
- * are looked at (to list `providers`).
- */
-export function explainPair(state: EngineState, m: number, k: number): PairVerdict {
+/** One pair being explained: its verdict and what is collected before it is finished. */
+interface PairWork {
+  verdict: PairVerdict;
+  blocked: Map<number, BlockedBy> | undefined;
+  providers: Set<string> | undefined;
+}
+
+function startPair(state: EngineState, m: number, k: number): PairWork {
   const record = state.modules[m];
-  const compatible = hasKernel(state.compat[m], k);
   const verdict: PairVerdict = {
-    compatible,
+    compatible: hasKernel(state.compat[m], k),
     missing: [],
     mismatched: [],
     blockedBy: [],
@@ -43,129 +43,206 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
     noModversions: !record.hasModversions,
     providers: [],
   };
-
   const kernelFlags = state.kernelFlags[k];
   if (kernelFlags !== null && record.vermagic.trim() !== "" && vermagicFlags(record.vermagic) !== kernelFlags) {
     verdict.vermagicMismatch = { module: record.vermagic, kernel: state.kernels[k].vermagic ?? "" };
   }
+  return { verdict, blocked: undefined, providers: undefined };
+}
 
-  let imports: ReadonlySet<string> | undefined;
-  let blocked: Map<number, BlockedBy> | undefined;
-  let providers: Set<string> | undefined;
+function finishPair(work: PairWork): PairVerdict {
+  if (work.blocked !== undefined) work.verdict.blockedBy = [...work.blocked.values()];
+  if (work.providers !== undefined) work.verdict.providers = [...work.providers];
+  return work.verdict;
+}
+
+/**
+ * The detailed verdict of module m on kernel k (a candidate there), following the same rules as the
+ * bitset pass: the static provider (symvers, then resident modules) wins; otherwise candidate
+ * modules compatible on k provide. For compatible pairs only the requirements modules could provide
+ * are looked at (to list `providers`).
+ */
+export function explainPair(state: EngineState, m: number, k: number): PairVerdict {
+  const work = startPair(state, m, k);
+  const imports = new Imports(state.modules[m].importNamespaces);
   const req = state.requirements[m];
-  const { index, interner } = state;
+  const { index } = state;
   const pool = index.pool;
-  const candidateOn = state.candidate;
-
   for (let i = 0; i < req.sym.length; i++) {
     const id = req.sym[i];
-    const list = state.exporters[id];
     const crc = req.crc[i];
-    const residentProvided = index.residentProvided[id] === 1;
     // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
-    if (!residentProvided && pool.has(index.any[id], k) && !namespacedOn(index, id, k)) {
+    if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k)) {
       const byCrc = index.exact[id];
       const slot = crc === ANY_CRC ? index.any[id] : byCrc === undefined ? -1 : (byCrc.get(crc) ?? -1);
       if (pool.has(slot, k) || pool.has(index.wild[id], k)) continue;
     }
-    // Compatible pairs: the rest only matters for `providers`.
-    if (compatible && !residentProvided && list === undefined) continue;
+    explainRequirement(state, m, k, i, work, imports);
+  }
+  return finishPair(work);
+}
 
-    // The symvers entry, when k's symvers lists the symbol: it is the static provider (the common
-    // case of a CRC mismatch; no candidate list is needed unless a candidate may stand in for it).
-    const entry = index.symversEntry(k, id);
-    if (entry !== undefined) {
-      const entryCrc = entry.crc >>> 0;
-      const crcOk = crc === ANY_CRC || entryCrc === crc;
-      if (crcOk && (entry.namespace === "" || namespaceAllowed(entry.namespace, (imports ??= new Set(record.importNamespaces)), record.name))) continue;
-      const symbol = interner.name(id);
-      // A candidate of the same name as the in-tree module behind the symvers entry stands in for it.
-      if (list !== undefined && index.owner[id] !== undefined && entry.module !== "vmlinux") {
-        imports ??= new Set(record.importNamespaces);
-        // The owner map holds, per module name, the kernels whose entry is that module's.
-        const ownerMap = index.owner[id]!;
-        let standIn = -1;
-        for (const p of list) {
-          if (p === m || !hasKernel(candidateOn[p], k)) continue;
-          const slot = ownerMap.get(state.moduleNames[p]);
-          if (slot !== undefined && pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
-            standIn = p;
-            break;
-          }
+/**
+ * The detailed verdicts of module m on every kernel (null where it is not a candidate), equal to
+ * explainPair's: each requirement's symvers check is done for all kernels at once with the
+ * bitsets, and only the kernels where it fails are looked at one by one.
+ */
+export function explainModule(state: EngineState, m: number): (PairVerdict | null)[] {
+  const kernelCount = state.kernels.length;
+  const works: (PairWork | null)[] = new Array<PairWork | null>(kernelCount);
+  for (let k = 0; k < kernelCount; k++) works[k] = hasKernel(state.candidate[m], k) ? startPair(state, m, k) : null;
+  const imports = new Imports(state.modules[m].importNamespaces);
+  const req = state.requirements[m];
+  const { index } = state;
+  const pool = index.pool;
+  const words = pool.words;
+  const open = Uint32Array.from(state.candidate[m]);
+  for (let i = 0; i < req.sym.length; i++) {
+    const id = req.sym[i];
+    const crc = req.crc[i];
+    const raw = pool.raw();
+    for (let w = 0; w < words; w++) {
+      // Kernels satisfied by their symvers entry: as explainPair's first check, for all kernels.
+      let ok = 0;
+      const anySlot = index.any[id];
+      if (index.residentProvided[id] === 0 && anySlot !== NO_SET) {
+        let matchSlot: number = NO_SET;
+        if (crc === ANY_CRC) matchSlot = anySlot;
+        else {
+          const byCrc = index.exact[id];
+          if (byCrc !== undefined) matchSlot = byCrc.get(crc) ?? NO_SET;
         }
-        if (standIn >= 0) {
-          (providers ??= new Set<string>()).add(state.modules[standIn].name);
-          continue;
-        }
+        const wildSlot = index.wild[id];
+        ok = raw[anySlot * words + w] & ((matchSlot === NO_SET ? 0 : raw[matchSlot * words + w]) | (wildSlot === NO_SET ? 0 : raw[wildSlot * words + w]));
+        const byNs = index.ns[id];
+        if (ok !== 0 && byNs !== undefined) for (const slot of byNs.values()) ok &= ~raw[slot * words + w];
       }
-      if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entry.module });
-      else verdict.missingImportNs.push({ symbol, namespace: entry.namespace });
-      continue;
+      let todo = open[w] & ~ok;
+      while (todo !== 0) {
+        const low = todo & -todo;
+        const k = (w << 5) + (31 - Math.clz32(low));
+        todo ^= low;
+        explainRequirement(state, m, k, i, works[k]!, imports);
+      }
     }
+  }
+  return works.map((w) => (w === null ? null : finishPair(w)));
+}
 
-    imports ??= new Set(record.importNamespaces);
-    const imp = imports;
+/** A module's import_ns set, made on first use. */
+class Imports {
+  private set: ReadonlySet<string> | undefined;
+  constructor(private readonly list: readonly string[]) {}
+  get(): ReadonlySet<string> {
+    return (this.set ??= new Set(this.list));
+  }
+}
+
+/** Requirement i of module m on kernel k, when its symvers entry on k does not simply satisfy it. */
+function explainRequirement(state: EngineState, m: number, k: number, i: number, work: PairWork, imp: Imports): void {
+  const record = state.modules[m];
+  const verdict = work.verdict;
+  const compatible = verdict.compatible;
+  const req = state.requirements[m];
+  const { index, interner } = state;
+  const pool = index.pool;
+  const candidateOn = state.candidate;
+  const id = req.sym[i];
+  const list = state.exporters[id];
+  const crc = req.crc[i];
+  const residentProvided = index.residentProvided[id] === 1;
+  // Compatible pairs: the rest only matters for `providers`.
+  if (compatible && !residentProvided && list === undefined) return;
+
+  // The symvers entry, when k's symvers lists the symbol: it is the static provider (the common
+  // case of a CRC mismatch; no candidate list is needed unless a candidate may stand in for it).
+  const entry = index.symversEntry(k, id);
+  if (entry !== undefined) {
+    const entryCrc = entry.crc >>> 0;
+    const crcOk = crc === ANY_CRC || entryCrc === crc;
+    if (crcOk && (entry.namespace === "" || namespaceAllowed(entry.namespace, imp.get(), record.name))) return;
     const symbol = interner.name(id);
-    const weak = req.weak[i] === 1;
-    const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
-    const exportOf = (p: number) => exportNamed(state.modules[p], symbol);
-    const alive = (p: number) => hasKernel(state.compat[p], k);
-    const sat = (p: number) => satisfies(state.modules[p], symbol, crc, imp, record.name);
-    const candidates = (list ?? []).filter((p) => p !== m && hasKernel(candidateOn[p], k));
-
-    // A resident module as the static provider.
-    const provider = index.provider(k, id);
-    if (provider !== null) {
-      if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imp, record.name)) {
-        if (provider.resident !== null) (providers ??= new Set<string>()).add(provider.name);
-        continue;
+    // A candidate of the same name as the in-tree module behind the symvers entry stands in for it.
+    if (list !== undefined && index.owner[id] !== undefined && entry.module !== "vmlinux") {
+      const imports = imp.get();
+      // The owner map holds, per module name, the kernels whose entry is that module's.
+      const ownerMap = index.owner[id]!;
+      let standIn = -1;
+      for (const p of list) {
+        if (p === m || !hasKernel(candidateOn[p], k)) continue;
+        const slot = ownerMap.get(state.moduleNames[p]);
+        if (slot !== undefined && pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
+          standIn = p;
+          break;
+        }
       }
-      if (!crcMatches(provider.crc)) {
-        verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: provider.crc ?? 0, provider: provider.name });
-      } else {
-        verdict.missingImportNs.push({ symbol, namespace: provider.namespace });
+      if (standIn >= 0) {
+        (work.providers ??= new Set<string>()).add(state.modules[standIn].name);
+        return;
       }
-      continue;
     }
-
-    // No static provider: candidate modules on k.
-    if (candidates.length === 0) {
-      if (!weak) verdict.missing.push(symbol);
-      continue;
-    }
-    const good = candidates.filter(sat);
-    const goodAlive = good.find(alive);
-    if (goodAlive !== undefined) {
-      (providers ??= new Set<string>()).add(state.modules[goodAlive].name);
-      continue;
-    }
-    if (weak && !candidates.some(alive)) continue; // resolves to nothing: fine for a weak symbol
-    if (good.length > 0) {
-      for (const p of good) addBlocked((blocked ??= new Map()), state.modules[p], p, symbol);
-      continue;
-    }
-    const crcOk = candidates.filter((p) => crcMatches(exportOf(p).crc));
-    const nsOnly = crcOk.find(alive);
-    if (nsOnly !== undefined) {
-      verdict.missingImportNs.push({ symbol, namespace: exportOf(nsOnly).namespace });
-      continue;
-    }
-    if (crcOk.length > 0) {
-      for (const p of crcOk) addBlocked((blocked ??= new Map()), state.modules[p], p, symbol);
-      continue;
-    }
-    const wrong = candidates.find(alive) ?? candidates[0];
-    verdict.mismatched.push({
-      symbol,
-      moduleCrc: crc,
-      kernelCrc: exportOf(wrong).crc ?? 0,
-      provider: state.modules[wrong].name,
-    });
+    if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entry.module });
+    else verdict.missingImportNs.push({ symbol, namespace: entry.namespace });
+    return;
   }
 
-  if (blocked !== undefined) verdict.blockedBy = [...blocked.values()];
-  if (providers !== undefined) verdict.providers = [...providers];
-  return verdict;
+  const imports = imp.get();
+  const symbol = interner.name(id);
+  const weak = req.weak[i] === 1;
+  const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
+  const exportOf = (p: number) => exportNamed(state.modules[p], symbol);
+  const alive = (p: number) => hasKernel(state.compat[p], k);
+  const sat = (p: number) => satisfies(state.modules[p], symbol, crc, imports, record.name);
+  const candidates = (list ?? []).filter((p) => p !== m && hasKernel(candidateOn[p], k));
+
+  // A resident module as the static provider.
+  const provider = index.provider(k, id);
+  if (provider !== null) {
+    if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imports, record.name)) {
+      if (provider.resident !== null) (work.providers ??= new Set<string>()).add(provider.name);
+      return;
+    }
+    if (!crcMatches(provider.crc)) {
+      verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: provider.crc ?? 0, provider: provider.name });
+    } else {
+      verdict.missingImportNs.push({ symbol, namespace: provider.namespace });
+    }
+    return;
+  }
+
+  // No static provider: candidate modules on k.
+  if (candidates.length === 0) {
+    if (!weak) verdict.missing.push(symbol);
+    return;
+  }
+  const good = candidates.filter(sat);
+  const goodAlive = good.find(alive);
+  if (goodAlive !== undefined) {
+    (work.providers ??= new Set<string>()).add(state.modules[goodAlive].name);
+    return;
+  }
+  if (weak && !candidates.some(alive)) return; // resolves to nothing: fine for a weak symbol
+  if (good.length > 0) {
+    for (const p of good) addBlocked((work.blocked ??= new Map()), state.modules[p], p, symbol);
+    return;
+  }
+  const crcOk = candidates.filter((p) => crcMatches(exportOf(p).crc));
+  const nsOnly = crcOk.find(alive);
+  if (nsOnly !== undefined) {
+    verdict.missingImportNs.push({ symbol, namespace: exportOf(nsOnly).namespace });
+    return;
+  }
+  if (crcOk.length > 0) {
+    for (const p of crcOk) addBlocked((work.blocked ??= new Map()), state.modules[p], p, symbol);
+    return;
+  }
+  const wrong = candidates.find(alive) ?? candidates[0];
+  verdict.mismatched.push({
+    symbol,
+    moduleCrc: crc,
+    kernelCrc: exportOf(wrong).crc ?? 0,
+    provider: state.modules[wrong].name,
+  });
 }
 
 function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {

@@ -82,6 +82,8 @@ export interface CompatibilityReport {
    * one): for a caller that visits each pair once, such as a streamed report.
    */
   explain(moduleIndex: number, kernelIndex: number): PairVerdict | null;
+  /** `explain` of module m on every kernel, by kernel index (one pass over its requirements). */
+  explainModule(moduleIndex: number): (PairVerdict | null)[];
   /** Every verdict, indexed [moduleIndex][kernelIndex]. */
   verdicts(): (PairVerdict | null)[][];
 }
