@@ -1,8 +1,7 @@
 import { defaultCacheDir, fileKey, RecordCache, type CacheStats, type FileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "./module-record.js";
-import type { ReadModuleOptions } from "./read-module.js";
-import { readModuleOnce } from "./read-once.js";
+import { readModule, type ReadModuleOptions } from "./read-module.js";
 import { poolAvailable, poolSize, poolWorthwhile, readInPool, type PoolResult } from "./read-pool.js";
 
 export interface InputError {
@@ -69,7 +68,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
   };
   const readHere = async (path: string): Promise<PoolResult> => {
     try {
-      return { record: await readModuleOnce(path, readOptions) };
+      return { record: await readModule(path, readOptions) };
     } catch (err) {
       return { error: describeInputError(path, err) };
     }

@@ -2,8 +2,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { encodeRecordBatch } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "./module-record.js";
-import type { ReadModuleOptions } from "./read-module.js";
-import { readModuleOnce } from "./read-once.js";
+import { readModule, type ReadModuleOptions } from "./read-module.js";
 import type { PoolRequest, PoolResponse, WireResult } from "./read-pool.js";
 
 /**
@@ -20,7 +19,7 @@ port.on("message", async (req: PoolRequest) => {
   const errors: (string | undefined)[] = [];
   for (const path of req.paths) {
     try {
-      records.push(await readModuleOnce(path, options));
+      records.push(await readModule(path, options));
       errors.push(undefined);
     } catch (err) {
       records.push(undefined);
