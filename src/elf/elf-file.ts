@@ -1,5 +1,5 @@
 import elfy from "elfy";
-import type { ElfyHeader } from "elfy";
+import type { ElfyHeader, Parser } from "elfy";
 import { FormatError } from "../errors.js";
 import type { ByteSource } from "./byte-source.js";
 import { ElfLayout } from "./elf-layout.js";
@@ -23,38 +23,62 @@ export interface ElfSection {
 
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 /**
- * One elfy parser for every file (parseHeader sets its byte order and word size before the
- * section entries are decoded). Section flags are not used: elfy's mapFlags, which builds an
- * object of flag names for every section entry, is replaced on this instance by a constant.
+ * One elfy parser per class and byte order. An elfy parser keeps the byte order and word size of
+ * the last header it decoded, and section entries are decoded lazily, after other modules' headers
+ * may have been read (reads interleave across files), so a parser is never shared between layouts.
+ * Section flags are not used: elfy's mapFlags, which builds an object of flag names for every
+ * section entry, is replaced on these instances by a constant.
  */
-const parser = new elfy.Parser();
+const parsers = new Map<string, Parser>();
 const NO_FLAGS: Record<string, boolean> = Object.freeze({});
-(parser as unknown as { mapFlags: () => Record<string, boolean> }).mapFlags = () => NO_FLAGS;
+function parserFor(layout: ElfLayout): Parser {
+  const key = `${layout.elfClass}${layout.endianness}`;
+  let p = parsers.get(key);
+  if (p === undefined) {
+    p = new elfy.Parser();
+    (p as unknown as { mapFlags: () => Record<string, boolean> }).mapFlags = () => NO_FLAGS;
+    parsers.set(key, p);
+  }
+  return p;
+}
 const EMPTY = Buffer.alloc(0);
 const TWO_53 = 2 ** 53;
 const SECTION_TYPE_NUMBERS: Record<string, number> = { null: 0, progbits: 1, symtab: 2, strtab: 3, rela: 4, hash: 5, dynamic: 6, note: 7, nobits: 8, rel: 9 };
 
 /**
- * An ELF relocatable object (a kernel module): header and section table decoded
- * with elfy, every offset and size checked against the file before it is used.
+ * An ELF relocatable object (a kernel module): the header is decoded with elfy at once, the
+ * section table entry by entry when a section is asked for (a module has ~60 sections and the
+ * reader uses a handful: decoding all of them cost more than the rest of reading a plain .ko).
+ * Every offset and size is checked against the file before it is used.
  */
 export class ElfFile {
   readonly file: string;
   readonly layout: ElfLayout;
   readonly machine: number;
-  readonly sections: readonly ElfSection[];
+  readonly sectionCount: number;
   private readonly source: ByteSource;
-  private readonly byName: Map<string, ElfSection>;
+  private readonly header: ElfyHeader;
+  private readonly table: Buffer;
+  private readonly names: Buffer;
+  private readonly namesOffset: number;
+  private readonly decoded: (ElfSection | undefined)[];
+  private readonly parser: Parser;
 
-  private constructor(file: string, source: ByteSource, layout: ElfLayout, machine: number, sections: ElfSection[]) {
+  private constructor(file: string, source: ByteSource, layout: ElfLayout, machine: number, header: ElfyHeader, table: Buffer) {
     this.file = file;
     this.source = source;
     this.layout = layout;
     this.machine = machine;
-    this.sections = sections;
-    this.byName = new Map();
-    // First section of a name wins, as kmod's kmod_elf_get_section does.
-    for (const s of sections) if (s.index !== 0 && !this.byName.has(s.name)) this.byName.set(s.name, s);
+    this.header = header;
+    this.table = table;
+    this.sectionCount = header.shnum;
+    this.decoded = new Array(header.shnum);
+    this.parser = parserFor(layout);
+    // The section name table itself, decoded first: every other entry's name points into it.
+    const strtab = this.decode(header.shstrndx, "");
+    this.names = this.data(strtab);
+    this.namesOffset = strtab.offset;
+    this.decoded[header.shstrndx] = undefined; // decoded again, with its name, when asked for
   }
 
   static parse(file: string, source: ByteSource): ElfFile {
@@ -67,7 +91,7 @@ export class ElfFile {
     const layout = new ElfLayout(elfClass, endianness);
 
     const headerBytes = readChecked(file, source, 0, layout.headerSize, "truncated ELF header");
-    const header: ElfyHeader = parser.parseHeader(headerBytes);
+    const header: ElfyHeader = parserFor(layout).parseHeader(headerBytes);
     const machine = layout.u16(headerBytes, 18);
     if (header.shoff === 0 || header.shnum === 0) {
       if (header.shoff !== 0) throw new FormatError(file, "extended section numbering is not supported", header.shoff);
@@ -82,46 +106,34 @@ export class ElfFile {
     }
     const table = source.read(header.shoff, tableSize);
     if (table.length < tableSize) throw new FormatError(file, "truncated section table", header.shoff);
-
-    const raw: ElfSection[] = [];
-    const nameOffsets: number[] = [];
-    for (let i = 0; i < header.shnum; i++) {
-      const at = i * header.shentsize;
-      const entry = table.subarray(at, at + header.shentsize);
-      const s = parser.parseSection(entry, header, EMPTY);
-      // elfy reads Elf64_Shdr sh_addralign/sh_entsize at 46/54; they are at 48/56.
-      const addralign = elfClass === 64 ? layout.u64(entry, 48) : s.addralign;
-      const entsize = elfClass === 64 ? layout.u64(entry, 56) : s.entsize;
-      const type = typeof s.type === "number" ? s.type : (SECTION_TYPE_NUMBERS[s.type] ?? layout.u32(entry, 4));
-      // elfy's 64-bit sh_offset/sh_size are exact below 2^53; past it they count as Infinity (rejected by the range checks), as ElfLayout.u64 does.
-      const offset = s.off >= TWO_53 ? Infinity : s.off;
-      const size = s.size >= TWO_53 ? Infinity : s.size;
-      if (type !== SHT_NOBITS && i !== 0 && (!Number.isSafeInteger(offset + size) || offset + size > source.size)) {
-        throw new FormatError(file, `section ${i} data past end of file`, header.shoff + at);
-      }
-      nameOffsets.push(s.name);
-      raw.push({ index: i, name: "", type, offset, size, link: s.link, addralign, entsize });
-    }
-
-    if (header.shstrndx === 0 || header.shstrndx >= raw.length) {
+    if (header.shstrndx === 0 || header.shstrndx >= header.shnum) {
       throw new FormatError(file, `section name table index ${header.shstrndx} out of range`, elfClass === 64 ? 62 : 50);
     }
-    const strtabSection = raw[header.shstrndx]!;
-    const names = source.read(strtabSection.offset, strtabSection.size);
-    for (const s of raw) {
-      const off = nameOffsets[s.index]!;
-      if (s.index === 0) continue;
-      if (off >= names.length) throw new FormatError(file, `section ${s.index} name offset ${off} outside the section name table`, header.shoff + s.index * header.shentsize);
-      s.name = cString(file, names, off, strtabSection.offset);
-    }
-    return new ElfFile(file, source, layout, machine, raw);
+    return new ElfFile(file, source, layout, machine, header, table);
   }
 
+  /** The first section named `name`, as kmod's kmod_elf_get_section finds it (names compared in place). */
   section(name: string): ElfSection | undefined {
-    return this.byName.get(name);
+    const names = this.names;
+    const first = name.charCodeAt(0);
+    for (let i = 1; i < this.sectionCount; i++) {
+      const off = this.nameOffset(i);
+      if (off >= names.length || names[off] !== first) continue;
+      let k = 1;
+      while (k < name.length && names[off + k] === name.charCodeAt(k)) k++;
+      if (k === name.length && names[off + k] === 0) return this.sectionAt(i);
+    }
+    return undefined;
   }
 
-  /** A section's bytes (empty for SHT_NOBITS); the range was checked when the table was read. */
+  /** The first section of type `type` (sh_type is a 32-bit word at offset 4 in both classes). */
+  sectionOfType(type: number): ElfSection | undefined {
+    const size = this.header.shentsize;
+    for (let i = 1; i < this.sectionCount; i++) if (this.layout.u32(this.table, i * size + 4) === type) return this.sectionAt(i);
+    return undefined;
+  }
+
+  /** A section's bytes (empty for SHT_NOBITS); the range was checked when its entry was decoded. */
   data(section: ElfSection): Buffer {
     if (section.type === SHT_NOBITS || section.size === 0) return Buffer.alloc(0);
     const bytes = this.source.read(section.offset, section.size);
@@ -129,10 +141,41 @@ export class ElfFile {
     return bytes;
   }
 
-  /** The ELF section at `index`, or undefined for SHN_UNDEF and reserved indexes. */
+  /** The ELF section at `index`, or undefined for SHN_UNDEF, reserved and out-of-range indexes. */
   sectionAt(index: number): ElfSection | undefined {
-    if (index === SHN_UNDEF || index >= SHN_LORESERVE) return undefined;
-    return this.sections[index];
+    if (index === SHN_UNDEF || index >= SHN_LORESERVE || index >= this.sectionCount) return undefined;
+    const s = this.decoded[index];
+    if (s !== undefined) return s;
+    const off = this.nameOffset(index);
+    if (off >= this.names.length) {
+      throw new FormatError(this.file, `section ${index} name offset ${off} outside the section name table`, this.header.shoff + index * this.header.shentsize);
+    }
+    return this.decode(index, cString(this.file, this.names, off, this.namesOffset));
+  }
+
+  private nameOffset(index: number): number {
+    return this.layout.u32(this.table, index * this.header.shentsize);
+  }
+
+  private decode(i: number, name: string): ElfSection {
+    const header = this.header;
+    const at = i * header.shentsize;
+    const entry = this.table.subarray(at, at + header.shentsize);
+    const s = this.parser.parseSection(entry, header, EMPTY);
+    const is64 = this.layout.elfClass === 64;
+    // elfy reads Elf64_Shdr sh_addralign/sh_entsize at 46/54; they are at 48/56.
+    const addralign = is64 ? this.layout.u64(entry, 48) : s.addralign;
+    const entsize = is64 ? this.layout.u64(entry, 56) : s.entsize;
+    const type = typeof s.type === "number" ? s.type : (SECTION_TYPE_NUMBERS[s.type] ?? this.layout.u32(entry, 4));
+    // elfy's 64-bit sh_offset/sh_size are exact below 2^53; past it they count as Infinity (rejected by the range check), as ElfLayout.u64 does.
+    const offset = s.off >= TWO_53 ? Infinity : s.off;
+    const size = s.size >= TWO_53 ? Infinity : s.size;
+    if (type !== SHT_NOBITS && (!Number.isSafeInteger(offset + size) || offset + size > this.source.size)) {
+      throw new FormatError(this.file, `section ${i} data past end of file`, header.shoff + at);
+    }
+    const section: ElfSection = { index: i, name, type, offset, size, link: s.link, addralign, entsize };
+    this.decoded[i] = section;
+    return section;
   }
 }
 

@@ -45,13 +45,13 @@ function wanted(strings: Buffer, at: number): boolean {
 }
 
 function decodeSymbols(elf: ElfFile, filtered: boolean): ElfSymbol[] {
-  const symtab = elf.sections.find((s) => s.type === SHT_SYMTAB) ?? elf.section(".symtab");
+  const symtab = elf.sectionOfType(SHT_SYMTAB) ?? elf.section(".symtab");
   if (!symtab) return [];
   const layout = elf.layout;
   if (symtab.size % layout.symbolSize !== 0) {
     throw new FormatError(elf.file, `.symtab size ${symtab.size} is not a multiple of ${layout.symbolSize}`, symtab.offset);
   }
-  const strtabSection: ElfSection | undefined = elf.sections[symtab.link];
+  const strtabSection: ElfSection | undefined = elf.sectionAt(symtab.link);
   if (!strtabSection || symtab.link === 0) throw new FormatError(elf.file, `.symtab links to missing string table ${symtab.link}`, symtab.offset);
   const data = elf.data(symtab);
   const strings = elf.data(strtabSection);

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readModule } from "../../src/module/read-module.js";
+import { buildRecord, openModule, readModule } from "../../src/module/read-module.js";
 import type { ModuleRecord } from "../../src/module/module-record.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import type { SymversTable } from "../../src/symvers/symvers-table.js";
@@ -75,5 +75,26 @@ describe.skipIf(files.length === 0)("ELF layouts of the real sample", () => {
       .sort((a, b) => a.name.localeCompare(b.name));
     const got = [...r.exports].sort((a, b) => a.name.localeCompare(b.name));
     expect(got).toEqual(expected);
+  });
+});
+
+describe.skipIf(files.length === 0)("ELF layouts read interleaved", () => {
+  // Section entries are decoded when first asked for; opening every layout's module first and
+  // building the records after must give what reading each alone gives (a decoder left set to
+  // the last header's byte order or word size would misread the others' section tables).
+  it("every layout opened before any record is built: the same records as one at a time", async () => {
+    const byLayout = new Map<string, string>();
+    for (const f of files) byLayout.set(caseOf(f), byLayout.get(caseOf(f)) ?? f);
+    const paths = [...byLayout.values()];
+    expect(paths.length).toBeGreaterThanOrEqual(4);
+    const alone: ModuleRecord[] = [];
+    for (const p of paths) alone.push(await readModule(p));
+    const opened = [];
+    for (const p of paths) opened.push(await openModule(p));
+    try {
+      expect(opened.map((o, i) => buildRecord(paths[i]!, o))).toEqual(alone);
+    } finally {
+      for (const o of opened) o.source.close();
+    }
   });
 });
