@@ -2,9 +2,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { compressSync, uncompressSync } from "lz4-napi";
 import type { ModuleRecord } from "../module/module-record.js";
 import { KABI_VERSION } from "./kabi-version.js";
+import { createRequire } from "node:module";
+
+/** lz4-napi, loaded when a pack is first read or written (not for --no-cache runs nor the read-pool workers' batches). */
+const lz4 = (): typeof import("lz4-napi") => createRequire(import.meta.url)("lz4-napi") as typeof import("lz4-napi");
 
 /**
  * Persistent cache of module records, so that a second run over the same tree reads no module.
@@ -478,7 +481,7 @@ function encodePack(entries: Map<string, Entry>): Buffer {
     if (record !== undefined) items.push({ name, key: e.key, record });
   }
   const { raw, kept } = encodeRaw(items);
-  const body = compressSync(raw);
+  const body = lz4().compressSync(raw);
   const version = Buffer.from(KABI_VERSION, "utf8");
   const header = Buffer.alloc(FIXED_HEADER + version.length);
   let h = MAGIC.copy(header, 0);
@@ -507,7 +510,7 @@ export function decodePack(buf: Buffer): DecodedPack | null {
   if (!createHash("sha1").update(body).digest().equals(sum)) return null;
   try {
     if (body.length < 4 || body.readUInt32LE(0) > MAX_RAW_BODY) return null; // lz4-napi prepends the raw size
-    let raw = uncompressSync(body);
+    let raw = lz4().uncompressSync(body);
     if (raw.byteOffset % 8 !== 0) raw = Buffer.from(raw); // typed-array views need alignment
     return decodeRaw(raw, count);
   } catch {

@@ -1,5 +1,3 @@
-import { auditCommand } from "./audit.js";
-import { dumpCommand } from "./dump.js";
 import type { CliIO } from "./io.js";
 
 const USAGE = `usage: kabi <command> [options]
@@ -8,13 +6,14 @@ commands:
   audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--json] PATH...   modules x kernels compatibility
 `;
 
+/** Loaded when run: each command imports only what it needs (start-up time counts in every weak-modules call). */
 type Command = (args: readonly string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  dump: async () => dumpCommand,
+  dump: async () => (await import("./dump.js")).dumpCommand,
   "weak-modules": async () => (await import("./weak-modules.js")).weakModulesCommand,
   status: async () => (await import("./status.js")).statusCommand,
-  audit: async () => auditCommand,
+  audit: async () => (await import("./audit.js")).auditCommand,
 };
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {

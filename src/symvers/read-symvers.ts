@@ -2,10 +2,13 @@ import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { gunzip, gunzipSync } from "node:zlib";
 import { promisify } from "node:util";
-import { xz } from "@napi-rs/lzma";
 import { FormatError } from "../errors.js";
 import { parseSymvers } from "./parse-symvers.js";
 import type { SymversTable } from "./symvers-table.js";
+import { createRequire } from "node:module";
+
+/** @napi-rs/lzma, loaded on the first xz symvers file (most are plain or gzip; loading it costs ~20 ms of start-up). */
+const lzma = (): typeof import("@napi-rs/lzma") => createRequire(import.meta.url)("@napi-rs/lzma") as typeof import("@napi-rs/lzma");
 
 const gunzipAsync = promisify(gunzip);
 
@@ -78,7 +81,7 @@ export async function decodeSymvers(data: Uint8Array, file: string): Promise<Uin
       }
     case "xz":
       try {
-        return await xz.decompress(data);
+        return await lzma().xz.decompress(data);
       } catch (err) {
         throw xzError(file, err);
       }
@@ -98,7 +101,7 @@ export function decodeSymversSync(data: Uint8Array, file: string): Uint8Array {
       }
     case "xz":
       try {
-        return xz.decompressSync(data);
+        return lzma().xz.decompressSync(data);
       } catch (err) {
         throw xzError(file, err);
       }
