@@ -2,6 +2,7 @@ import type { BlockedBy, CompatibilityReport, CrcMismatch, MissingImportNs, Pair
 import type { ModuleRecord } from "../module/module-record.js";
 import type { InputError } from "../module/read-many.js";
 import type { SymversProblem } from "../symvers/symvers-table.js";
+import { ByteWriter } from "./byte-writer.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -130,30 +131,6 @@ export function auditInputExitCode(input: AuditInput): number {
   return 0;
 }
 
-/**
- * Chunk size in characters: small enough for a joined chunk to be allocated in V8's young
- * generation (a 1 MiB string goes to large-object space and each one pushes toward a full GC).
- */
-const CHUNK = 1 << 16;
-
-/** Collects output text and hands it on in chunks of about CHUNK characters. */
-class ChunkWriter {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private readonly sink: (text: string) => void) {}
-  write(text: string): void {
-    this.parts.push(text);
-    this.size += text.length;
-    if (this.size >= CHUNK) this.flush();
-  }
-  flush(): void {
-    if (this.parts.length === 0) return;
-    this.sink(this.parts.join(""));
-    this.parts = [];
-    this.size = 0;
-  }
-}
-
 const q = (s: string): string => JSON.stringify(s);
 
 function stringArrayJson(xs: readonly string[]): string {
@@ -167,45 +144,35 @@ interface MismatchJson {
   moduleCrc: number;
   kernelCrc: number;
   provider: string;
-  json: string;
+  /** The fragment with a leading comma (written as is after the first item, without it for the first). */
+  json: Buffer;
 }
 
 /**
- * The JSON of one CRC mismatch. Most modules of a tree need a symbol with the same CRC, so each
- * kernel keeps the last fragment per symbol and reuses it (one flat string, no re-encoding).
+ * The JSON of one CRC mismatch, as UTF-8. Most modules of a tree need a symbol with the same CRC,
+ * so each kernel keeps the last fragment per symbol and copies it in again.
  */
-function mismatchJson(x: CrcMismatch, cache: Map<string, MismatchJson>): string {
+function mismatchJson(x: CrcMismatch, cache: Map<string, MismatchJson>): Buffer {
   const hit = cache.get(x.symbol);
   if (hit !== undefined && hit.moduleCrc === x.moduleCrc && hit.kernelCrc === x.kernelCrc && hit.provider === x.provider) return hit.json;
-  const json = flat(
-    '{"symbol":' + q(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + q(x.provider) + "}",
+  const json = Buffer.from(
+    ',{"symbol":' + q(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + q(x.provider) + "}",
+    "utf8",
   );
   cache.set(x.symbol, { moduleCrc: x.moduleCrc, kernelCrc: x.kernelCrc, provider: x.provider, json });
   return json;
 }
 
-/**
- * The string, flattened (converting it to a number makes V8 flatten a concatenation in place), so
- * a cached fragment is copied as one piece each time it is written rather than walked.
- */
-function flat(s: string): string {
-  void Number(s);
-  return s;
-}
-
 /** JSON.stringify(auditPair(v)), written directly, piece by piece (no nested concatenation). */
-function writePairJson(w: ChunkWriter, v: PairVerdict, mismatchCache: Map<string, MismatchJson>): void {
-  w.write(v.compatible ? '{"compatible":true,"missing":' : '{"compatible":false,"missing":');
-  w.write(stringArrayJson(v.missing));
-  if (v.mismatched.length === 0) w.write(',"mismatched":[]');
+function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<string, MismatchJson>): void {
+  w.text(v.compatible ? '{"compatible":true,"missing":' : '{"compatible":false,"missing":');
+  w.text(stringArrayJson(v.missing));
+  if (v.mismatched.length === 0) w.text(',"mismatched":[]');
   else {
-    w.write(',"mismatched":[');
-    w.write(mismatchJson(v.mismatched[0], mismatchCache));
-    for (let i = 1; i < v.mismatched.length; i++) {
-      w.write(",");
-      w.write(mismatchJson(v.mismatched[i], mismatchCache));
-    }
-    w.write("]");
+    w.text(',"mismatched":[');
+    w.bytes(mismatchJson(v.mismatched[0], mismatchCache).subarray(1));
+    for (let i = 1; i < v.mismatched.length; i++) w.bytes(mismatchJson(v.mismatched[i], mismatchCache));
+    w.text("]");
   }
   let out = ',"blockedBy":[';
   for (let i = 0; i < v.blockedBy.length; i++) {
@@ -220,7 +187,7 @@ function writePairJson(w: ChunkWriter, v: PairVerdict, mismatchCache: Map<string
   out += '],"vermagicMismatch":';
   out += v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}";
   out += ',"noModversions":' + (v.noModversions ? "true" : "false") + ',"providers":' + stringArrayJson(v.providers) + "}";
-  w.write(out);
+  w.text(out);
 }
 
 /** A value pretty-printed as JSON.stringify(x, null, 2) does, at one level of indentation. */
@@ -231,15 +198,15 @@ const indented = (x: unknown): string => JSON.stringify(x, null, 2).replace(/\n/
  * module per line, each pair's verdict computed while writing and dropped after, so memory stays
  * flat however many kernels and mismatches there are.
  */
-export function writeAuditJson(input: AuditInput, sink: (text: string) => void): void {
-  const w = new ChunkWriter(sink);
+export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void): void {
+  const w = new ByteWriter(sink);
   const { kernels, modules, report } = input;
   const releaseKeys = kernels.map((k) => q(k.release) + ":");
   const mismatchCaches = kernels.map(() => new Map<string, MismatchJson>());
-  w.write('{\n  "kernels": ' + indented(kernels) + ',\n  "modules": [');
+  w.text('{\n  "kernels": ' + indented(kernels) + ',\n  "modules": [');
   for (let m = 0; m < modules.length; m++) {
     const r = modules[m];
-    w.write(
+    w.text(
       (m === 0 ? "\n    " : ",\n    ") +
         '{"path":' +
         q(r.path) +
@@ -256,13 +223,13 @@ export function writeAuditJson(input: AuditInput, sink: (text: string) => void):
     for (let k = 0; k < kernels.length; k++) {
       const v = verdicts[k];
       if (v === null) continue;
-      w.write(first ? releaseKeys[k] : "," + releaseKeys[k]);
+      w.text(first ? releaseKeys[k] : "," + releaseKeys[k]);
       writePairJson(w, v, mismatchCaches[k]);
       first = false;
     }
-    w.write("}}");
+    w.text("}}");
   }
-  w.write((modules.length === 0 ? "]" : "\n  ]") + ',\n  "errors": ' + indented(input.errors) + ',\n  "symversProblems": ' + indented(input.symversProblems) + "\n}\n");
+  w.text((modules.length === 0 ? "]" : "\n  ]") + ',\n  "errors": ' + indented(input.errors) + ',\n  "symversProblems": ' + indented(input.symversProblems) + "\n}\n");
   w.flush();
 }
 
@@ -275,11 +242,11 @@ interface TextRows {
   reasons(m: number, k: number): string[] | null;
 }
 
-function writeText(rows: TextRows, sink: (text: string) => void): void {
-  const w = new ChunkWriter(sink);
+function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
+  const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
-  w.write("kernels:\n");
-  kernels.forEach((k, i) => w.write(`  [${i + 1}] ${k.release}  (${k.symvers})\n`));
+  w.text("kernels:\n");
+  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})\n`));
   let nameWidth = 6;
   let builtWidth = 9;
   for (const m of modules) {
@@ -288,37 +255,37 @@ function writeText(rows: TextRows, sink: (text: string) => void): void {
   }
   const colWidth = Math.max(3, String(kernels.length).length + 2);
   const cols = kernels.map((_, i) => `[${i + 1}]`.padStart(colWidth)).join(" ");
-  w.write(`\n${"module".padEnd(nameWidth)}  ${"built for".padEnd(builtWidth)}  ${cols}\n`);
+  w.text(`\n${"module".padEnd(nameWidth)}  ${"built for".padEnd(builtWidth)}  ${cols}\n`);
   for (let m = 0; m < modules.length; m++) {
     let cells = "";
     for (let k = 0; k < kernels.length; k++) cells += (k === 0 ? "" : " ") + rows.mark(m, k).padStart(colWidth);
-    w.write(`${modules[m].path.padEnd(nameWidth)}  ${modules[m].builtFor.padEnd(builtWidth)}  ${cells}\n`);
+    w.text(`${modules[m].path.padEnd(nameWidth)}  ${modules[m].builtFor.padEnd(builtWidth)}  ${cells}\n`);
   }
   let blocking = false;
   for (let m = 0; m < modules.length; m++) {
     for (let k = 0; k < kernels.length; k++) {
       const reasons = rows.reasons(m, k);
       if (reasons === null) continue;
-      if (!blocking) w.write("\nblocking:\n");
+      if (!blocking) w.text("\nblocking:\n");
       blocking = true;
       let text = `  ${modules[m].path} on ${kernels[k].release}:\n`;
       for (const reason of reasons) text += `    ${reason}\n`;
-      w.write(text);
+      w.text(text);
     }
   }
   let unjudged = false;
   for (const m of modules) {
     if (m.hasModversions) continue;
-    if (!unjudged) w.write("\nwithout modversions (judged by symbol names only, marked ok?):\n");
+    if (!unjudged) w.text("\nwithout modversions (judged by symbol names only, marked ok?):\n");
     unjudged = true;
-    w.write(`  ${m.path}\n`);
+    w.text(`  ${m.path}\n`);
   }
   w.flush();
 }
 
 /** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
 export function formatAuditText(r: AuditReport): string {
-  const parts: string[] = [];
+  const parts: Buffer[] = [];
   writeText(
     {
       kernels: r.kernels,
@@ -334,11 +301,11 @@ export function formatAuditText(r: AuditReport): string {
     },
     (t) => parts.push(t),
   );
-  return parts.join("");
+  return Buffer.concat(parts).toString("utf8");
 }
 
 /** formatAuditText of the report of `input`, written as it goes (verdicts computed and dropped). */
-export function writeAuditText(input: AuditInput, sink: (text: string) => void): void {
+export function writeAuditText(input: AuditInput, sink: (chunk: Buffer) => void): void {
   const { report, modules } = input;
   let explainedModule = -1;
   let explained: (PairVerdict | null)[] = [];

@@ -1,6 +1,7 @@
 /** Where a command writes; tests pass buffers, the executables pass the process streams. */
 export interface CliIO {
-  out(text: string): void;
+  /** Standard output: text, or UTF-8 bytes (a chunk may end inside a character; the next one continues it). */
+  out(text: string | Uint8Array): void;
   err(text: string): void;
   /** Standard input, read whole (weak-modules takes module paths on it). */
   readStdin(): Promise<string>;

@@ -33,10 +33,10 @@ async function input(paths: string[], releases: string[]): Promise<AuditInput> {
   };
 }
 
-function collect(write: (sink: (t: string) => void) => void): string {
-  const parts: string[] = [];
-  write((t) => parts.push(t));
-  return parts.join("");
+function collect(write: (sink: (chunk: Buffer) => void) => void): string {
+  const parts: Buffer[] = [];
+  write((chunk) => parts.push(chunk));
+  return Buffer.concat(parts).toString("utf8");
 }
 
 describe("streamed audit output", () => {

@@ -7,10 +7,11 @@ export interface CapturedIO extends CliIO {
 }
 
 export function captureIO(stdin = ""): CapturedIO {
+  const utf8 = new TextDecoder("utf-8");
   const io: CapturedIO = {
     stdout: "",
     stderr: "",
-    out: (t) => void (io.stdout += t),
+    out: (t) => void (io.stdout += typeof t === "string" ? utf8.decode() + t : utf8.decode(t, { stream: true })),
     err: (t) => void (io.stderr += t),
     readStdin: async () => stdin,
     cwd: process.cwd(),
