@@ -154,14 +154,19 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
 
   // The symvers entry, when k's symvers lists the symbol: it is the static provider (the common
   // case of a CRC mismatch; no candidate list is needed unless a candidate may stand in for it).
-  const entry = index.symversEntry(k, id);
-  if (entry !== undefined) {
-    const entryCrc = entry.crc >>> 0;
+  const entryAt = k * index.symbolCount + id;
+  const entryCrc = index.symversCrc[entryAt];
+  if (entryCrc >= 0) {
     const crcOk = crc === ANY_CRC || entryCrc === crc;
-    if (crcOk && (entry.namespace === "" || namespaceAllowed(entry.namespace, imp.get(), record.name))) return;
+    let namespace = "";
+    if (crcOk) {
+      namespace = index.symversEntry(k, id)!.namespace;
+      if (namespace === "" || namespaceAllowed(namespace, imp.get(), record.name)) return;
+    }
+    const entryModule = index.symversModule[entryAt];
     const symbol = interner.name(id);
     // A candidate of the same name as the in-tree module behind the symvers entry stands in for it.
-    if (list !== undefined && index.hasOwner(id) && entry.module !== "vmlinux") {
+    if (list !== undefined && index.hasOwner(id) && entryModule !== "vmlinux") {
       const imports = imp.get();
       let standIn = -1;
       for (const p of list) {
@@ -178,8 +183,8 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
         return;
       }
     }
-    if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entry.module });
-    else verdict.missingImportNs.push({ symbol, namespace: entry.namespace });
+    if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
+    else verdict.missingImportNs.push({ symbol, namespace });
     return;
   }
 

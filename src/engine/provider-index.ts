@@ -43,6 +43,14 @@ export class StaticProviderIndex {
   readonly nsSlots: (number[] | undefined)[];
   /** 1 when some resident module is the provider on some kernel. */
   readonly residentProvided: Uint8Array;
+  /**
+   * At k * symbolCount + id: the CRC (unsigned) of kernel k's symvers entry of symbol id, -1 when
+   * it has none; and the entry's module column. Dense copies of what the CRC-mismatch reports
+   * need, so that path does not chase the scattered entry objects.
+   */
+  readonly symversCrc: Float64Array;
+  readonly symversModule: string[];
+  readonly symbolCount: number;
   private readonly residentByKernel: Map<string, ResidentExport>[];
   private readonly tables: ResolvedSymvers[] = [];
   /**
@@ -76,6 +84,9 @@ export class StaticProviderIndex {
     this.nsNames = new Array<string[] | undefined>(symbolCount);
     this.nsSlots = new Array<number[] | undefined>(symbolCount);
     this.residentProvided = new Uint8Array(symbolCount);
+    this.symbolCount = symbolCount;
+    this.symversCrc = new Float64Array(kernels.length * symbolCount).fill(-1);
+    this.symversModule = new Array<string>(kernels.length * symbolCount).fill("");
     this.crc0 = new Float64Array(symbolCount).fill(-1);
     this.slot0 = new Int32Array(symbolCount).fill(NO_SET);
     this.crcMore = new Array<number[] | undefined>(symbolCount);
@@ -95,6 +106,8 @@ export class StaticProviderIndex {
         const at = table.find(id);
         if (at >= 0) {
           const e = table.entry(at);
+          this.symversCrc[k * symbolCount + id] = e.crc >>> 0;
+          this.symversModule[k * symbolCount + id] = e.module;
           this.record(id, k, e.crc >>> 0, e.namespace);
           if (e.module !== "vmlinux") this.recordOwner(id, k, e.module);
         }
