@@ -3,7 +3,7 @@ import { explainModule, explainPair, type EngineState } from "./explain.js";
 import { fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, RequirementBuilder, type Requirements } from "./requirements.js";
+import { ANY_CRC, RequirementBuilder } from "./requirements.js";
 import { sharedInterner } from "./symbol-interner.js";
 import type { CompatibilityReport, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
 import { vermagicFlags } from "./vermagic.js";
@@ -31,6 +31,25 @@ interface CandidateProvider {
 }
 
 /**
+ * vermagicFlags of each module's vermagic, or null when it has none (blank). A tree's modules
+ * share one vermagic, so it is split once and reused while the strings are equal.
+ */
+function modulesVermagicFlags(modules: readonly ModuleRecord[]): (string | null)[] {
+  const out = new Array<string | null>(modules.length);
+  let last: string | undefined;
+  let lastFlags: string | null = null;
+  for (let m = 0; m < modules.length; m++) {
+    const vermagic = modules[m].vermagic;
+    if (vermagic !== last) {
+      last = vermagic;
+      lastFlags = vermagic.trim() === "" ? null : vermagicFlags(vermagic);
+    }
+    out[m] = lastFlags;
+  }
+  return out;
+}
+
+/**
  * Judges every module on every kernel at once.
  *
  * Each module's requirements are AND-ed as kernel bitsets, one set per (symbol, crc) key, so the
@@ -50,9 +69,13 @@ export function evaluate(
 
   const interner = sharedInterner();
   const builder = new RequirementBuilder(interner);
-  const requirements: Requirements[] = modules.map((m) => builder.build(m));
+  const requirements = builder.buildAll(modules);
   const required = new Uint8Array(interner.size);
-  for (const r of requirements) for (let i = 0; i < r.sym.length; i++) required[r.sym[i]] = 1;
+  const reqSym = requirements.sym;
+  const reqCrc = requirements.crc;
+  const reqWeak = requirements.weak;
+  const reqStart = requirements.start;
+  for (let i = 0, end = reqStart[moduleCount]; i < end; i++) required[reqSym[i]] = 1;
   const symbolCount = required.length;
   const index = new StaticProviderIndex(interner, kernels, required);
   const pool = index.pool.raw();
@@ -82,6 +105,7 @@ export function evaluate(
     }
   }
   const moduleNames = modules.map((m) => normalizeModuleName(m.name));
+  const moduleNameIds = Int32Array.from(moduleNames, (name) => index.moduleNameId(name));
   const exportMaps = new Array<Map<string, ExportedSymbol> | undefined>(moduleCount);
   const exportOf = (m: number, name: string): ExportedSymbol => {
     let map = exportMaps[m];
@@ -95,6 +119,7 @@ export function evaluate(
 
   // Vermagic flags: kernels grouped by flags; kernels without a known vermagic accept any module.
   const kernelFlags = kernels.map((k) => (k.vermagic === undefined ? null : vermagicFlags(k.vermagic)));
+  const moduleFlags = modulesVermagicFlags(modules);
   const unknownVermagic = newSet(words);
   const byFlags = new Map<string, Uint32Array>();
   kernelFlags.forEach((flags, k) => {
@@ -107,45 +132,49 @@ export function evaluate(
     set[k >>> 5] |= 1 << (k & 31);
   });
 
-  // Fast path: one pass per module over its requirements, all kernels at once.
-  const base: Uint32Array[] = new Array<Uint32Array>(moduleCount);
+  // Fast path: one pass per module over its requirements, all kernels at once. compat[m] starts
+  // as the kernels that pass this pass; the fixed point below only narrows it.
+  const compat: Uint32Array[] = new Array<Uint32Array>(moduleCount);
   const dynamic: (DynamicRequirement[] | undefined)[] = new Array<DynamicRequirement[] | undefined>(moduleCount);
   const sat = newSet(words);
   const bad = newSet(words);
+  const allowedScratch = newSet(words);
+  let lastFlags: string | null = null;
+  let lastOk: Uint32Array | undefined;
   for (let m = 0; m < moduleCount; m++) {
     const record = modules[m];
-    const acc = Uint32Array.from(candidate[m]);
-    base[m] = acc;
-    if (record.vermagic.trim() !== "") {
-      const ok = byFlags.get(vermagicFlags(record.vermagic));
+    const acc = candidate[m].slice();
+    compat[m] = acc;
+    const flags = moduleFlags[m];
+    if (flags !== null) {
+      if (flags !== lastFlags) {
+        lastFlags = flags;
+        lastOk = byFlags.get(flags);
+      }
+      const ok = lastOk;
       for (let w = 0; w < words; w++) acc[w] &= unknownVermagic[w] | (ok === undefined ? 0 : ok[w]);
     }
     let imports: Set<string> | undefined;
-    const req = requirements[m];
     let dyn: DynamicRequirement[] | undefined;
     let alive = !isEmpty(acc);
-    for (let i = 0; i < req.sym.length && alive; i++) {
-      const id = req.sym[i];
-      const crc = req.crc[i];
-      const weak = req.weak[i] === 1;
+    for (let i = reqStart[m], end = reqStart[m + 1]; i < end && alive; i++) {
+      const id = reqSym[i];
+      const crc = reqCrc[i];
+      const weak = reqWeak[i] === 1;
       const anySlot = index.any[id];
       // Kernels whose static provider has a matching CRC.
-      let matchSlot = NO_SET;
-      if (crc === ANY_CRC) matchSlot = anySlot;
-      else {
-        const byCrc = index.exact[id];
-        if (byCrc !== undefined) matchSlot = byCrc.get(crc) ?? NO_SET;
-      }
+      const matchSlot = crc === ANY_CRC ? anySlot : anySlot === NO_SET ? NO_SET : index.exactSlot(id, crc);
       const wildSlot = index.wild[id];
-      const byNs = index.ns[id];
+      const nsNames = index.nsNames[id];
       let hasBad = false;
-      if (byNs !== undefined) {
+      if (nsNames !== undefined) {
         imports ??= new Set(record.importNamespaces);
-        for (const [ns, slot] of byNs) {
-          if (namespaceAllowed(ns, imports, record.name)) continue;
+        const nsSlots = index.nsSlots[id]!;
+        for (let j = 0; j < nsNames.length; j++) {
+          if (namespaceAllowed(nsNames[j], imports, record.name)) continue;
           if (!hasBad) bad.fill(0);
           hasBad = true;
-          const o = slot * words;
+          const o = nsSlots[j] * words;
           for (let w = 0; w < words; w++) bad[w] |= pool[o + w];
         }
       }
@@ -163,22 +192,24 @@ export function evaluate(
       let candidates: CandidateProvider[] | undefined;
       const list = exporters[id];
       if (list !== undefined) {
-        const byOwner = index.owner[id];
-        for (const p of list) {
+        const owned = index.hasOwner(id);
+        for (let j = 0; j < list.length; j++) {
+          const p = list[j];
           if (p === m) continue;
-          const ownerSlot = byOwner === undefined ? undefined : byOwner.get(moduleNames[p]);
-          const oo = ownerSlot === undefined ? -1 : ownerSlot * words;
-          const allowed = newSet(words);
+          const ownerSlot = owned ? index.ownerSlot(id, moduleNameIds[p]) : NO_SET;
+          const oo = ownerSlot === NO_SET ? -1 : ownerSlot * words;
+          const cp = candidate[p];
           let useful = 0;
+          let some = 0;
           for (let w = 0; w < words; w++) {
-            const a = ((anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (oo < 0 ? 0 : pool[oo + w])) & candidate[p][w];
-            allowed[w] = a;
+            const a = ((anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (oo < 0 ? 0 : pool[oo + w])) & cp[w];
+            allowedScratch[w] = a;
+            some |= a;
             // Only kernels still open for m where the static provider does not already do.
             useful |= a & acc[w] & ~sat[w];
           }
-          if (useful === 0 && !weak) continue;
-          if (weak && isEmpty(allowed)) continue;
-          (candidates ??= []).push({ module: p, allowed, matches: false });
+          if (weak ? some === 0 : useful === 0) continue;
+          (candidates ??= []).push({ module: p, allowed: allowedScratch.slice(), matches: false });
         }
       }
       if (candidates !== undefined) {
@@ -199,7 +230,7 @@ export function evaluate(
       } else {
         const noStatic = newSet(words);
         for (let w = 0; w < words; w++) noStatic[w] = anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
-        (dyn ??= []).push({ staticSat: Uint32Array.from(sat), noStatic, candidates, weak });
+        (dyn ??= []).push({ staticSat: sat.slice(), noStatic, candidates, weak });
       }
     }
     dynamic[m] = alive ? dyn : undefined;
@@ -210,7 +241,6 @@ export function evaluate(
   // (dependency depth + 1) sweeps. One approximation: a weak requirement that a candidate exported
   // with a wrong CRC stays failed even if that candidate later drops out (the symbol would then be
   // absent, which a weak reference tolerates).
-  const compat: Uint32Array[] = base.map((b) => Uint32Array.from(b));
   const dynModules: number[] = [];
   for (let m = 0; m < moduleCount; m++) if (dynamic[m] !== undefined) dynModules.push(m);
   const next = newSet(words);
@@ -245,10 +275,12 @@ export function evaluate(
     modules,
     kernels,
     kernelFlags,
+    moduleFlags,
     requirements,
     interner,
     index,
     moduleNames,
+    moduleNameIds,
     exporters,
     candidate,
     compat,

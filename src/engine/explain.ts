@@ -5,18 +5,21 @@ import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from
 import { ANY_CRC, type Requirements } from "./requirements.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { BlockedBy, KernelTarget, PairVerdict } from "./verdict.js";
-import { vermagicFlags } from "./vermagic.js";
 
 /** What `evaluate` computed, kept for the lazily computed detailed verdicts. */
 export interface EngineState {
   modules: readonly ModuleRecord[];
   kernels: readonly KernelTarget[];
   kernelFlags: (string | null)[];
-  requirements: Requirements[];
+  /** vermagicFlags of each module's vermagic, null when it has none. */
+  moduleFlags: (string | null)[];
+  requirements: Requirements;
   interner: SymbolInterner;
   index: StaticProviderIndex;
   /** Module names with '-' read as '_', by module index. */
   moduleNames: readonly string[];
+  /** index.moduleNameId of each module name. */
+  moduleNameIds: Int32Array;
   /** Symbol id → candidate modules exporting it. */
   exporters: (number[] | undefined)[];
   candidate: Uint32Array[];
@@ -44,7 +47,8 @@ function startPair(state: EngineState, m: number, k: number): PairWork {
     providers: [],
   };
   const kernelFlags = state.kernelFlags[k];
-  if (kernelFlags !== null && record.vermagic.trim() !== "" && vermagicFlags(record.vermagic) !== kernelFlags) {
+  const moduleFlags = state.moduleFlags[m];
+  if (kernelFlags !== null && moduleFlags !== null && moduleFlags !== kernelFlags) {
     verdict.vermagicMismatch = { module: record.vermagic, kernel: state.kernels[k].vermagic ?? "" };
   }
   return { verdict, blocked: undefined, providers: undefined };
@@ -65,16 +69,15 @@ function finishPair(work: PairWork): PairVerdict {
 export function explainPair(state: EngineState, m: number, k: number): PairVerdict {
   const work = startPair(state, m, k);
   const imports = new Imports(state.modules[m].importNamespaces);
-  const req = state.requirements[m];
+  const req = state.requirements;
   const { index } = state;
   const pool = index.pool;
-  for (let i = 0; i < req.sym.length; i++) {
+  for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
     const id = req.sym[i];
     const crc = req.crc[i];
     // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
     if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k)) {
-      const byCrc = index.exact[id];
-      const slot = crc === ANY_CRC ? index.any[id] : byCrc === undefined ? -1 : (byCrc.get(crc) ?? -1);
+      const slot = crc === ANY_CRC ? index.any[id] : index.exactSlot(id, crc);
       if (pool.has(slot, k) || pool.has(index.wild[id], k)) continue;
     }
     explainRequirement(state, m, k, i, work, imports);
@@ -92,12 +95,12 @@ export function explainModule(state: EngineState, m: number): (PairVerdict | nul
   const works: (PairWork | null)[] = new Array<PairWork | null>(kernelCount);
   for (let k = 0; k < kernelCount; k++) works[k] = hasKernel(state.candidate[m], k) ? startPair(state, m, k) : null;
   const imports = new Imports(state.modules[m].importNamespaces);
-  const req = state.requirements[m];
+  const req = state.requirements;
   const { index } = state;
   const pool = index.pool;
   const words = pool.words;
   const open = Uint32Array.from(state.candidate[m]);
-  for (let i = 0; i < req.sym.length; i++) {
+  for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
     const id = req.sym[i];
     const crc = req.crc[i];
     const raw = pool.raw();
@@ -106,16 +109,11 @@ export function explainModule(state: EngineState, m: number): (PairVerdict | nul
       let ok = 0;
       const anySlot = index.any[id];
       if (index.residentProvided[id] === 0 && anySlot !== NO_SET) {
-        let matchSlot: number = NO_SET;
-        if (crc === ANY_CRC) matchSlot = anySlot;
-        else {
-          const byCrc = index.exact[id];
-          if (byCrc !== undefined) matchSlot = byCrc.get(crc) ?? NO_SET;
-        }
+        const matchSlot = crc === ANY_CRC ? anySlot : index.exactSlot(id, crc);
         const wildSlot = index.wild[id];
         ok = raw[anySlot * words + w] & ((matchSlot === NO_SET ? 0 : raw[matchSlot * words + w]) | (wildSlot === NO_SET ? 0 : raw[wildSlot * words + w]));
-        const byNs = index.ns[id];
-        if (ok !== 0 && byNs !== undefined) for (const slot of byNs.values()) ok &= ~raw[slot * words + w];
+        const nsSlots = index.nsSlots[id];
+        if (ok !== 0 && nsSlots !== undefined) for (let j = 0; j < nsSlots.length; j++) ok &= ~raw[nsSlots[j] * words + w];
       }
       let todo = open[w] & ~ok;
       while (todo !== 0) {
@@ -143,7 +141,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   const record = state.modules[m];
   const verdict = work.verdict;
   const compatible = verdict.compatible;
-  const req = state.requirements[m];
+  const req = state.requirements;
   const { index, interner } = state;
   const pool = index.pool;
   const candidateOn = state.candidate;
@@ -156,22 +154,26 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
 
   // The symvers entry, when k's symvers lists the symbol: it is the static provider (the common
   // case of a CRC mismatch; no candidate list is needed unless a candidate may stand in for it).
-  const entry = index.symversEntry(k, id);
-  if (entry !== undefined) {
-    const entryCrc = entry.crc >>> 0;
+  const entryAt = k * index.symbolCount + id;
+  const entryCrc = index.symversCrc[entryAt];
+  if (entryCrc >= 0) {
     const crcOk = crc === ANY_CRC || entryCrc === crc;
-    if (crcOk && (entry.namespace === "" || namespaceAllowed(entry.namespace, imp.get(), record.name))) return;
+    let namespace = "";
+    if (crcOk) {
+      namespace = index.symversEntry(k, id)!.namespace;
+      if (namespace === "" || namespaceAllowed(namespace, imp.get(), record.name)) return;
+    }
+    const entryModule = index.symversModule[entryAt];
     const symbol = interner.name(id);
     // A candidate of the same name as the in-tree module behind the symvers entry stands in for it.
-    if (list !== undefined && index.owner[id] !== undefined && entry.module !== "vmlinux") {
+    if (list !== undefined && index.hasOwner(id) && entryModule !== "vmlinux") {
       const imports = imp.get();
-      // The owner map holds, per module name, the kernels whose entry is that module's.
-      const ownerMap = index.owner[id]!;
       let standIn = -1;
       for (const p of list) {
         if (p === m || !hasKernel(candidateOn[p], k)) continue;
-        const slot = ownerMap.get(state.moduleNames[p]);
-        if (slot !== undefined && pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
+        // The kernels whose entry is that of p's namesake.
+        const slot = index.ownerSlot(id, state.moduleNameIds[p]);
+        if (pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
           standIn = p;
           break;
         }
@@ -181,8 +183,8 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
         return;
       }
     }
-    if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entry.module });
-    else verdict.missingImportNs.push({ symbol, namespace: entry.namespace });
+    if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
+    else verdict.missingImportNs.push({ symbol, namespace });
     return;
   }
 
@@ -266,8 +268,8 @@ function addBlocked(blocked: Map<number, BlockedBy>, record: ModuleRecord, p: nu
 
 /** Whether the static provider of symbol id on kernel k exports it in a namespace. */
 function namespacedOn(index: StaticProviderIndex, id: number, k: number): boolean {
-  const byNs = index.ns[id];
-  if (byNs === undefined) return false;
-  for (const slot of byNs.values()) if (index.pool.has(slot, k)) return true;
+  const nsSlots = index.nsSlots[id];
+  if (nsSlots === undefined) return false;
+  for (let j = 0; j < nsSlots.length; j++) if (index.pool.has(nsSlots[j], k)) return true;
   return false;
 }

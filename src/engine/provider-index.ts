@@ -24,11 +24,11 @@ interface ResidentExport {
 /**
  * Per interned symbol, which kernels provide it statically (symvers, then resident modules; at
  * most one provider per kernel and symbol, like the kernel's find_symbol):
- * - `exact`: crc → set of kernels whose provider has that CRC (one set per (symbol, crc) key);
+ * - `exact` (`exactSlot`): crc → set of kernels whose provider has that CRC (one set per (symbol, crc) key);
  * - `wild`: kernels whose provider has no CRC (matches any CRC);
  * - `any`: kernels with a provider of any CRC (tells missing from mismatched);
- * - `ns`: namespace → kernels whose provider exports it in that namespace (only non-empty ones);
- * - `owner`: module name → kernels whose provider is the symvers entry of that (in-tree, modular)
+ * - `ns` (`nsNames`, `nsSlots`): namespace → kernels whose provider exports it in that namespace (only non-empty ones);
+ * - `owner` (`ownerSlot`): module name → kernels whose provider is the symvers entry of that (in-tree, modular)
  *   module. A candidate module of the same name stands in for it there (weak-updates/updates
  *   shadow the kernel's own module), so its exports count on those kernels too.
  * Only symbols some module requires are indexed; arrays are indexed by symbol id below
@@ -36,17 +36,36 @@ interface ResidentExport {
  */
 export class StaticProviderIndex {
   readonly pool: KernelSetPool;
-  readonly exact: (Map<number, number> | undefined)[];
   readonly wild: Int32Array;
   readonly any: Int32Array;
-  readonly ns: (Map<string, number> | undefined)[];
-  readonly owner: (Map<string, number> | undefined)[];
+  /** Per symbol id, the namespaces (non-empty) its providers export it in, and their kernel sets. */
+  readonly nsNames: (string[] | undefined)[];
+  readonly nsSlots: (number[] | undefined)[];
   /** 1 when some resident module is the provider on some kernel. */
   readonly residentProvided: Uint8Array;
+  /**
+   * At k * symbolCount + id: the CRC (unsigned) of kernel k's symvers entry of symbol id, -1 when
+   * it has none; and the entry's module column. Dense copies of what the CRC-mismatch reports
+   * need, so that path does not chase the scattered entry objects.
+   */
+  readonly symversCrc: Float64Array;
+  readonly symversModule: string[];
+  readonly symbolCount: number;
   private readonly residentByKernel: Map<string, ResidentExport>[];
   private readonly tables: ResolvedSymvers[] = [];
-  private readonly lastCrc: Float64Array;
-  private readonly lastSlot: Int32Array;
+  /**
+   * `exact`, per symbol id: its first CRC (-1: none) and set, then any further (crc, slot) pairs.
+   * Kept out of a Map: a CRC read from a Float64Array would be boxed for every Map lookup.
+   */
+  private readonly crc0: Float64Array;
+  private readonly slot0: Int32Array;
+  private readonly crcMore: (number[] | undefined)[];
+  /** `owner`, per symbol id: the first (module name id, slot) pair (-1: none), then further pairs. */
+  private readonly owner0: Int32Array;
+  private readonly ownerSlot0: Int32Array;
+  private readonly ownerMore: (number[] | undefined)[];
+  /** Module names (as symversModuleName gives them) → small ids, for `ownerSlot`. */
+  private readonly nameIds = new Map<string, number>();
   private readonly lastOwnerColumn: (string | undefined)[];
   private readonly lastOwnerSlot: Int32Array;
 
@@ -60,14 +79,20 @@ export class StaticProviderIndex {
     const requiredIds: number[] = [];
     for (let id = 0; id < symbolCount; id++) if (required[id] === 1) requiredIds.push(id);
     this.pool = new KernelSetPool(kernels.length, symbolCount + 64);
-    this.exact = new Array<Map<number, number> | undefined>(symbolCount);
     this.wild = new Int32Array(symbolCount).fill(NO_SET);
     this.any = new Int32Array(symbolCount).fill(NO_SET);
-    this.ns = new Array<Map<string, number> | undefined>(symbolCount);
-    this.owner = new Array<Map<string, number> | undefined>(symbolCount);
+    this.nsNames = new Array<string[] | undefined>(symbolCount);
+    this.nsSlots = new Array<number[] | undefined>(symbolCount);
     this.residentProvided = new Uint8Array(symbolCount);
-    this.lastCrc = new Float64Array(symbolCount).fill(-1);
-    this.lastSlot = new Int32Array(symbolCount);
+    this.symbolCount = symbolCount;
+    this.symversCrc = new Float64Array(kernels.length * symbolCount).fill(-1);
+    this.symversModule = new Array<string>(kernels.length * symbolCount).fill("");
+    this.crc0 = new Float64Array(symbolCount).fill(-1);
+    this.slot0 = new Int32Array(symbolCount).fill(NO_SET);
+    this.crcMore = new Array<number[] | undefined>(symbolCount);
+    this.owner0 = new Int32Array(symbolCount).fill(-1);
+    this.ownerSlot0 = new Int32Array(symbolCount).fill(NO_SET);
+    this.ownerMore = new Array<number[] | undefined>(symbolCount);
     this.lastOwnerColumn = new Array<string | undefined>(symbolCount);
     this.lastOwnerSlot = new Int32Array(symbolCount);
     this.residentByKernel = [];
@@ -81,6 +106,8 @@ export class StaticProviderIndex {
         const at = table.find(id);
         if (at >= 0) {
           const e = table.entry(at);
+          this.symversCrc[k * symbolCount + id] = e.crc >>> 0;
+          this.symversModule[k * symbolCount + id] = e.module;
           this.record(id, k, e.crc >>> 0, e.namespace);
           if (e.module !== "vmlinux") this.recordOwner(id, k, e.module);
         }
@@ -107,30 +134,31 @@ export class StaticProviderIndex {
     if (crc === null) {
       if (this.wild[id] === NO_SET) this.wild[id] = pool.alloc();
       pool.add(this.wild[id], k);
-    } else if (this.lastCrc[id] === crc) {
-      // Most kernels share a symbol's CRC with the previous kernel that has it.
-      pool.add(this.lastSlot[id], k);
     } else {
-      let byCrc = this.exact[id];
-      if (byCrc === undefined) this.exact[id] = byCrc = new Map<number, number>();
-      let slot = byCrc.get(crc);
-      if (slot === undefined) {
+      let slot = this.exactSlot(id, crc);
+      if (slot === NO_SET) {
         slot = pool.alloc();
-        byCrc.set(crc, slot);
+        if (this.crc0[id] < 0) {
+          this.crc0[id] = crc;
+          this.slot0[id] = slot;
+        } else (this.crcMore[id] ??= []).push(crc, slot);
       }
       pool.add(slot, k);
-      this.lastCrc[id] = crc;
-      this.lastSlot[id] = slot;
     }
     if (namespace !== "") {
-      let byNs = this.ns[id];
-      if (byNs === undefined) this.ns[id] = byNs = new Map<string, number>();
-      let slot = byNs.get(namespace);
-      if (slot === undefined) {
-        slot = pool.alloc();
-        byNs.set(namespace, slot);
+      let names = this.nsNames[id];
+      let slots = this.nsSlots[id];
+      if (names === undefined || slots === undefined) {
+        this.nsNames[id] = names = [];
+        this.nsSlots[id] = slots = [];
       }
-      pool.add(slot, k);
+      let at = names.indexOf(namespace);
+      if (at < 0) {
+        at = names.length;
+        names.push(namespace);
+        slots.push(pool.alloc());
+      }
+      pool.add(slots[at], k);
     }
   }
 
@@ -141,16 +169,52 @@ export class StaticProviderIndex {
       return;
     }
     const name = symversModuleName(column);
-    let byOwner = this.owner[id];
-    if (byOwner === undefined) this.owner[id] = byOwner = new Map<string, number>();
-    let slot = byOwner.get(name);
-    if (slot === undefined) {
+    let nameId = this.nameIds.get(name);
+    if (nameId === undefined) this.nameIds.set(name, (nameId = this.nameIds.size));
+    let slot = this.ownerSlot(id, nameId);
+    if (slot === NO_SET) {
       slot = this.pool.alloc();
-      byOwner.set(name, slot);
+      if (this.owner0[id] < 0) {
+        this.owner0[id] = nameId;
+        this.ownerSlot0[id] = slot;
+      } else (this.ownerMore[id] ??= []).push(nameId, slot);
     }
     this.pool.add(slot, k);
     this.lastOwnerColumn[id] = column;
     this.lastOwnerSlot[id] = slot;
+  }
+
+  /** The set of kernels whose provider of symbol id has CRC `crc` (unsigned), or NO_SET. */
+  exactSlot(id: number, crc: number): number {
+    if (this.crc0[id] === crc) return this.slot0[id];
+    const more = this.crcMore[id];
+    if (more !== undefined) for (let i = 0; i < more.length; i += 2) if (more[i] === crc) return more[i + 1];
+    return NO_SET;
+  }
+
+  /** Whether some kernel's provider of symbol id is the symvers entry of an in-tree module. */
+  hasOwner(id: number): boolean {
+    return this.owner0[id] >= 0;
+  }
+
+  /**
+   * The id `ownerSlot` knows a module name by (names compare as symversModuleName gives them, '-'
+   * read as '_'), or -1 when no symvers entry of any indexed symbol belongs to a module of that name.
+   */
+  moduleNameId(normalizedName: string): number {
+    return this.nameIds.get(normalizedName) ?? -1;
+  }
+
+  /**
+   * The kernels whose provider of symbol id is the symvers entry of the module with name id
+   * `nameId` (from `moduleNameId`), or NO_SET.
+   */
+  ownerSlot(id: number, nameId: number): number {
+    if (nameId < 0) return NO_SET;
+    if (this.owner0[id] === nameId) return this.ownerSlot0[id];
+    const more = this.ownerMore[id];
+    if (more !== undefined) for (let i = 0; i < more.length; i += 2) if (more[i] === nameId) return more[i + 1];
+    return NO_SET;
   }
 
   /** The symvers entry of symbol id on kernel k (the static provider when present), or undefined. */
@@ -188,5 +252,5 @@ export function symversModuleName(column: string): string {
 
 /** Module names compare with '-' and '_' equivalent, as kmod does. */
 export function normalizeModuleName(name: string): string {
-  return name.replace(/-/g, "_");
+  return name.includes("-") ? name.replace(/-/g, "_") : name;
 }

@@ -25,6 +25,11 @@ export interface Requirements {
   readonly crc: Float64Array;
   /** 1 when the symbol may stay unresolved (weak undefined). */
   readonly weak: Uint8Array;
+  /**
+   * The requirements of every module, back to back in the arrays above (three allocations for a
+   * whole tree, not three per module): module m's are at [start[m], start[m + 1]).
+   */
+  readonly start: Int32Array;
 }
 
 /** Undefined-symbol state of a symbol id within the module being built. */
@@ -39,41 +44,82 @@ const SEEN_VERSIONED = 4;
 export class RequirementBuilder {
   private stamp = new Int32Array(1024);
   private state = new Uint8Array(1024);
+  /** Position of a symbol id in the current module's undefined symbols (-1: not among them). */
+  private position = new Int32Array(1024);
+  /** Ids of the current module's undefined symbols, by position (-1 for an empty name). */
+  private undefinedAt = new Int32Array(256);
   private generation = 0;
   private readonly undefinedIds: number[] = [];
 
   constructor(private readonly interner: SymbolInterner) {}
 
-  build(record: ModuleRecord): Requirements {
+  /** The requirements of `records`, in one table. */
+  buildAll(records: readonly ModuleRecord[]): Requirements {
+    let capacity = 0;
+    for (const r of records) capacity += (r.hasModversions ? r.modversions.length : 0) + r.undefinedSymbols.length;
+    const out: Requirements = {
+      sym: new Int32Array(capacity),
+      crc: new Float64Array(capacity),
+      weak: new Uint8Array(capacity),
+      start: new Int32Array(records.length + 1),
+    };
+    let n = 0;
+    for (let m = 0; m < records.length; m++) {
+      out.start[m] = n;
+      n = this.build(records[m], out, n);
+    }
+    out.start[records.length] = n;
+    return out;
+  }
+
+  /** Writes the requirements of `record` into `out` from index n; returns the index after them. */
+  private build(record: ModuleRecord, out: Requirements, n: number): number {
     const gen = ++this.generation;
     const interner = this.interner;
     const undefinedIds = this.undefinedIds;
     undefinedIds.length = 0;
+    const undefinedSymbols = record.undefinedSymbols;
+    const undefinedCount = undefinedSymbols.length;
+    if (undefinedCount > this.undefinedAt.length) this.undefinedAt = new Int32Array(Math.max(undefinedCount, 2 * this.undefinedAt.length));
+    const undefinedAt = this.undefinedAt;
 
-    for (const u of record.undefinedSymbols) {
-      if (u.name === "") continue;
+    for (let j = 0; j < undefinedCount; j++) {
+      const u = undefinedSymbols[j];
+      if (u.name === "") {
+        undefinedAt[j] = -1;
+        continue;
+      }
       const id = interner.intern(u.name);
       this.ensure(id);
+      undefinedAt[j] = id;
       if (this.stamp[id] !== gen) {
         this.stamp[id] = gen;
         this.state[id] = 0;
+        this.position[id] = j;
         undefinedIds.push(id);
       }
       this.state[id] |= u.weak ? SEEN_WEAK : SEEN_STRONG;
     }
 
     const versions = record.hasModversions ? record.modversions : [];
-    const count = versions.length + undefinedIds.length;
-    const sym = new Int32Array(count);
-    const crc = new Float64Array(count);
-    const weak = new Uint8Array(count);
-    let n = 0;
-    for (const v of versions) {
-      const id = interner.intern(v.symbol);
-      this.ensure(id);
-      if (this.stamp[id] !== gen) {
-        this.stamp[id] = gen;
-        this.state[id] = 0;
+    const { sym, crc, weak } = out;
+    // Modversions mostly list the undefined symbols in the same order, in runs: the name at the
+    // cursor is compared first (a string comparison, cheaper than a hash lookup), and the cursor
+    // follows the last symbol found by lookup.
+    let cursor = 0;
+    for (let i = 0; i < versions.length; i++) {
+      const v = versions[i];
+      let id: number;
+      if (cursor < undefinedCount && undefinedAt[cursor] >= 0 && undefinedSymbols[cursor].name === v.symbol) {
+        id = undefinedAt[cursor++];
+      } else {
+        id = interner.intern(v.symbol);
+        this.ensure(id);
+        if (this.stamp[id] !== gen) {
+          this.stamp[id] = gen;
+          this.state[id] = 0;
+          this.position[id] = -1;
+        } else if (this.position[id] >= 0) cursor = this.position[id] + 1;
       }
       const st = this.state[id];
       if ((st & SEEN_VERSIONED) !== 0) continue; // listed twice: the first entry counts
@@ -92,7 +138,7 @@ export class RequirementBuilder {
       weak[n] = 0;
       n++;
     }
-    return n === count ? { sym, crc, weak } : { sym: sym.slice(0, n), crc: crc.slice(0, n), weak: weak.slice(0, n) };
+    return n;
   }
 
   private ensure(id: number): void {
@@ -103,12 +149,10 @@ export class RequirementBuilder {
     stamp.set(this.stamp);
     const state = new Uint8Array(size);
     state.set(this.state);
+    const position = new Int32Array(size);
+    position.set(this.position);
     this.stamp = stamp;
     this.state = state;
+    this.position = position;
   }
-}
-
-/** The requirements of one module. */
-export function moduleRequirements(record: ModuleRecord, interner: SymbolInterner): Requirements {
-  return new RequirementBuilder(interner).build(record);
 }
