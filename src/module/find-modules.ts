@@ -1,6 +1,6 @@
 import { readdirSync, type Dirent } from "node:fs";
 import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 
 const MODULE_SUFFIXES = [".ko", ".ko.xz", ".ko.gz", ".ko.zst"];
 
@@ -24,7 +24,7 @@ export async function findModules(paths: readonly string[]): Promise<FoundModule
   for (const p of paths) {
     try {
       const st = await stat(p);
-      if (st.isDirectory()) await walk(p, files, errors);
+      if (st.isDirectory()) walk(p, files, errors);
       else files.push(p);
     } catch (error) {
       errors.push({ path: p, error });
@@ -36,12 +36,15 @@ export async function findModules(paths: readonly string[]): Promise<FoundModule
 /**
  * Depth-first, entries sorted by name. Synchronous: a kernel tree is ~900 folders, and one
  * awaited readdir per folder cost ~150 ms on the Debian 6.12 tree against ~40 ms this way.
+ * Paths are `join(dir, name)`, built by concatenation (path.join per entry was ~15 ms of a
+ * warm audit's 4,230 files): join(top, "x") minus its "x" is what join puts before any name.
  */
-async function walk(dir: string, out: string[], errors: FoundModules["errors"]): Promise<void> {
-  walkSync(dir, out, errors);
+function walk(top: string, out: string[], errors: FoundModules["errors"]): void {
+  walkBelow(top, join(top, "x").slice(0, -1), out, errors);
 }
 
-function walkSync(dir: string, out: string[], errors: FoundModules["errors"]): void {
+/** Lists `dir`, whose entries' paths are `prefix` + name. */
+function walkBelow(dir: string, prefix: string, out: string[], errors: FoundModules["errors"]): void {
   let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -51,7 +54,9 @@ function walkSync(dir: string, out: string[], errors: FoundModules["errors"]): v
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
-    if (e.isDirectory()) walkSync(join(dir, e.name), out, errors);
-    else if ((e.isFile() || e.isSymbolicLink()) && looksLikeModuleFile(e.name)) out.push(join(dir, e.name));
+    if (e.isDirectory()) {
+      const sub = prefix + e.name;
+      walkBelow(sub, sub + sep, out, errors);
+    } else if ((e.isFile() || e.isSymbolicLink()) && looksLikeModuleFile(e.name)) out.push(prefix + e.name);
   }
 }
