@@ -5,9 +5,9 @@ import { fileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
-import { readModules } from "../module/read-many.js";
 import { listKernels, resolveInRoot } from "../symvers/locate-symvers.js";
 import type { KnownRecord } from "./input-paths.js";
+import { readModuleRecords } from "./module-records.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
 
 /** The two directories of a kernel that hold external (out-of-tree) modules. */
@@ -258,7 +258,7 @@ async function readExternal(found: readonly FoundExternal[], opts: ScanOptions, 
       else l.push(i);
     }
     const paths = [...byPath.keys()];
-    const many = await readModules(paths, { cache: opts.cache ?? false, workers: opts.workers });
+    const many = await readModuleRecords(paths, { cache: opts.cache ?? false, workers: opts.workers });
     // Records come back in input order without their index: match them by path (a symlink
     // resolved to the same file twice gives the same path twice; both get the record).
     for (const r of many.records) for (const i of byPath.get(r.path) ?? []) results[i] = r;
