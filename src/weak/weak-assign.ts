@@ -4,6 +4,7 @@ import { compareKernelReleases } from "../symvers/kernel-release.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
 import { WEAK_DIR, type ExternalModule, type InstalledTree, type TreeKernel } from "./installed-tree.js";
 import { searchPriority } from "./weak-config.js";
+import { symversSymbols } from "./weak-symvers.js";
 
 /** What one external module (build) is on one kernel. */
 export type BuildState =
@@ -52,9 +53,13 @@ export interface WeakAssignment {
 
 /**
  * The kernels' symvers tables by release: `has` tells which kernels have a usable one, `get` is
- * asked only for kernels where some module is judged (so a lazy source parses only those).
+ * asked only for kernels where some module is judged, with the only symbols the assignment will
+ * look up there (so a lazy source parses only those kernels, and only those lines). A Map serves.
  */
-export type SymversSource = Pick<ReadonlyMap<string, SymversTable>, "has" | "get">;
+export interface SymversSource {
+  has(release: string): boolean;
+  get(release: string, wanted?: ReadonlySet<string>): SymversTable | undefined;
+}
 
 export interface AssignOptions {
   /** Kernels to judge (default: every kernel with symvers). */
@@ -220,7 +225,9 @@ export function assignWeakLinks(
       if (w === undefined || w.relPath === `${e.area}/${e.subPath}`) resident.push(e.record);
     }
     const vermagicSource = own.find((e) => e.record.builtFor === k.release);
-    targets.push({ release: k.release, symvers: symvers.get(k.release)!, vermagic: vermagicSource?.record.vermagic, resident });
+    const judgedHere = [...queues[ki].values()].flatMap((q) => q.builds.map((b) => b.record));
+    const table = symvers.get(k.release, symversSymbols(judgedHere, resident))!;
+    targets.push({ release: k.release, symvers: table, vermagic: vermagicSource?.record.vermagic, resident });
     return targets.length - 1;
   });
   const judgedOf = judged.map((_, ki) => ki).filter((ki) => targetOf[ki] >= 0);
