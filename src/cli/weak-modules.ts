@@ -151,22 +151,28 @@ function report(result: WeakRunResult, parsed: Parsed, io: CliIO): void {
     );
     return;
   }
+  // One write per stream: a run can report a line for each of thousands of (module, kernel)
+  // pairs, and each write to a pipe is a system call.
+  const out: string[] = [];
+  const err: string[] = [];
   const verb = parsed.dryRun ? "would " : "";
   if (parsed.dryRun || parsed.verbose) {
     for (const a of plan.actions) {
       const arrow = a.target !== null ? ` -> ${a.target}` : "";
-      io.out(`${verb}${a.op} ${a.link}${arrow} (${a.reason})\n`);
+      out.push(`${verb}${a.op} ${a.link}${arrow} (${a.reason})\n`);
     }
   }
   for (const s of plan.skipped) {
     if (s.reason === "incompatible" || s.reason === "foreign-entry" || s.reason === "shadowed" || parsed.verbose) {
-      io.err(`weak-modules: ${s.path} not linked into ${s.kernel}: ${s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail}\n`);
+      err.push(`weak-modules: ${s.path} not linked into ${s.kernel}: ${s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail}\n`);
     }
   }
   for (const f of plan.foreign) {
-    io.err(`weak-modules: left alone: ${f.path} (${f.kind === "symlink" ? `symlink to ${f.target}` : f.kind === "file" ? "regular file" : f.kind}, not managed by kabi)\n`);
+    err.push(`weak-modules: left alone: ${f.path} (${f.kind === "symlink" ? `symlink to ${f.target}` : f.kind === "file" ? "regular file" : f.kind}, not managed by kabi)\n`);
   }
-  if (parsed.verbose) for (const k of plan.noSymvers) io.err(`weak-modules: kernel ${k} has no symvers: not considered\n`);
+  if (parsed.verbose) for (const k of plan.noSymvers) err.push(`weak-modules: kernel ${k} has no symvers: not considered\n`);
+  if (out.length > 0) io.out(out.join(""));
+  if (err.length > 0) io.err(err.join(""));
 }
 
 export async function weakModulesCommand(args: readonly string[], io: CliIO): Promise<number> {

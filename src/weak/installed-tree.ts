@@ -1,13 +1,14 @@
 import { readdirSync, type Dirent } from "node:fs";
 import { readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
-import { fileKey } from "../cache/record-cache.js";
+import { defaultCacheDir, fileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
-import { readModules } from "../module/read-many.js";
 import { listKernels, resolveInRoot } from "../symvers/locate-symvers.js";
 import type { KnownRecord } from "./input-paths.js";
+import { listModuleFiles } from "./module-file-listing.js";
+import { readModuleRecords } from "./module-records.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
 
 /** The two directories of a kernel that hold external (out-of-tree) modules. */
@@ -15,6 +16,16 @@ export const EXTERNAL_AREAS = ["extra", "updates"] as const;
 export type ExternalArea = (typeof EXTERNAL_AREAS)[number];
 
 export const WEAK_DIR = "weak-updates";
+/** Top-level entries of a kernel directory that hold no module of its own. */
+const SKIP_TOP: ReadonlySet<string> = new Set([WEAK_DIR, "build", "source"]);
+
+/** moduleNameFromPath for a bare file name (no directory part). */
+function moduleNameOfFile(fileName: string): string {
+  const dot = fileName.indexOf(".");
+  const stem = dot < 0 ? fileName : fileName.slice(0, dot);
+  return stem.includes("-") ? stem.replaceAll("-", "_") : stem;
+}
+
 /** Prefix of the temporary names links are created under before being renamed into place. */
 export const TEMP_PREFIX = ".kabi-tmp-";
 
@@ -101,7 +112,7 @@ export interface ScanOptions {
   filesFor?: (release: string) => boolean;
   /** Read records through this, one file at a time (tests); default: one readModules call for all external modules. */
   read?: (hostPath: string) => Promise<ModuleRecord>;
-  /** The persistent record cache for readModules: true for the default folder, a folder, or false/absent for none. */
+  /** The persistent cache (module records, and module file listings of kernel trees): true for the default folder, a folder, or false/absent for none. */
   cache?: boolean | string;
   /** Readers for readModules (see ReadManyOptions.workers); absent: its default. */
   workers?: number;
@@ -258,7 +269,7 @@ async function readExternal(found: readonly FoundExternal[], opts: ScanOptions, 
       else l.push(i);
     }
     const paths = [...byPath.keys()];
-    const many = await readModules(paths, { cache: opts.cache ?? false, workers: opts.workers });
+    const many = await readModuleRecords(paths, { cache: opts.cache ?? false, workers: opts.workers });
     // Records come back in input order without their index: match them by path (a symlink
     // resolved to the same file twice gives the same path twice; both get the record).
     for (const r of many.records) for (const i of byPath.get(r.path) ?? []) results[i] = r;
@@ -302,25 +313,22 @@ async function scanWeak(k: TreeKernel): Promise<void> {
 /**
  * Lists the module files of a kernel outside weak-updates (names and paths only: a directory
  * walk, no file is opened), only those named in `names` when given, and its modules.builtin names.
+ * With `cacheDir`, directory listings come from the listing cache there while unchanged (see listModuleFiles).
  */
-export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>): Promise<void> {
+export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>, cacheDir: string | null = null): Promise<void> {
   const files: KernelModuleFile[] = [];
-  const skipTop = new Set([WEAK_DIR, "build", "source"]);
-  // Like walkSync, but the per-entry work is only a name test: paths are built for matches only.
-  const walkDir = (hostDir: string, rel: string): void => {
-    const entries = sortedEntries(hostDir);
-    for (const e of entries) {
-      if (e.isDirectory()) {
-        if (rel === "" && skipTop.has(e.name)) continue;
-        walkDir(`${hostDir}/${e.name}`, rel === "" ? e.name : `${rel}/${e.name}`);
-      } else if (isModuleFileName(e.name)) {
-        if (rel === "" && skipTop.has(e.name)) continue;
-        const name = moduleNameFromPath(e.name);
-        if (names === undefined || names.has(name)) files.push({ relPath: rel === "" ? e.name : `${rel}/${e.name}`, name });
+  // The per-file work is only a name test: paths are built for matches only.
+  listModuleFiles(
+    k.hostDir,
+    SKIP_TOP,
+    (rel, modules) => {
+      for (const m of modules) {
+        const name = moduleNameOfFile(m);
+        if (names === undefined || names.has(name)) files.push({ relPath: rel === "" ? m : `${rel}/${m}`, name });
       }
-    }
-  };
-  walkDir(k.hostDir, "");
+    },
+    cacheDir,
+  );
   k.files = files;
   const builtin = new Set<string>();
   try {
@@ -399,7 +407,8 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
   rest.catch(() => undefined);
   // Shadowing only concerns names some external module has: keep only those files.
   const names = new Set(found.map((f) => moduleNameFromPath(f.fileName)));
-  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names);
+  const listingCache = opts.cache ? (typeof opts.cache === "string" ? opts.cache : defaultCacheDir()) : null;
+  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names, listingCache);
   tree.searchOrder = (await rest)[2];
   return tree;
 }

@@ -4,6 +4,7 @@ import { compareKernelReleases } from "../symvers/kernel-release.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
 import { WEAK_DIR, type ExternalModule, type InstalledTree, type TreeKernel } from "./installed-tree.js";
 import { searchPriority } from "./weak-config.js";
+import { symversSymbols } from "./weak-symvers.js";
 
 /** What one external module (build) is on one kernel. */
 export type BuildState =
@@ -50,6 +51,16 @@ export interface WeakAssignment {
   rounds: number;
 }
 
+/**
+ * The kernels' symvers tables by release: `has` tells which kernels have a usable one, `get` is
+ * asked only for kernels where some module is judged, with the only symbols the assignment will
+ * look up there (so a lazy source parses only those kernels, and only those lines). A Map serves.
+ */
+export interface SymversSource {
+  has(release: string): boolean;
+  get(release: string, wanted?: ReadonlySet<string>): SymversTable | undefined;
+}
+
 export interface AssignOptions {
   /** Kernels to judge (default: every kernel with symvers). */
   kernels?: (release: string) => boolean;
@@ -66,15 +77,28 @@ export function allExternal(tree: InstalledTree): ExternalModule[] {
   return out;
 }
 
+/** Kernel release order (compareKernelReleases), each distinct pair compared once. */
+export function memoizedReleaseOrder(): (a: string, b: string) => number {
+  const known = new Map<string, number>();
+  return (a, b) => {
+    if (a === b) return 0;
+    const key = `${a}\0${b}`;
+    let c = known.get(key);
+    if (c === undefined) known.set(key, (c = compareKernelReleases(a, b)));
+    return c;
+  };
+}
+
 /**
  * The preference order of builds of one module for kernel K: builds for the newest kernel not
  * newer than K first (newest first), then builds for newer kernels (oldest first). Ties (same
  * build kernel): a build installed under its own build kernel first, then updates/ before extra/,
  * then by inside path.
  */
-export function preferenceOrder(builds: readonly ExternalModule[], release: string): ExternalModule[] {
-  const older = builds.filter((b) => compareKernelReleases(b.buildKernel, release) <= 0);
-  const newer = builds.filter((b) => compareKernelReleases(b.buildKernel, release) > 0);
+export function preferenceOrder(builds: readonly ExternalModule[], release: string, compare: (a: string, b: string) => number = compareKernelReleases): ExternalModule[] {
+  if (builds.length === 1) return [...builds];
+  const older = builds.filter((b) => compare(b.buildKernel, release) <= 0);
+  const newer = builds.filter((b) => compare(b.buildKernel, release) > 0);
   const tie = (a: ExternalModule, b: ExternalModule): number => {
     const ha = a.homeKernel === a.buildKernel ? 0 : 1;
     const hb = b.homeKernel === b.buildKernel ? 0 : 1;
@@ -82,8 +106,8 @@ export function preferenceOrder(builds: readonly ExternalModule[], release: stri
     if (a.area !== b.area) return a.area === "updates" ? -1 : 1;
     return byCodeUnit(a.insidePath, b.insidePath);
   };
-  older.sort((a, b) => compareKernelReleases(b.buildKernel, a.buildKernel) || tie(a, b));
-  newer.sort((a, b) => compareKernelReleases(a.buildKernel, b.buildKernel) || tie(a, b));
+  older.sort((a, b) => compare(b.buildKernel, a.buildKernel) || tie(a, b));
+  newer.sort((a, b) => compare(a.buildKernel, b.buildKernel) || tie(a, b));
   return [...older, ...newer];
 }
 
@@ -112,7 +136,7 @@ function realWinners(k: TreeKernel, order: InstalledTree["searchOrder"]["entries
  */
 export function assignWeakLinks(
   tree: InstalledTree,
-  symvers: ReadonlyMap<string, SymversTable>,
+  symvers: SymversSource,
   options: AssignOptions = {},
 ): WeakAssignment {
   const order = tree.searchOrder.entries;
@@ -137,25 +161,19 @@ export function assignWeakLinks(
   const decisions: BuildDecision[] = [];
   // Per judged kernel: name → ordered builds still in the running, and the pointer.
   const queues: Map<string, { builds: ExternalModule[]; at: number }>[] = [];
-  const targets: KernelTarget[] = [];
   const weakPrio = (sub: string) => searchPriority(order, `${WEAK_DIR}/${sub}`);
+  const releaseOrder = memoizedReleaseOrder();
+  const winnersOf: ReturnType<typeof realWinners>[] = [];
 
   for (const k of judged) {
     const winners = realWinners(k, order);
+    winnersOf.push(winners);
     const own = new Map<string, ExternalModule[]>();
     for (const e of k.external) {
       let l = own.get(e.name);
       if (l === undefined) own.set(e.name, (l = []));
       l.push(e);
     }
-    const resident: ModuleRecord[] = [];
-    for (const e of [...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath))) {
-      const w = winners.get(e.name);
-      if (w === undefined || w.relPath === `${e.area}/${e.subPath}`) resident.push(e.record);
-    }
-    const vermagicSource = [...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath)).find((e) => e.record.builtFor === k.release);
-    targets.push({ release: k.release, symvers: symvers.get(k.release)!, vermagic: vermagicSource?.record.vermagic, resident });
-
     const queue = new Map<string, { builds: ExternalModule[]; at: number }>();
     for (const name of names) {
       const builds = byName.get(name)!;
@@ -179,7 +197,7 @@ export function assignWeakLinks(
         continue;
       }
       const real = winners.get(name);
-      const ordered = preferenceOrder(eligible, k.release);
+      const ordered = preferenceOrder(eligible, k.release, releaseOrder);
       if (real !== undefined) {
         // Shadowing depends on the sub-path of the link, so it is judged per build.
         const unshadowed: ExternalModule[] = [];
@@ -194,24 +212,45 @@ export function assignWeakLinks(
     queues.push(queue);
   }
 
-  // Winner choice and engine, to a fixed point.
+  // The engine judges only kernels where some build is in the running: a kernel whose every
+  // module name is its own (the home kernel of --add-modules) needs neither its symvers nor the engine.
+  const targets: KernelTarget[] = [];
+  const targetOf: number[] = judged.map((k, ki) => {
+    if (queues[ki].size === 0) return -1;
+    const own = [...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath));
+    const winners = winnersOf[ki];
+    const resident: ModuleRecord[] = [];
+    for (const e of own) {
+      const w = winners.get(e.name);
+      if (w === undefined || w.relPath === `${e.area}/${e.subPath}`) resident.push(e.record);
+    }
+    const vermagicSource = own.find((e) => e.record.builtFor === k.release);
+    const judgedHere = [...queues[ki].values()].flatMap((q) => q.builds.map((b) => b.record));
+    const table = symvers.get(k.release, symversSymbols(judgedHere, resident))!;
+    targets.push({ release: k.release, symvers: table, vermagic: vermagicSource?.record.vermagic, resident });
+    return targets.length - 1;
+  });
+  const judgedOf = judged.map((_, ki) => ki).filter((ki) => targetOf[ki] >= 0);
+
+  // Winner choice and engine, to a fixed point. Kernels below are target indices.
   const tried = new Map<string, PairVerdict>(); // `${m}:${k}` → verdict when it was given up
   const chosen = (k: number): Map<number, true> => {
     const s = new Map<number, true>();
-    for (const q of queues[k].values()) s.set(indexOf.get(q.builds[q.at])!, true);
+    for (const q of queues[judgedOf[k]].values()) s.set(indexOf.get(q.builds[q.at])!, true);
     return s;
   };
   const records = modules.map((m) => m.record);
   let rounds = 0;
   let report;
   for (;;) {
+    if (targets.length === 0) break;
     rounds++;
-    const chosenSets = judged.map((_, k) => chosen(k));
+    const chosenSets = targets.map((_, k) => chosen(k));
     report = evaluate(records, targets, { isCandidate: (m, k) => chosenSets[k].has(m) });
     const own: [number, { at: number }, number][] = [];
     const blocked: [number, { at: number }, number][] = [];
-    judged.forEach((_, k) => {
-      for (const q of queues[k].values()) {
+    targets.forEach((_, k) => {
+      for (const q of queues[judgedOf[k]].values()) {
         const m = indexOf.get(q.builds[q.at])!;
         if (report!.isCompatible(m, k) || q.at + 1 >= q.builds.length) continue;
         const v = report!.verdict(m, k)!;
@@ -227,8 +266,9 @@ export function assignWeakLinks(
   }
 
   const links: DesiredLink[] = [];
-  judged.forEach((k, ki) => {
-    for (const q of queues[ki].values()) {
+  judged.forEach((k, j) => {
+    const ki = targetOf[j];
+    for (const q of queues[j].values()) {
       const winner = q.builds[q.at];
       const wm = indexOf.get(winner)!;
       const ok = report!.isCompatible(wm, ki);

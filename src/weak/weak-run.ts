@@ -6,7 +6,7 @@ import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
 import { assignWeakLinks, type WeakAssignment } from "./weak-assign.js";
 import { acquireLock, type LockOptions } from "./weak-lock.js";
 import { changedKernels, planWeakLinks, type WeakLinkPlan } from "./weak-plan.js";
-import { parseKernelSymvers, readKernelSymvers, symbolsOfModules, type DecodedSymvers } from "./weak-symvers.js";
+import { parseKernelSymvers, readKernelSymvers, type DecodedSymvers } from "./weak-symvers.js";
 import { runPostActions, type PostOptions, type PostResult } from "./weak-post.js";
 
 export type WeakMode =
@@ -71,7 +71,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
     mode.kind === "add-kernel" || mode.kind === "remove-kernel" ? (r: string) => r === mode.release : () => true;
   // Symvers are read and decoded while the module trees are walked: every kernel in scope (for
   // --add-kernel K only K: choosing builds needs release order only, never another kernel's
-  // symvers); parsed once the external modules are known, keeping only the symbols they name.
+  // symvers); parsed by the assignment only for kernels it judges, keeping only the symbols it looks up there.
   let decoded: Promise<DecodedSymvers[]> | undefined;
   const tree = await scanInstalledTree(root, { exclude, filesFor: kernelScope, read: opts.read, cache: opts.cache, known: opts.known }, async (t) => {
     if (mode.kind !== "remove-kernel") decoded = readKernelSymvers(t, kernelScope);
@@ -100,7 +100,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
       }
     }
   }
-  const symvers = parseKernelSymvers((await decoded) ?? [], symbolsOfModules(tree.kernels.flatMap((k) => k.external.map((e) => e.record))), warnings);
+  const symvers = parseKernelSymvers((await decoded) ?? [], warnings);
   const assignment = assignWeakLinks(tree, symvers, { kernels: kernelScope });
   let names: ((n: string) => boolean) | undefined;
   if (mode.kind === "add-modules" || mode.kind === "remove-modules") {

@@ -5,6 +5,7 @@ import { parseSymvers } from "../symvers/parse-symvers.js";
 import { decodeSymvers } from "../symvers/read-symvers.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
 import type { InstalledTree } from "./installed-tree.js";
+import type { SymversSource } from "./weak-assign.js";
 
 /** A kernel's symvers file, read and decoded (not parsed yet), or why it could not be. */
 export interface DecodedSymvers {
@@ -38,17 +39,19 @@ export async function readKernelSymvers(tree: InstalledTree, want: (release: str
 }
 
 /**
- * Every symbol name the engine can look up in a kernel's symvers when judging these modules: the
- * symbols they were built against (modversions), reference (undefined symbols) and export (a
- * resident module's export counts only where the symvers has no entry of that name).
+ * Every symbol name the engine can look up in a kernel's symvers when judging `judged` there with
+ * `resident` resident: the symbols the judged modules were built against (modversions) and
+ * reference (undefined symbols), and the residents' exports (a resident module's export counts
+ * only where the symvers has no entry of that name). Modules not judged on a kernel are not
+ * looked up there, nor are candidates' exports (they count through the requirements that name them).
  */
-export function symbolsOfModules(records: Iterable<ModuleRecord>): Set<string> {
+export function symversSymbols(judged: Iterable<ModuleRecord>, resident: Iterable<ModuleRecord>): Set<string> {
   const out = new Set<string>();
-  for (const r of records) {
+  for (const r of judged) {
     for (const m of r.modversions) out.add(m.symbol);
     for (const u of r.undefinedSymbols) out.add(u.name);
-    for (const x of r.exports) out.add(x.name);
   }
+  for (const r of resident) for (const x of r.exports) out.add(x.name);
   return out;
 }
 
@@ -78,17 +81,28 @@ export function filterSymversText(text: string, wanted: ReadonlySet<string>): st
 }
 
 /**
- * Parses decoded symvers, keeping only the symbols in `wanted` when given (see filterSymversText;
- * malformed lines of other symbols are then not reported). Unreadable ones become warnings, in order.
+ * Decoded symvers as a SymversSource: a kernel whose file could not be read or decoded is absent
+ * (its reason becomes a warning, in order, now); the others are parsed when first asked for,
+ * keeping only the symbols `wanted` then (see filterSymversText; malformed lines of other symbols
+ * are then not reported), so a kernel the engine never judges is never parsed.
  */
-export function parseKernelSymvers(decoded: readonly DecodedSymvers[], wanted: ReadonlySet<string> | null, warnings: string[]): Map<string, SymversTable> {
-  const out = new Map<string, SymversTable>();
+export function parseKernelSymvers(decoded: readonly DecodedSymvers[], warnings: string[]): SymversSource {
+  const texts = new Map<string, DecodedSymvers>();
   for (const d of decoded) {
-    if (d.text === null) {
-      warnings.push(d.error!);
-      continue;
-    }
-    out.set(d.release, parseSymvers(wanted === null ? d.text : filterSymversText(d.text, wanted), d.file));
+    if (d.text === null) warnings.push(d.error!);
+    else texts.set(d.release, d);
   }
-  return out;
+  const parsed = new Map<string, SymversTable>();
+  return {
+    has: (release) => texts.has(release),
+    get: (release, wanted) => {
+      let table = parsed.get(release);
+      const d = texts.get(release);
+      if (table === undefined && d !== undefined) {
+        table = parseSymvers(wanted === undefined ? d.text! : filterSymversText(d.text!, wanted), d.file);
+        parsed.set(release, table);
+      }
+      return table;
+    },
+  };
 }
