@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { describeInputError } from "../errors.js";
 import type { KernelTarget } from "../engine/verdict.js";
 import { looksLikeModuleFile } from "../module/find-modules.js";
-import { readModule } from "../module/read-module.js";
 import { listKernels, locateSymvers, resolveInRoot } from "../symvers/locate-symvers.js";
 import { readSymvers } from "../symvers/read-symvers.js";
 import type { SymversProblem } from "../symvers/symvers-table.js";
@@ -70,6 +69,7 @@ export async function kernelVermagic(basedir: string, release: string): Promise<
     const file = await firstModule(dir, 4);
     if (file === null) continue;
     try {
+      const { readModule } = await import("../module/read-module.js");
       const rec = await readModule(file);
       if (rec.vermagic !== "") return rec.vermagic;
     } catch {

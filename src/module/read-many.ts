@@ -1,8 +1,8 @@
 import { defaultCacheDir, fileKey, RecordCache, type CacheStats, type FileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "./module-record.js";
-import { readModule, type ReadModuleOptions } from "./read-module.js";
-import { poolAvailable, poolSize, poolWorthwhile, readInPool, type PoolResult } from "./read-pool.js";
+import type { ReadModuleOptions } from "./read-module.js";
+import type { PoolResult } from "./read-pool.js";
 
 export interface InputError {
   path: string;
@@ -66,6 +66,9 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     const key = keys[i];
     if (cache && key) cache.storeRecord(path, key, rec);
   };
+  if (todo.length === 0) return finish(slots, cache);
+  // The reader (ELF parser, codecs, worker pool: ~20 ms of module loading) only when some file missed the cache.
+  const [{ readModule }, { poolAvailable, poolSize, poolWorthwhile, readInPool }] = await Promise.all([import("./read-module.js"), import("./read-pool.js")]);
   const readHere = async (path: string): Promise<PoolResult> => {
     try {
       return { record: await readModule(path, readOptions) };
@@ -76,7 +79,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
 
   const todoPaths = todo.map((i) => paths[i]!);
   const readers = workers ?? poolSize(todo.length);
-  if (readers > 1 && todo.length > 0 && (workers !== undefined || poolWorthwhile(todoPaths)) && poolAvailable()) {
+  if (readers > 1 && (workers !== undefined || poolWorthwhile(todoPaths)) && poolAvailable()) {
     await readInPool(todoPaths, readOptions, (k, r) => settle(todo[k]!, r), readers, readHere);
   } else {
     let next = 0;
@@ -89,6 +92,10 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, work));
   }
 
+  return finish(slots, cache);
+}
+
+function finish(slots: readonly (ModuleRecord | InputError | undefined)[], cache: RecordCache | null): ReadManyResult {
   cache?.flush();
   const records: ModuleRecord[] = [];
   const errors: InputError[] = [];
