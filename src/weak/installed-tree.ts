@@ -10,6 +10,7 @@ import type { KnownRecord } from "./input-paths.js";
 import { listModuleFiles } from "./module-file-listing.js";
 import { readModuleRecords } from "./module-records.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
+import { looksLikeModuleFile } from "../module/find-modules.js";
 
 /** The two directories of a kernel that hold external (out-of-tree) modules. */
 export const EXTERNAL_AREAS = ["extra", "updates"] as const;
@@ -30,9 +31,7 @@ function moduleNameOfFile(fileName: string): string {
 export const TEMP_PREFIX = ".kabi-tmp-";
 
 /** Whether a file name looks like a kernel module (`.ko`, `.ko.xz`, `.ko.gz`, `.ko.zst`). */
-export function isModuleFileName(name: string): boolean {
-  return name.endsWith(".ko") || name.endsWith(".ko.xz") || name.endsWith(".ko.gz") || name.endsWith(".ko.zst");
-}
+export const isModuleFileName = looksLikeModuleFile;
 
 /** One external module file found under a kernel's extra/ or updates/. */
 export interface ExternalModule {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
+import { looksLikeModuleFile } from "../module/find-modules.js";
 
 /**
  * The module files of a kernel's directory tree, by directory, optionally through a cache of the
@@ -36,10 +37,6 @@ interface CacheFile {
 const FORMAT = 1;
 const RACY_MS = 2000;
 
-function isModuleFileName(name: string): boolean {
-  return name.endsWith(".ko") || name.endsWith(".ko.xz") || name.endsWith(".ko.gz") || name.endsWith(".ko.zst");
-}
-
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -61,7 +58,7 @@ function readDir(hostDir: string, st: Stats | null, now: number): CachedDir {
   const dirs: string[] = [];
   for (const e of entries(hostDir)) {
     if (e.isDirectory()) dirs.push(e.name);
-    else if (isModuleFileName(e.name)) modules.push(e.name);
+    else if (looksLikeModuleFile(e.name)) modules.push(e.name);
   }
   modules.sort(byCodeUnit);
   dirs.sort(byCodeUnit);
