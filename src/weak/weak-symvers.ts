@@ -57,7 +57,7 @@ export function symversSymbols(judged: Iterable<ModuleRecord>, resident: Iterabl
 
 /**
  * The lines of a symvers text whose symbol (second tab-separated field, in every layout modpost
- * has written) is in `wanted`. Parsing only those gives the same entries for those symbols (each
+ * has written) is in `wanted`, the others blanked (the parser skips blank lines). Parsing only those gives the same entries for those symbols (each
  * line is parsed on its own; a repeated symbol keeps its first line) for a fraction of the work:
  * a kernel exports ~27,000 symbols, a set of external modules needs a few thousand.
  */
@@ -73,8 +73,14 @@ export function filterSymversText(text: string, wanted: ReadonlySet<string>): st
       let end = text.indexOf("\t", t1 + 1);
       if (end < 0 || end > eol) end = eol;
       if (end > t1 + 1 && text.charCodeAt(end - 1) === 13) end--;
-      if (wanted.has(text.slice(t1 + 1, end))) out.push(text.slice(pos, eol));
+      if (wanted.has(text.slice(t1 + 1, end))) {
+        out.push(text.slice(pos, eol));
+        pos = eol + 1;
+        continue;
+      }
     }
+    // Dropped lines stay as blank ones, so that a problem on a kept line names its line in the file.
+    out.push("");
     pos = eol + 1;
   }
   return out.join("\n");
