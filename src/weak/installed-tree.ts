@@ -83,6 +83,8 @@ export interface TreeKernel {
   symvers: string | null;
   external: ExternalModule[];
   weak: WeakEntry[];
+  /** Subdirectories of its weak-updates/ with nothing in them (inside paths): left by a run that stopped between removing a link and its emptied directory. */
+  emptyWeakDirs: string[];
   /** The module files outside weak-updates (in-tree and external) named like some external module of the tree, filled by scanKernelFiles. */
   files: KernelModuleFile[] | null;
   /** Names of modules built into the kernel (modules.builtin), filled by scanKernelFiles. */
@@ -163,13 +165,20 @@ function sortedEntries(hostDir: string): Dirent[] {
  * tree is ~850 directories, and one readdir per directory costs ~30 µs synchronously against
  * ~70 µs through the thread pool (measured on a 6.1 tree).
  */
-function walkSync(hostDir: string, rel: string, visit: (rel: string, e: Dirent, host: string) => void, skipTop?: ReadonlySet<string>): void {
+function walkSync(
+  hostDir: string,
+  rel: string,
+  visit: (rel: string, e: Dirent, host: string) => void,
+  skipTop?: ReadonlySet<string>,
+  emptyDir?: (rel: string) => void,
+): void {
   const entries = sortedEntries(hostDir);
+  if (entries.length === 0 && rel !== "") emptyDir?.(rel);
   for (const e of entries) {
     if (rel === "" && skipTop?.has(e.name)) continue;
     const host = `${hostDir}/${e.name}`;
     const r = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) walkSync(host, r, visit);
+    if (e.isDirectory()) walkSync(host, r, visit, undefined, emptyDir);
     else visit(r, e, host);
   }
 }
@@ -299,7 +308,7 @@ async function scanWeak(k: TreeKernel): Promise<void> {
     } else {
       k.weak.push({ insidePath, hostPath: host, subPath: rel, kind: e.isFile() ? "file" : "other", target: null, managed: false, temp });
     }
-  });
+  }, undefined, (rel) => k.emptyWeakDirs.push(`${k.dir}/${WEAK_DIR}/${rel}`));
   await Promise.all(
     links.map(async (entry) => {
       const target = await readlink(entry.hostPath);
@@ -388,6 +397,7 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
           symvers: ik.symvers,
           external: [],
           weak: [],
+          emptyWeakDirs: [],
           files: null,
           builtin: null,
           initramfs: await findInitramfs(hostRoot, ik.release),

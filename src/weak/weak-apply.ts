@@ -43,7 +43,8 @@ function inWeakDir(inside: string): boolean {
 /**
  * Applies a plan: removals (only symlinks that are still managed and still point where the plan
  * saw them), then creations and replacements, each made under a temporary name in the link's
- * directory and renamed into place (atomic), then empty weak-updates subdirectories are removed.
+ * directory and renamed into place (atomic), then empty weak-updates subdirectories (emptied now,
+ * or found empty when the plan was made) are removed.
  * A failing action is reported and the others go on. Expects the caller to hold the lock.
  * The link operations are synchronous on purpose: each is one short syscall, and awaiting the
  * thread pool for each (mkdir, lstat, symlink, rename per link, in sequence) made 88 links cost
@@ -120,7 +121,17 @@ export async function applyPlan(root: string, plan: WeakLinkPlan, hooks: ApplyHo
       results.push({ action, ok: false, error: err instanceof Error ? err.message : String(err) });
     }
   }
-  // Remove subdirectories of weak-updates left empty (never weak-updates itself).
+  // Remove subdirectories of weak-updates left empty, by this run or by one that stopped before
+  // it could (never weak-updates itself).
+  for (const dir of plan.emptyDirs) {
+    if (!inWeakDir(dir)) continue;
+    try {
+      const host = await hostOf(root, dir, resolved);
+      emptied.add(host);
+    } catch {
+      // resolves outside the root or no longer there: nothing to remove
+    }
+  }
   for (const dir of [...emptied].sort().reverse()) {
     let d = dir;
     while (path.basename(d) !== WEAK_DIR && d.split(path.sep).includes(WEAK_DIR)) {

@@ -53,6 +53,8 @@ export interface WeakLinkPlan {
   foreign: ForeignEntry[];
   /** Kernels in scope that have no symvers (nothing computed for them). */
   noSymvers: string[];
+  /** Empty subdirectories of the covered kernels' weak-updates/ (inside paths), removed when the plan is applied. */
+  emptyDirs: string[];
 }
 
 export interface PlanScope {
@@ -96,10 +98,11 @@ function skipOf(d: BuildDecision): SkippedModule | null {
  */
 export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, scope: PlanScope): WeakLinkPlan {
   const inNames = scope.names ?? (() => true);
-  const plan: WeakLinkPlan = { kernels: [], actions: [], kept: [], skipped: [], foreign: [], noSymvers: [] };
+  const plan: WeakLinkPlan = { kernels: [], actions: [], kept: [], skipped: [], foreign: [], noSymvers: [], emptyDirs: [] };
   for (const k of tree.kernels) {
     if (!scope.kernels(k.release)) continue;
     plan.kernels.push(k.release);
+    plan.emptyDirs.push(...k.emptyWeakDirs);
     if (assignment.noSymvers.includes(k.release) || !assignment.kernels.includes(k.release)) {
       plan.noSymvers.push(k.release);
       continue;

@@ -11,6 +11,7 @@ import { parseSearchLines, readSearchOrder, searchPriority } from "../../src/wea
 import {
   addKernel,
   baseArgs,
+  emptyWeakDirs,
   hashTree,
   installFixture,
   K53,
@@ -207,6 +208,24 @@ describe("weak-modules on the real fixtures", () => {
     expect(rel.code).toBe(0);
   });
 
+  it("empty weak-updates subdirectories are removed by a run, not by a dry run; a foreign file's directory stays", async () => {
+    const root = await fixtureRoot();
+    const weak = path.join(root, "lib/modules", K53, "weak-updates");
+    await mkdir(path.join(weak, "left/over/empty"), { recursive: true });
+    await mkdir(path.join(weak, "foreign"), { recursive: true });
+    await writeFile(path.join(weak, "foreign/notes.txt"), "not a link\n");
+    expect(await emptyWeakDirs(root)).toEqual([`${K53} left/over/empty/`]);
+    const before = await hashTree(root);
+    const dry = await runWeak([...baseArgs(root), "--dry-run", "--add-kernel", K53]);
+    expect(dry.code).toBe(0);
+    expect(await hashTree(root)).toBe(before);
+    const run = await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    expect(run.code).toBe(0);
+    expect(await emptyWeakDirs(root)).toEqual([]);
+    expect(existsSync(path.join(weak, "left"))).toBe(false);
+    expect(await readFile(path.join(weak, "foreign/notes.txt"), "utf8")).toBe("not a link\n");
+  });
+
   it("a crash at any step, then a re-run, converges to the correct set", async () => {
     const expected = [CONSUMER_LINK_53];
     for (let n = 1; n <= 12; n++) {
@@ -230,8 +249,9 @@ describe("weak-modules on the real fixtures", () => {
       for (const k of [K53, K54]) await runWeakModules({ root, mode: { kind: "add-kernel", release: k }, dryRun: false, post: null });
       const links = await weakLinks(root);
       expect(links.filter((l) => l.includes(".kabi-tmp-")), `crash at ${n}`).toEqual([]);
-      // (an emptied subdirectory may survive a crash between unlink and rmdir: only links matter)
       expect(links, `crash at ${n}`).toEqual(expected);
+      // Including a subdirectory emptied by the crashed run (a crash between unlink and rmdir).
+      expect(await emptyWeakDirs(root), `crash at ${n}`).toEqual([]);
       const again = await runWeak([...baseArgs(root), "--dry-run", "--add-kernel", K53]);
       expect(again.out, `crash at ${n}`).toBe("");
       await removeRoot(root);

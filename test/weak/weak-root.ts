@@ -53,8 +53,8 @@ export async function installFixture(root: string, built: string, file: string, 
   return inside;
 }
 
-/** Every symlink under every kernel's weak-updates: "K weak-sub-path -> target", sorted. */
-export async function weakLinks(root: string): Promise<string[]> {
+/** Every symlink under every kernel's weak-updates: "K weak-sub-path -> target", sorted; empty subdirectories go to `emptyDirs` when given. */
+export async function weakLinks(root: string, emptyDirs?: string[]): Promise<string[]> {
   const out: string[] = [];
   const modules = path.join(root, "lib/modules");
   let kernels: string[] = [];
@@ -71,6 +71,7 @@ export async function weakLinks(root: string): Promise<string[]> {
       } catch {
         return;
       }
+      if (names.length === 0 && rel !== "") emptyDirs?.push(`${k} ${rel}/`);
       for (const n of names) {
         const p = path.join(dir, n);
         const st = await lstat(p);
@@ -81,6 +82,13 @@ export async function weakLinks(root: string): Promise<string[]> {
     };
     await walk(path.join(modules, k, "weak-updates"), "");
   }
+  return out.sort();
+}
+
+/** The empty subdirectories of every kernel's weak-updates/ ("K sub/dir/"), sorted. */
+export async function emptyWeakDirs(root: string): Promise<string[]> {
+  const out: string[] = [];
+  await weakLinks(root, out);
   return out.sort();
 }
 
