@@ -15,6 +15,8 @@ export interface ReadManyResult {
   errors: InputError[];
   /** Cache counters when a cache was used. */
   cache?: CacheStats;
+  /** With the `keys` option: each path's stat key, taken before its record was looked up or read (absent: not a file). */
+  keys?: Map<string, FileKey>;
 }
 
 export interface ReadManyOptions extends ReadModuleOptions {
@@ -25,6 +27,8 @@ export interface ReadManyOptions extends ReadModuleOptions {
   cache?: boolean | string;
   /** Readers: a number to force (0 or 1: this thread alone; n: this thread and n-1 workers), absent for one per core when worthwhile. */
   workers?: number;
+  /** Return each path's stat key (the cache's key; taken with or without a cache). */
+  keys?: boolean;
 }
 
 /**
@@ -34,7 +38,7 @@ export interface ReadManyOptions extends ReadModuleOptions {
  * reader per core (this thread and worker threads) when that pays off, else here, a few at a time.
  */
 export async function readModules(paths: readonly string[], options: ReadManyOptions = {}, concurrency = 8): Promise<ReadManyResult> {
-  const { cache: cacheOption, workers, ...readOptions } = options;
+  const { cache: cacheOption, workers, keys: wantKeys, ...readOptions } = options;
   const cache = cacheOption ? new RecordCache(typeof cacheOption === "string" ? cacheOption : defaultCacheDir()) : null;
   const slots: (ModuleRecord | InputError | undefined)[] = new Array(paths.length);
   const keys: (FileKey | null)[] = new Array(paths.length).fill(null);
@@ -42,9 +46,9 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
   cache?.scope(paths);
 
   for (let i = 0; i < paths.length; i++) {
+    if (cache || wantKeys) keys[i] = fileKey(paths[i]!);
     if (cache) {
-      const key = fileKey(paths[i]!);
-      keys[i] = key;
+      const key = keys[i];
       const rec = key && cache.lookupRecord(paths[i]!, key);
       if (rec) {
         rec.path = paths[i]!;
@@ -66,7 +70,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     const key = keys[i];
     if (cache && key) cache.storeRecord(path, key, rec);
   };
-  if (todo.length === 0) return finish(slots, cache);
+  if (todo.length === 0) return finish(paths, slots, cache, wantKeys ? keys : null);
   // The reader (ELF parser, codecs, worker pool: ~20 ms of module loading) only when some file missed the cache.
   const [{ readModule }, { poolAvailable, poolSize, poolWorthwhile, readInPool }] = await Promise.all([import("./read-module.js"), import("./read-pool.js")]);
   const readHere = async (path: string): Promise<PoolResult> => {
@@ -92,10 +96,15 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, work));
   }
 
-  return finish(slots, cache);
+  return finish(paths, slots, cache, wantKeys ? keys : null);
 }
 
-function finish(slots: readonly (ModuleRecord | InputError | undefined)[], cache: RecordCache | null): ReadManyResult {
+function finish(
+  paths: readonly string[],
+  slots: readonly (ModuleRecord | InputError | undefined)[],
+  cache: RecordCache | null,
+  keys: readonly (FileKey | null)[] | null,
+): ReadManyResult {
   cache?.flush();
   const records: ModuleRecord[] = [];
   const errors: InputError[] = [];
@@ -104,5 +113,10 @@ function finish(slots: readonly (ModuleRecord | InputError | undefined)[], cache
     if ("message" in s) errors.push(s);
     else records.push(s);
   }
-  return cache ? { records, errors, cache: cache.stats } : { records, errors };
+  const out: ReadManyResult = cache ? { records, errors, cache: cache.stats } : { records, errors };
+  if (keys !== null) {
+    out.keys = new Map();
+    keys.forEach((key, i) => key !== null && out.keys!.set(paths[i]!, key));
+  }
+  return out;
 }

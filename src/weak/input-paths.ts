@@ -2,7 +2,7 @@ import { lstatSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import type { FileKey } from "../cache/record-cache.js";
 import type { ModuleRecord } from "../module/module-record.js";
-import { readModuleRecords } from "./module-records.js";
+import { readModules } from "../module/read-many.js";
 import { isModuleFileName, parseExternalPath } from "./installed-tree.js";
 
 /** A module path given on standard input, checked. */
@@ -43,7 +43,7 @@ type Outcome = { error: string } | { module: InputModule; real: string | null };
  * must be a host path inside `root`, without any ".." component, naming a module file under some
  * kernel's extra/ or updates/. With `mustExist` (--add-modules) the file must exist and, once
  * symlinks are resolved, still be inside the root, and read as a module (all inputs are read in
- * one readModuleRecords call: the cache, else readModules); for --remove-modules a missing file is normal.
+ * one readModules call: the cache, else the reader); for --remove-modules a missing file is normal.
  */
 export async function checkInputPaths(root: string, text: string, cwd: string, mustExist: boolean, options: InputCheckOptions = {}): Promise<InputCheck> {
   const hostRoot = path.resolve(root);
@@ -113,9 +113,9 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
   const toRead = [...new Set(outcomes.flatMap((o) => ("module" in o && o.real !== null ? [o.real] : [])))];
   const failed = new Map<string, string>();
   if (toRead.length > 0) {
-    const many = await readModuleRecords(toRead, { cache: options.cache ?? false });
+    const many = await readModules(toRead, { cache: options.cache ?? false, keys: true });
     for (const rec of many.records) {
-      const key = many.keys.get(rec.path);
+      const key = many.keys!.get(rec.path);
       if (key) out.records.set(rec.path, { key, record: rec });
     }
     for (const e of many.errors) failed.set(e.path, e.message);

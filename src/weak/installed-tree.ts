@@ -3,14 +3,14 @@ import { readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { defaultCacheDir, fileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../errors.js";
+import { looksLikeModuleFile } from "../module/find-modules.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
+import { readModules } from "../module/read-many.js";
 import { listKernels, resolveInRoot } from "../symvers/locate-symvers.js";
 import type { KnownRecord } from "./input-paths.js";
 import { listModuleFiles } from "./module-file-listing.js";
-import { readModuleRecords } from "./module-records.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
-import { looksLikeModuleFile } from "../module/find-modules.js";
 
 /** The two directories of a kernel that hold external (out-of-tree) modules. */
 export const EXTERNAL_AREAS = ["extra", "updates"] as const;
@@ -277,7 +277,7 @@ async function readExternal(found: readonly FoundExternal[], opts: ScanOptions, 
       else l.push(i);
     }
     const paths = [...byPath.keys()];
-    const many = await readModuleRecords(paths, { cache: opts.cache ?? false, workers: opts.workers });
+    const many = await readModules(paths, { cache: opts.cache ?? false, workers: opts.workers });
     // Records come back in input order without their index: match them by path (a symlink
     // resolved to the same file twice gives the same path twice; both get the record).
     for (const r of many.records) for (const i of byPath.get(r.path) ?? []) results[i] = r;

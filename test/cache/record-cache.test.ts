@@ -146,6 +146,19 @@ describe("record cache", () => {
     expect(r.records).toEqual(await fresh(files));
   });
 
+  it("with `keys`, gives each file's stat key (cold, warm, or without a cache), none for a missing path", async () => {
+    const { files, cacheDir } = setup();
+    const missing = join(cacheDir, "..", "missing.ko");
+    const inputs = [...files, missing];
+    const expected = new Map(files.map((f) => [f, fileKey(f)!]));
+    for (const cache of [cacheDir, cacheDir, false] as const) {
+      const r = await readModules(inputs, { cache, workers: 0, keys: true });
+      expect(r.keys).toEqual(expected);
+      expect(r.errors.map((e) => e.path)).toEqual([missing]);
+    }
+    expect((await readModules(files, { cache: cacheDir, workers: 0 })).keys).toBeUndefined();
+  });
+
   it("is bypassed without the option, and by kabi audit --no-cache", async () => {
     const { files, cacheDir } = setup();
     const plain = await readModules(files, { workers: 0 });
