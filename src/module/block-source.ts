@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import type { ByteSource } from "../elf/byte-source.js";
+import { closeSync } from "node:fs";
+import { openRegularFile, readFullyAt, type ByteSource } from "../elf/byte-source.js";
 
 /**
  * Positioned reads of a plain module in aligned blocks, each block read once: the header,
@@ -24,15 +24,8 @@ export class BlockFileSource implements ByteSource {
   }
 
   static open(path: string, blockSize = 64 * 1024): BlockFileSource {
-    const fd = openSync(path, "r");
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw Object.assign(new Error("not a regular file"), { code: st.isDirectory() ? "EISDIR" : "EINVAL" });
-      return new BlockFileSource(fd, st.size, blockSize);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
+    const { fd, size } = openRegularFile(path);
+    return new BlockFileSource(fd, size, blockSize);
   }
 
   read(offset: number, length: number): Buffer {
@@ -86,12 +79,7 @@ export class BlockFileSource implements ByteSource {
     const from = first * bs;
     const want = Math.max(0, Math.min(this.size, (last + 1) * bs) - from);
     const buf = Buffer.allocUnsafe(want);
-    let got = 0;
-    while (got < want) {
-      const n = readSync(this.fd, buf, got, want - got, from + got);
-      if (n === 0) break;
-      got += n;
-    }
+    const got = readFullyAt(this.fd, buf, want, from);
     this.bytesRead += got;
     for (let k = first; k <= last; k++) {
       const s = (k - first) * bs;
