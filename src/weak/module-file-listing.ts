@@ -79,6 +79,17 @@ function load(file: string, hostDir: string): Record<string, CachedDir> | undefi
   }
 }
 
+/** A plain name of an entry in a directory: no separator, not "." or "..". */
+const isEntryName = (x: unknown): x is string => typeof x === "string" && x !== "" && x !== "." && x !== ".." && !x.includes("/");
+
+/**
+ * Whether a cached listing has the shape kabi writes, with plain entry names only: a cache file
+ * edited or damaged into other valid JSON is then read afresh, never walked out of the tree.
+ */
+function wellFormed(c: CachedDir): boolean {
+  return Array.isArray(c.modules) && Array.isArray(c.dirs) && c.modules.every(isEntryName) && c.dirs.every(isEntryName);
+}
+
 /** Written to a temporary file and renamed into place; errors are ignored (a cache is optional). */
 function save(file: string, hostDir: string, dirs: Record<string, CachedDir>): void {
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
@@ -119,7 +130,7 @@ export function listModuleFiles(
     else {
       const st = lstatSync(host, { throwIfNoEntry: false }) ?? null;
       const c = old?.[rel];
-      if (st !== null && c !== undefined && c.ctimeMs === st.ctimeMs && c.mtimeMs === st.mtimeMs && c.ino === st.ino && c.dev === st.dev) listing = c;
+      if (st !== null && c !== undefined && c.ctimeMs === st.ctimeMs && c.mtimeMs === st.mtimeMs && c.ino === st.ino && c.dev === st.dev && wellFormed(c)) listing = c;
       else {
         // Gone or replaced since its parent was listed: nothing to list (a symlink is not followed).
         listing = st === null || !st.isDirectory() ? { dev: 0, ino: 0, mtimeMs: 0, ctimeMs: -1, modules: [], dirs: [] } : readDir(host, st, now());

@@ -90,4 +90,22 @@ describe("listModuleFiles", () => {
     writeFileSync(path.join(folder, readdirSync(folder)[0]), "{not json");
     expect(list(kdir, cache, later)).toEqual(["extra/e.ko", "kernel/a/x.ko", "kernel/b/y.ko.xz", "top.ko"]);
   });
+
+  it("reads afresh a cached listing of the wrong shape or with a name that leaves the directory", () => {
+    const { kdir, cache } = tree();
+    const fresh = ["extra/e.ko", "kernel/a/x.ko", "kernel/b/y.ko.xz", "top.ko"];
+    for (const edit of [
+      (d: { modules: unknown; dirs: unknown }) => (d.modules = "x.ko"),
+      (d: { modules: unknown; dirs: unknown }) => (d.dirs = [".."]),
+      (d: { modules: unknown; dirs: unknown }) => (d.modules = ["../../etc/passwd.ko"]),
+    ]) {
+      list(kdir, cache, later);
+      const folder = path.join(cache, "weak-listings-v1");
+      const file = path.join(folder, readdirSync(folder)[0]);
+      const data = JSON.parse(readFileSync(file, "utf8"));
+      edit(data.dirs["kernel/a"]);
+      writeFileSync(file, JSON.stringify(data));
+      expect(list(kdir, cache, later)).toEqual(fresh);
+    }
+  });
 });
