@@ -1,4 +1,4 @@
-import type { BlockedBy, CompatibilityReport, CrcMismatch, MissingImportNs, PairVerdict, VermagicMismatch } from "../engine/verdict.js";
+import type { BlockedBy, CompatibilityReport, CrcMismatch, GplOnlyUse, MissingImportNs, PairVerdict, VermagicMismatch } from "../engine/verdict.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import type { InputError } from "../module/read-many.js";
 import type { SymversProblem } from "../symvers/symvers-table.js";
@@ -22,6 +22,7 @@ export interface AuditPair {
   mismatched: { symbol: string; moduleCrc: string; kernelCrc: string; provider: string }[];
   blockedBy: { provider: string; providerPath: string; symbols: string[] }[];
   missingImportNs: { symbol: string; namespace: string }[];
+  gplOnly: { symbol: string; provider: string; license: string | null }[];
   vermagicMismatch: { module: string; kernel: string } | null;
   noModversions: boolean;
   providers: string[];
@@ -72,6 +73,7 @@ function auditPair(v: PairVerdict): AuditPair {
     mismatched: v.mismatched.map((x) => ({ symbol: x.symbol, moduleCrc: hexCrc(x.moduleCrc), kernelCrc: hexCrc(x.kernelCrc), provider: x.provider })),
     blockedBy: v.blockedBy,
     missingImportNs: v.missingImportNs,
+    gplOnly: v.gplOnly,
     vermagicMismatch: v.vermagicMismatch,
     noModversions: v.noModversions,
     providers: v.providers,
@@ -91,6 +93,7 @@ export function pairReasons(p: AuditPair): string[] {
   for (const s of p.missing) out.push(`missing symbol ${s}`);
   for (const x of p.mismatched) out.push(mismatchReason(x.symbol, x.moduleCrc, x.provider, x.kernelCrc));
   for (const n of p.missingImportNs) out.push(importNsReason(n));
+  for (const g of p.gplOnly) out.push(gplOnlyReason(g));
   if (p.vermagicMismatch) out.push(vermagicReason(p.vermagicMismatch));
   return out;
 }
@@ -102,6 +105,7 @@ function verdictReasons(v: PairVerdict): string[] {
   for (const s of v.missing) out.push(`missing symbol ${s}`);
   for (const x of v.mismatched) out.push(mismatchReason(x.symbol, hexCrc(x.moduleCrc), x.provider, hexCrc(x.kernelCrc)));
   for (const n of v.missingImportNs) out.push(importNsReason(n));
+  for (const g of v.gplOnly) out.push(gplOnlyReason(g));
   if (v.vermagicMismatch) out.push(vermagicReason(v.vermagicMismatch));
   return out;
 }
@@ -110,6 +114,8 @@ const blockedReason = (b: BlockedBy): string => `needs ${b.provider} (${b.provid
 const mismatchReason = (symbol: string, moduleCrc: string, provider: string, kernelCrc: string): string =>
   `CRC mismatch ${symbol}: module ${moduleCrc}, ${provider} ${kernelCrc}`;
 const importNsReason = (n: MissingImportNs): string => `uses ${n.symbol} from namespace ${n.namespace} without MODULE_IMPORT_NS(${n.namespace})`;
+const gplOnlyReason = (g: GplOnlyUse): string =>
+  `uses GPL-only ${g.symbol} (${g.provider}) ${g.license === null ? "with no MODULE_LICENSE" : `under license ${JSON.stringify(g.license)}`}, not GPL-compatible`;
 const vermagicReason = (v: VermagicMismatch): string => `vermagic flags differ: module "${v.module}", kernel "${v.kernel}"`;
 
 /** What a streamed report is made from: the engine's report over the records read. */
@@ -203,6 +209,11 @@ function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<string,
   for (let i = 0; i < v.missingImportNs.length; i++) {
     const n = v.missingImportNs[i];
     out += (i === 0 ? "" : ",") + '{"symbol":' + q(n.symbol) + ',"namespace":' + q(n.namespace) + "}";
+  }
+  out += '],"gplOnly":[';
+  for (let i = 0; i < v.gplOnly.length; i++) {
+    const g = v.gplOnly[i];
+    out += (i === 0 ? "" : ",") + '{"symbol":' + q(g.symbol) + ',"provider":' + q(g.provider) + ',"license":' + (g.license === null ? "null" : q(g.license)) + "}";
   }
   out += '],"vermagicMismatch":';
   out += v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}";

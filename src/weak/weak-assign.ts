@@ -296,6 +296,9 @@ export function describeIncompatibility(v: PairVerdict): string {
   if (v.missing.length > 0) parts.push(`missing: ${v.missing.join(", ")}`);
   for (const b of v.blockedBy) parts.push(`needs ${b.provider} (${b.providerPath}), not loadable there: ${b.symbols.join(", ")}`);
   if (v.missingImportNs.length > 0) parts.push(`namespace not imported: ${v.missingImportNs.map((x) => `${x.symbol} (${x.namespace})`).join(", ")}`);
+  if (v.gplOnly.length > 0) {
+    parts.push(`GPL-only for license ${JSON.stringify(v.gplOnly[0].license ?? "")}: ${v.gplOnly.map((x) => `${x.symbol} (${x.provider})`).join(", ")}`);
+  }
   return parts.join("; ");
 }
 
@@ -306,5 +309,6 @@ export function blockingSymbols(v: PairVerdict): string[] {
   for (const s of v.missing) out.add(s);
   for (const b of v.blockedBy) for (const s of b.symbols) out.add(s);
   for (const x of v.missingImportNs) out.add(x.symbol);
+  for (const x of v.gplOnly) out.add(x.symbol);
   return [...out];
 }
