@@ -1,15 +1,11 @@
-import type { BlockedBy, CompatibilityReport, CrcMismatch, MissingImportNs, PairVerdict, VermagicMismatch } from "../engine/verdict.js";
+import type { CompatibilityReport, CrcMismatch, PairVerdict } from "../engine/verdict.js";
+import { hexCrc, verdictReasonLines } from "../engine/verdict-reasons.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import type { InputError } from "../module/read-many.js";
 import type { SymversProblem } from "../symvers/symvers-table.js";
 import { ByteWriter } from "./byte-writer.js";
 
-const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
-
-/** `0x%08x` of an unsigned 32-bit CRC (by byte table: this runs once per CRC in a report). */
-export function hexCrc(crc: number): string {
-  return "0x" + HEX_BYTE[(crc >>> 24) & 255] + HEX_BYTE[(crc >>> 16) & 255] + HEX_BYTE[(crc >>> 8) & 255] + HEX_BYTE[crc & 255];
-}
+export { hexCrc };
 
 export interface AuditKernel {
   release: string;
@@ -22,6 +18,7 @@ export interface AuditPair {
   mismatched: { symbol: string; moduleCrc: string; kernelCrc: string; provider: string }[];
   blockedBy: { provider: string; providerPath: string; symbols: string[] }[];
   missingImportNs: { symbol: string; namespace: string }[];
+  gplOnly: { symbol: string; provider: string; license: string | null }[];
   vermagicMismatch: { module: string; kernel: string } | null;
   noModversions: boolean;
   providers: string[];
@@ -72,6 +69,7 @@ function auditPair(v: PairVerdict): AuditPair {
     mismatched: v.mismatched.map((x) => ({ symbol: x.symbol, moduleCrc: hexCrc(x.moduleCrc), kernelCrc: hexCrc(x.kernelCrc), provider: x.provider })),
     blockedBy: v.blockedBy,
     missingImportNs: v.missingImportNs,
+    gplOnly: v.gplOnly,
     vermagicMismatch: v.vermagicMismatch,
     noModversions: v.noModversions,
     providers: v.providers,
@@ -84,33 +82,10 @@ export function auditExitCode(r: AuditReport): number {
   return r.modules.every((m) => Object.values(m.kernels).every((p) => p.compatible)) ? 0 : 1;
 }
 
-/** Why one pair fails, one reason per line. */
+/** Why one pair fails, one reason per line (the wording of verdictReasonLines, shared with weak-modules and status). */
 export function pairReasons(p: AuditPair): string[] {
-  const out: string[] = [];
-  for (const b of p.blockedBy) out.push(blockedReason(b));
-  for (const s of p.missing) out.push(`missing symbol ${s}`);
-  for (const x of p.mismatched) out.push(mismatchReason(x.symbol, x.moduleCrc, x.provider, x.kernelCrc));
-  for (const n of p.missingImportNs) out.push(importNsReason(n));
-  if (p.vermagicMismatch) out.push(vermagicReason(p.vermagicMismatch));
-  return out;
+  return verdictReasonLines(p);
 }
-
-/** pairReasons of an engine verdict, without making the AuditPair. */
-function verdictReasons(v: PairVerdict): string[] {
-  const out: string[] = [];
-  for (const b of v.blockedBy) out.push(blockedReason(b));
-  for (const s of v.missing) out.push(`missing symbol ${s}`);
-  for (const x of v.mismatched) out.push(mismatchReason(x.symbol, hexCrc(x.moduleCrc), x.provider, hexCrc(x.kernelCrc)));
-  for (const n of v.missingImportNs) out.push(importNsReason(n));
-  if (v.vermagicMismatch) out.push(vermagicReason(v.vermagicMismatch));
-  return out;
-}
-
-const blockedReason = (b: BlockedBy): string => `needs ${b.provider} (${b.providerPath}), itself incompatible here, for: ${b.symbols.join(", ")}`;
-const mismatchReason = (symbol: string, moduleCrc: string, provider: string, kernelCrc: string): string =>
-  `CRC mismatch ${symbol}: module ${moduleCrc}, ${provider} ${kernelCrc}`;
-const importNsReason = (n: MissingImportNs): string => `uses ${n.symbol} from namespace ${n.namespace} without MODULE_IMPORT_NS(${n.namespace})`;
-const vermagicReason = (v: VermagicMismatch): string => `vermagic flags differ: module "${v.module}", kernel "${v.kernel}"`;
 
 /** What a streamed report is made from: the engine's report over the records read. */
 export interface AuditInput {
@@ -203,6 +178,11 @@ function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<string,
   for (let i = 0; i < v.missingImportNs.length; i++) {
     const n = v.missingImportNs[i];
     out += (i === 0 ? "" : ",") + '{"symbol":' + q(n.symbol) + ',"namespace":' + q(n.namespace) + "}";
+  }
+  out += '],"gplOnly":[';
+  for (let i = 0; i < v.gplOnly.length; i++) {
+    const g = v.gplOnly[i];
+    out += (i === 0 ? "" : ",") + '{"symbol":' + q(g.symbol) + ',"provider":' + q(g.provider) + ',"license":' + (g.license === null ? "null" : q(g.license)) + "}";
   }
   out += '],"vermagicMismatch":';
   out += v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}";
@@ -342,7 +322,7 @@ export function writeAuditText(input: AuditInput, sink: (chunk: Buffer) => void)
           explainedModule = m;
           explained = report.explainModule(m);
         }
-        return verdictReasons(explained[k]!);
+        return verdictReasonLines(explained[k]!);
       },
     },
     sink,

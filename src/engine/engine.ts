@@ -1,6 +1,7 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { explainModule, explainPair, type EngineState } from "./explain.js";
 import { fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
+import { moduleIsGplCompatible } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, RequirementBuilder } from "./requirements.js";
@@ -26,7 +27,10 @@ interface CandidateProvider {
   module: number;
   /** Kernels where its export counts (no static provider, or it stands in for the provider). */
   allowed: Uint32Array;
-  /** Whether its export satisfies the requirement (CRC and namespace). */
+  /**
+   * Whether its export satisfies the requirement (CRC and namespace; a GPL-only export is not a
+   * candidate at all for a module whose licence is not GPL-compatible).
+   */
   matches: boolean;
 }
 
@@ -104,6 +108,10 @@ export function evaluate(
       if (list[list.length - 1] !== m) list.push(m);
     }
   }
+  // 1 where the module's licence lets it use GPL-only exports (nearly every module: those skip
+  // every GPL-only check below).
+  const gplOk = new Uint8Array(moduleCount);
+  for (let m = 0; m < moduleCount; m++) gplOk[m] = moduleIsGplCompatible(modules[m].modinfo) ? 1 : 0;
   const moduleNames = modules.map((m) => normalizeModuleName(m.name));
   const moduleNameIds = Int32Array.from(moduleNames, (name) => index.moduleNameId(name));
   const exportMaps = new Array<Map<string, ExportedSymbol> | undefined>(moduleCount);
@@ -157,6 +165,7 @@ export function evaluate(
     let imports: Set<string> | undefined;
     let dyn: DynamicRequirement[] | undefined;
     let alive = !isEmpty(acc);
+    const gplHidden = gplOk[m] === 0;
     for (let i = reqStart[m], end = reqStart[m + 1]; i < end && alive; i++) {
       const id = reqSym[i];
       const crc = reqCrc[i];
@@ -166,6 +175,9 @@ export function evaluate(
       const matchSlot = crc === ANY_CRC ? anySlot : anySlot === NO_SET ? NO_SET : index.exactSlot(id, crc);
       const wildSlot = index.wild[id];
       const nsNames = index.nsNames[id];
+      // Kernels whose static provider exports it GPL-only, for a module that may not use those:
+      // the kernel does not see that export (refused, unless the reference is weak).
+      const gplSlot = gplHidden ? index.gpl[id] : NO_SET;
       let hasBad = false;
       if (nsNames !== undefined) {
         imports ??= new Set(record.importNamespaces);
@@ -181,10 +193,13 @@ export function evaluate(
       const mo = matchSlot * words;
       const wo = wildSlot * words;
       const ao = anySlot * words;
+      const go = gplSlot * words;
       for (let w = 0; w < words; w++) {
         let s = (matchSlot === NO_SET ? 0 : pool[mo + w]) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
         if (hasBad) s &= ~bad[w];
-        if (weak) s |= anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
+        if (gplSlot !== NO_SET) s &= ~pool[go + w];
+        // A weak reference may stay unresolved: where there is no provider, or one it cannot see.
+        if (weak) s |= (anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (gplSlot === NO_SET ? 0 : pool[go + w]);
         sat[w] = s;
       }
       // Candidate exporters and the kernels where each may provide: where there is no static
@@ -215,6 +230,8 @@ export function evaluate(
       if (candidates !== undefined) {
         const name = interner.name(id);
         imports ??= new Set(record.importNamespaces);
+        // A GPL-only export is not there at all for this module (weak or not).
+        if (gplHidden) candidates = candidates.filter((c) => !exportOf(c.module, name).gplOnly);
         for (const c of candidates) {
           const x = exportOf(c.module, name);
           c.matches = (crc === ANY_CRC || x.crc === null || x.crc >>> 0 === crc) && namespaceAllowed(x.namespace, imports, record.name);
@@ -276,6 +293,7 @@ export function evaluate(
     kernels,
     kernelFlags,
     moduleFlags,
+    gplOk,
     requirements,
     interner,
     index,

@@ -1,5 +1,6 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { hasKernel, NO_SET } from "./kernel-set.js";
+import { moduleLicense } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, type Requirements } from "./requirements.js";
@@ -13,6 +14,8 @@ export interface EngineState {
   kernelFlags: (string | null)[];
   /** vermagicFlags of each module's vermagic, null when it has none. */
   moduleFlags: (string | null)[];
+  /** 1 where the module's licence is GPL-compatible (it may use GPL-only exports). */
+  gplOk: Uint8Array;
   requirements: Requirements;
   interner: SymbolInterner;
   index: StaticProviderIndex;
@@ -42,6 +45,7 @@ function startPair(state: EngineState, m: number, k: number): PairWork {
     mismatched: [],
     blockedBy: [],
     missingImportNs: [],
+    gplOnly: [],
     vermagicMismatch: null,
     noModversions: !record.hasModversions,
     providers: [],
@@ -72,11 +76,12 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
   const req = state.requirements;
   const { index } = state;
   const pool = index.pool;
+  const gplHidden = state.gplOk[m] === 0;
   for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
     const id = req.sym[i];
     const crc = req.crc[i];
     // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
-    if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k)) {
+    if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k) && !(gplHidden && pool.has(index.gpl[id], k))) {
       const slot = crc === ANY_CRC ? index.any[id] : index.exactSlot(id, crc);
       if (pool.has(slot, k) || pool.has(index.wild[id], k)) continue;
     }
@@ -100,6 +105,7 @@ export function explainModule(state: EngineState, m: number): (PairVerdict | nul
   const pool = index.pool;
   const words = pool.words;
   const open = Uint32Array.from(state.candidate[m]);
+  const gplHidden = state.gplOk[m] === 0;
   for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
     const id = req.sym[i];
     const crc = req.crc[i];
@@ -114,6 +120,8 @@ export function explainModule(state: EngineState, m: number): (PairVerdict | nul
         ok = raw[anySlot * words + w] & ((matchSlot === NO_SET ? 0 : raw[matchSlot * words + w]) | (wildSlot === NO_SET ? 0 : raw[wildSlot * words + w]));
         const nsSlots = index.nsSlots[id];
         if (ok !== 0 && nsSlots !== undefined) for (let j = 0; j < nsSlots.length; j++) ok &= ~raw[nsSlots[j] * words + w];
+        const gplSlot = index.gpl[id];
+        if (ok !== 0 && gplHidden && gplSlot !== NO_SET) ok &= ~raw[gplSlot * words + w];
       }
       let todo = open[w] & ~ok;
       while (todo !== 0) {
@@ -148,9 +156,14 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   const id = req.sym[i];
   const list = state.exporters[id];
   const crc = req.crc[i];
+  const weak = req.weak[i] === 1;
+  const gplOk = state.gplOk[m] === 1;
   const residentProvided = index.residentProvided[id] === 1;
   // Compatible pairs: the rest only matters for `providers`.
   if (compatible && !residentProvided && list === undefined) return;
+  // The static provider on k exports it GPL-only and this module may not use that: the kernel does
+  // not see the export (a weak reference then stays unresolved, which is fine).
+  const hidden = !gplOk && pool.has(index.gpl[id], k);
 
   // The symvers entry, when k's symvers lists the symbol: it is the static provider (the common
   // case of a CRC mismatch; no candidate list is needed unless a candidate may stand in for it).
@@ -159,7 +172,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   if (entryCrc >= 0) {
     const crcOk = crc === ANY_CRC || entryCrc === crc;
     let namespace = "";
-    if (crcOk) {
+    if (crcOk && !hidden) {
       namespace = index.symversEntry(k, id)!.namespace;
       if (namespace === "" || namespaceAllowed(namespace, imp.get(), record.name)) return;
     }
@@ -173,7 +186,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
         if (p === m || !hasKernel(candidateOn[p], k)) continue;
         // The kernels whose entry is that of p's namesake.
         const slot = index.ownerSlot(id, state.moduleNameIds[p]);
-        if (pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name)) {
+        if (pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name, gplOk)) {
           standIn = p;
           break;
         }
@@ -183,23 +196,30 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
         return;
       }
     }
-    if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
+    if (hidden) {
+      if (!weak) verdict.gplOnly.push({ symbol, provider: entryModule, license: moduleLicense(record.modinfo) });
+    } else if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
     else verdict.missingImportNs.push({ symbol, namespace });
     return;
   }
 
   const imports = imp.get();
   const symbol = interner.name(id);
-  const weak = req.weak[i] === 1;
   const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
   const exportOf = (p: number) => exportNamed(state.modules[p], symbol);
   const alive = (p: number) => hasKernel(state.compat[p], k);
-  const sat = (p: number) => satisfies(state.modules[p], symbol, crc, imports, record.name);
-  const candidates = (list ?? []).filter((p) => p !== m && hasKernel(candidateOn[p], k));
+  const sat = (p: number) => satisfies(state.modules[p], symbol, crc, imports, record.name, gplOk);
+  const reachable = (list ?? []).filter((p) => p !== m && hasKernel(candidateOn[p], k));
+  // A GPL-only export of a candidate is not there at all for a module that may not use it.
+  const candidates = gplOk ? reachable : reachable.filter((p) => !exportOf(p).gplOnly);
 
   // A resident module as the static provider.
   const provider = index.provider(k, id);
   if (provider !== null) {
+    if (hidden) {
+      if (!weak) verdict.gplOnly.push({ symbol, provider: provider.name, license: moduleLicense(record.modinfo) });
+      return;
+    }
     if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imports, record.name)) {
       if (provider.resident !== null) (work.providers ??= new Set<string>()).add(provider.name);
       return;
@@ -214,7 +234,11 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
 
   // No static provider: candidate modules on k.
   if (candidates.length === 0) {
-    if (!weak) verdict.missing.push(symbol);
+    if (weak) return;
+    if (reachable.length > 0) {
+      const p = reachable.find(alive) ?? reachable[0];
+      verdict.gplOnly.push({ symbol, provider: state.modules[p].name, license: moduleLicense(record.modinfo) });
+    } else verdict.missing.push(symbol);
     return;
   }
   const good = candidates.filter(sat);
@@ -251,10 +275,13 @@ function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {
   return record.exports.find((x) => x.name === symbol)!;
 }
 
-/** Whether module `provider`'s export of `symbol` satisfies a requirement (CRC and namespace). */
-function satisfies(provider: ModuleRecord, symbol: string, crc: number, imports: ReadonlySet<string>, moduleName: string): boolean {
+/**
+ * Whether module `provider`'s export of `symbol` satisfies a requirement (CRC, namespace, and not
+ * GPL-only when the requiring module may not use that).
+ */
+function satisfies(provider: ModuleRecord, symbol: string, crc: number, imports: ReadonlySet<string>, moduleName: string, gplOk: boolean): boolean {
   const x = exportNamed(provider, symbol);
-  return (crc === ANY_CRC || x.crc === null || x.crc === crc) && namespaceAllowed(x.namespace, imports, moduleName);
+  return (crc === ANY_CRC || x.crc === null || x.crc === crc) && namespaceAllowed(x.namespace, imports, moduleName) && (gplOk || !x.gplOnly);
 }
 
 function addBlocked(blocked: Map<number, BlockedBy>, record: ModuleRecord, p: number, symbol: string): void {

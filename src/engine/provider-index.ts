@@ -1,5 +1,6 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { KernelSetPool, NO_SET } from "./kernel-set.js";
+import { ALWAYS_GPL_OK_SYMBOL, isGplOnlyExportType } from "./license.js";
 import { resolveSymvers, type ResolvedSymvers } from "./resolved-symvers.js";
 import type { SymversEntry } from "../symvers/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
@@ -28,6 +29,8 @@ interface ResidentExport {
  * - `wild`: kernels whose provider has no CRC (matches any CRC);
  * - `any`: kernels with a provider of any CRC (tells missing from mismatched);
  * - `ns` (`nsNames`, `nsSlots`): namespace → kernels whose provider exports it in that namespace (only non-empty ones);
+ * - `gpl`: kernels whose provider exports it GPL-only (hidden from modules whose licence is not
+ *   GPL-compatible; never set for module_layout, which the kernel looks up as if GPL);
  * - `owner` (`ownerSlot`): module name → kernels whose provider is the symvers entry of that (in-tree, modular)
  *   module. A candidate module of the same name stands in for it there (weak-updates/updates
  *   shadow the kernel's own module), so its exports count on those kernels too.
@@ -38,6 +41,7 @@ export class StaticProviderIndex {
   readonly pool: KernelSetPool;
   readonly wild: Int32Array;
   readonly any: Int32Array;
+  readonly gpl: Int32Array;
   /** Per symbol id, the namespaces (non-empty) its providers export it in, and their kernel sets. */
   readonly nsNames: (string[] | undefined)[];
   readonly nsSlots: (number[] | undefined)[];
@@ -81,6 +85,8 @@ export class StaticProviderIndex {
     this.pool = new KernelSetPool(kernels.length, symbolCount + 64);
     this.wild = new Int32Array(symbolCount).fill(NO_SET);
     this.any = new Int32Array(symbolCount).fill(NO_SET);
+    this.gpl = new Int32Array(symbolCount).fill(NO_SET);
+    const gplExempt = interner.lookup(ALWAYS_GPL_OK_SYMBOL);
     this.nsNames = new Array<string[] | undefined>(symbolCount);
     this.nsSlots = new Array<number[] | undefined>(symbolCount);
     this.residentProvided = new Uint8Array(symbolCount);
@@ -109,6 +115,7 @@ export class StaticProviderIndex {
           this.symversCrc[k * symbolCount + id] = e.crc >>> 0;
           this.symversModule[k * symbolCount + id] = e.module;
           this.record(id, k, e.crc >>> 0, e.namespace);
+          if (isGplOnlyExportType(e.exportType) && id !== gplExempt) this.recordGpl(id, k);
           if (e.module !== "vmlinux") this.recordOwner(id, k, e.module);
         }
       }
@@ -120,6 +127,7 @@ export class StaticProviderIndex {
           const id = interner.lookup(symbol.name);
           if (id < 0 || id >= symbolCount || required[id] !== 1) continue;
           this.record(id, k, symbol.crc === null ? null : symbol.crc >>> 0, symbol.namespace);
+          if (symbol.gplOnly && id !== gplExempt) this.recordGpl(id, k);
           this.residentProvided[id] = 1;
         }
       }
@@ -160,6 +168,11 @@ export class StaticProviderIndex {
       }
       pool.add(slots[at], k);
     }
+  }
+
+  private recordGpl(id: number, k: number): void {
+    if (this.gpl[id] === NO_SET) this.gpl[id] = this.pool.alloc();
+    this.pool.add(this.gpl[id], k);
   }
 
   private recordOwner(id: number, k: number, column: string): void {

@@ -41,6 +41,19 @@ export interface MissingImportNs {
   namespace: string;
 }
 
+/**
+ * A symbol the module needs whose provider on the kernel exports it GPL-only, while the module's
+ * licence is not GPL-compatible: the kernel does not let the module see the export, and the load
+ * fails with "Unknown symbol" (see license.ts).
+ */
+export interface GplOnlyUse {
+  symbol: string;
+  /** "vmlinux" or the symvers module column, or the providing module's name. */
+  provider: string;
+  /** The module's licence (its first `license=`), or null when it has none. */
+  license: string | null;
+}
+
 export interface VermagicMismatch {
   module: string;
   kernel: string;
@@ -55,6 +68,8 @@ export interface PairVerdict {
   blockedBy: BlockedBy[];
   /** Blocking. */
   missingImportNs: MissingImportNs[];
+  /** GPL-only exports a module whose licence is not GPL-compatible needs. Blocking. */
+  gplOnly: GplOnlyUse[];
   /** Vermagic flags after the first word differ. Blocking. */
   vermagicMismatch: VermagicMismatch | null;
   /** The module has no modversions: it was judged by symbol presence only (not blocking by itself). */

@@ -1,4 +1,5 @@
 import { evaluate, type KernelTarget, type PairVerdict } from "../engine/index.js";
+import { blockingSymbols, verdictReasonLines } from "../engine/verdict-reasons.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { compareKernelReleases } from "../symvers/kernel-release.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
@@ -288,23 +289,10 @@ export function assignWeakLinks(
   return { kernels: judged.map((k) => k.release), noSymvers, decisions, links, rounds };
 }
 
-/** One line describing why a pair is incompatible: the blocking symbols. */
+/** One line describing why a pair is incompatible: verdictReasonLines (the audit's wording) joined with "; ". */
 export function describeIncompatibility(v: PairVerdict): string {
-  const parts: string[] = [];
-  if (v.vermagicMismatch) parts.push(`vermagic ${JSON.stringify(v.vermagicMismatch.module)} vs kernel ${JSON.stringify(v.vermagicMismatch.kernel)}`);
-  if (v.mismatched.length > 0) parts.push(`CRC differs: ${v.mismatched.map((x) => `${x.symbol} (${x.provider})`).join(", ")}`);
-  if (v.missing.length > 0) parts.push(`missing: ${v.missing.join(", ")}`);
-  for (const b of v.blockedBy) parts.push(`needs ${b.provider} (${b.providerPath}), not loadable there: ${b.symbols.join(", ")}`);
-  if (v.missingImportNs.length > 0) parts.push(`namespace not imported: ${v.missingImportNs.map((x) => `${x.symbol} (${x.namespace})`).join(", ")}`);
-  return parts.join("; ");
+  return verdictReasonLines(v).join("; ");
 }
 
 /** The symbols that block a pair (for machine-readable output). */
-export function blockingSymbols(v: PairVerdict): string[] {
-  const out = new Set<string>();
-  for (const x of v.mismatched) out.add(x.symbol);
-  for (const s of v.missing) out.add(s);
-  for (const b of v.blockedBy) for (const s of b.symbols) out.add(s);
-  for (const x of v.missingImportNs) out.add(x.symbol);
-  return [...out];
-}
+export { blockingSymbols };

@@ -43,14 +43,23 @@ export interface PlainJudgement {
   missing: string[];
   mismatched: { symbol: string; moduleCrc: number; kernelCrc: number; provider: string }[];
   missingImportNs: { symbol: string; namespace: string }[];
+  gplOnly: { symbol: string; provider: string; license: string | null }[];
 }
+
+/**
+ * An independent copy of the kernel's licence rule (include/linux/license.h; the first license=
+ * of .modinfo): a module outside this list does not see GPL-only exports (but module_layout).
+ */
+const KERNEL_GPL_LICENSES = ["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"];
 
 /**
  * A module against one symvers table and nothing else, by plain loops over the module's
  * modversions and undefined symbols (no engine code).
  */
 export function plainJudge(module: ModuleRecord, symvers: SymversTable): PlainJudgement {
-  const out: PlainJudgement = { ok: true, missing: [], mismatched: [], missingImportNs: [] };
+  const out: PlainJudgement = { ok: true, missing: [], mismatched: [], missingImportNs: [], gplOnly: [] };
+  const license = module.modinfo.find((e) => e.key === "license")?.value ?? null;
+  const gplOk = license !== null && KERNEL_GPL_LICENSES.includes(license);
   const weak = new Set(module.undefinedSymbols.filter((u) => u.weak).map((u) => u.name));
   const strong = new Set(module.undefinedSymbols.filter((u) => !u.weak).map((u) => u.name));
   const versioned = new Set<string>();
@@ -58,6 +67,11 @@ export function plainJudge(module: ModuleRecord, symvers: SymversTable): PlainJu
     const e = symvers.entries.get(symbol);
     if (e === undefined) {
       if (!weak.has(symbol) || strong.has(symbol)) out.missing.push(symbol);
+      return;
+    }
+    if (!gplOk && symbol !== "module_layout" && (e.exportType === "EXPORT_SYMBOL_GPL" || e.exportType === "EXPORT_UNUSED_SYMBOL_GPL")) {
+      // Not found by the kernel: refused, unless only weakly referenced.
+      if (!weak.has(symbol) || strong.has(symbol)) out.gplOnly.push({ symbol, provider: e.module, license });
       return;
     }
     if (crc !== null && e.crc >>> 0 !== crc >>> 0) {
@@ -74,7 +88,7 @@ export function plainJudge(module: ModuleRecord, symvers: SymversTable): PlainJu
     }
   }
   for (const name of strong) if (!versioned.has(name)) check(name, null);
-  out.ok = out.missing.length === 0 && out.mismatched.length === 0 && out.missingImportNs.length === 0;
+  out.ok = out.missing.length === 0 && out.mismatched.length === 0 && out.missingImportNs.length === 0 && out.gplOnly.length === 0;
   return out;
 }
 

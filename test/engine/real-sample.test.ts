@@ -42,6 +42,7 @@ describe.skipIf(cases.length === 0 || releases.length === 0)("engine on real Deb
           expect(v.missing, label).toEqual(plain.missing);
           expect(v.mismatched, label).toEqual(plain.mismatched);
           expect(v.missingImportNs, label).toEqual(plain.missingImportNs);
+          expect(v.gplOnly, label).toEqual(plain.gplOnly);
           expect(v.blockedBy, label).toEqual([]);
           expect(v.vermagicMismatch).toBeNull();
           expect(v.noModversions).toBe(!module.hasModversions);
@@ -70,7 +71,7 @@ describe.skipIf(cases.length === 0 || releases.length === 0)("engine on real Deb
             expect(v.mismatched.map((x) => x.symbol)).toEqual(plain.mismatched.map((x) => x.symbol));
           }
           // Every incompatible verdict says why; compatible ones report nothing blocking.
-          const reasons = v.missing.length + v.mismatched.length + v.blockedBy.length + v.missingImportNs.length + (v.vermagicMismatch ? 1 : 0);
+          const reasons = v.missing.length + v.mismatched.length + v.blockedBy.length + v.missingImportNs.length + v.gplOnly.length + (v.vermagicMismatch ? 1 : 0);
           if (v.compatible) expect(reasons).toBe(0);
           else expect(reasons).toBeGreaterThan(0);
         });

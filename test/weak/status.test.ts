@@ -66,6 +66,28 @@ describe("kabi status on real modules", () => {
     expect(broken.path).toBe(`/lib/modules/${K53}/extra/pcspkr.ko`);
   });
 
+  it("gives an incompatible pair's reasons in the audit text's words (status, weak-modules and audit agree)", async () => {
+    const root = await statusRoot();
+    const provider = path.join(root, "lib/modules", K53, "extra/kabi_provider.ko");
+    const symvers = path.join(root, "usr/src", `linux-headers-${K54}`, "Module.symvers");
+    const io = captureIO();
+    expect(await main(["audit", "--symvers", `${K54}=${symvers}`, provider], io)).toBe(1);
+    const block = io.stdout.slice(io.stdout.indexOf(`kabi_provider.ko on ${K54}:\n`));
+    const lines = block.split("\n").slice(1).filter((l) => l.startsWith("    ")).map((l) => l.trim());
+    // fixtures/modules/README.md's CRC table (6.1.0-53 build, 6.1.0-54 vmlinux), in modversions order.
+    expect([...lines].sort()).toEqual([
+      "CRC mismatch __alloc_skb: module 0x57693e79, vmlinux 0x7e267139",
+      "CRC mismatch kfree_skb_reason: module 0x84f2000d, vmlinux 0x6db827e0",
+      "CRC mismatch skb_put: module 0x359ec46d, vmlinux 0x69958214",
+    ]);
+    const detail = lines.join("; ");
+    const entry = stateOf(await status(root), "kabi_provider", K54)!;
+    expect(entry.detail).toBe(detail);
+    expect(entry.text).toBe(`incompatible: ${detail}`);
+    const weak = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    expect(weak.err).toContain(`weak-modules: /lib/modules/${K53}/extra/kabi_provider.ko not linked into ${K54}: incompatible: ${detail}\n`);
+  });
+
   it("prints one line per module and kernel", async () => {
     const root = await statusRoot();
     await runWeak([...baseArgs(root), "--add-kernel", K54]);

@@ -23,6 +23,7 @@ import {
   runWeak,
   weakLinks,
 } from "./weak-root.js";
+import { fixtureSymversText, symversLine, withExportType } from "../helpers/symvers-edit.js";
 
 const roots: string[] = [];
 afterEach(async () => {
@@ -80,7 +81,7 @@ describe("weak-modules on the real fixtures", () => {
     let r = await runWeak([...baseArgs(root), "--add-kernel", K53]);
     expect(r.code).toBe(0);
     expect(await weakLinks(root)).toEqual([]);
-    expect(r.err).toMatch(/kabi_provider\.ko not linked into 6\.1\.0-53-amd64: incompatible: CRC differs: .*skb_put/);
+    expect(r.err).toMatch(/kabi_provider\.ko not linked into 6\.1\.0-53-amd64: incompatible: .*CRC mismatch skb_put: module 0x69958214, vmlinux 0x359ec46d/);
     expect(r.err).toMatch(/kabi_consumer\.ko not linked into 6\.1\.0-53-amd64: incompatible: needs kabi_provider/);
 
     // 6.1.0-53 gets its own provider: the 6.1.0-54 consumer now loads there (same CRCs).
@@ -111,6 +112,46 @@ describe("weak-modules on the real fixtures", () => {
     expect(r.code).toBe(0);
     expect(await weakLinks(root)).toEqual([]);
     expect(existsSync(path.join(root, "lib/modules", K53, "weak-updates"))).toBe(true);
+  });
+
+  it("a proprietary module is not linked where the kernel exports a symbol it needs GPL-only; its GPL twin is", async () => {
+    // kabi_proprietary.ko and kabi_gpl_twin.ko: the same code built for 6.1.0-53 under
+    // MODULE_LICENSE("Proprietary") and ("GPL"), calling recalibrate_cpu_khz. 6.1.0-54's symvers is
+    // derived: the real one with that symbol exported as 6.12.117 exports it (EXPORT_SYMBOL_GPL).
+    const root = await makeRoot();
+    roots.push(root);
+    await addKernel(root, K53, "debian");
+    await addKernel(root, K54, "debian");
+    const symversFile = path.join(root, "usr/src", `linux-headers-${K54}`, "Module.symvers");
+    const realText = fixtureSymversText(K54);
+    const gplType = symversLine(fixtureSymversText(K612), "recalibrate_cpu_khz")[3];
+    expect(gplType).toBe("EXPORT_SYMBOL_GPL");
+    expect(symversLine(realText, "recalibrate_cpu_khz")[3]).toBe("EXPORT_SYMBOL");
+    await installFixture(root, K53, "kabi_proprietary.ko", K53, "vendor/kabi_proprietary.ko");
+    await installFixture(root, K53, "kabi_gpl_twin.ko", K53, "vendor/kabi_gpl_twin.ko");
+    const twinLink = `${K54} vendor/kabi_gpl_twin.ko -> /lib/modules/${K53}/extra/vendor/kabi_gpl_twin.ko`;
+    const proprietaryLink = `${K54} vendor/kabi_proprietary.ko -> /lib/modules/${K53}/extra/vendor/kabi_proprietary.ko`;
+
+    // The real 6.1.0-54 exports it plainly: both are linked.
+    let r = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([twinLink, proprietaryLink]);
+
+    // GPL-only there: the proprietary link goes, the twin's stays, and the reason names the symbol.
+    await writeFile(symversFile, withExportType(realText, "recalibrate_cpu_khz", gplType));
+    const dry = JSON.parse((await runWeak([...baseArgs(root), "--dry-run", "--json", "--add-kernel", K54])).out) as {
+      actions: { op: string; link: string }[];
+      skipped: { module: string; reason: string; detail: string; symbols?: string[] }[];
+    };
+    expect(dry.actions.map((a) => [a.op, a.link])).toEqual([["remove", `/lib/modules/${K54}/weak-updates/vendor/kabi_proprietary.ko`]]);
+    expect(dry.skipped.filter((x) => x.reason === "incompatible")).toEqual([
+      expect.objectContaining({ module: "kabi_proprietary", symbols: ["recalibrate_cpu_khz"], detail: expect.stringContaining("recalibrate_cpu_khz") }),
+    ]);
+    r = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([twinLink]);
+    expect(r.err).toMatch(/kabi_proprietary\.ko not linked into 6\.1\.0-54-amd64: incompatible: .*GPL-only.*recalibrate_cpu_khz/);
+    expect(r.err).not.toMatch(/kabi_gpl_twin/);
   });
 
   it("--remove-modules of the linked build links another compatible build instead", async () => {

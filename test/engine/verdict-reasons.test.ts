@@ -1,0 +1,51 @@
+/**
+ * One wording for the reasons of an incompatible pair: the audit text (engine verdicts and the
+ * AuditPair of the JSON report), weak-modules and `kabi status` use verdictReasonLines.
+ */
+import { describe, expect, it } from "vitest";
+import { pairReasons, type AuditPair } from "../../src/audit/audit-report.js";
+import type { PairVerdict } from "../../src/engine/index.js";
+import { blockingSymbols, verdictReasonLines } from "../../src/engine/verdict-reasons.js";
+import { describeIncompatibility } from "../../src/weak/weak-assign.js";
+
+// One reason of every kind, with the values of the kbuild fixtures (fixtures/modules/README.md).
+const verdict: PairVerdict = {
+  compatible: false,
+  missing: ["sk_skb_reason_drop"],
+  mismatched: [{ symbol: "skb_put", moduleCrc: 0x359ec46d, kernelCrc: 0x69958214, provider: "vmlinux" }],
+  blockedBy: [{ provider: "kabi_provider", providerPath: "/lib/modules/6.1.0-54-amd64/extra/kabi_provider.ko", symbols: ["kabi_provider_add", "kabi_provider_gpl_mul"] }],
+  missingImportNs: [{ symbol: "kabi_provider_ns_sub", namespace: "KABI_TEST" }],
+  gplOnly: [
+    { symbol: "recalibrate_cpu_khz", provider: "vmlinux", license: "Proprietary" },
+    { symbol: "skb_put", provider: "vmlinux", license: null },
+  ],
+  vermagicMismatch: { module: "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel: "6.1.0-53-amd64 SMP mod_unload modversions " },
+  noModversions: false,
+  providers: [],
+};
+
+const asAudit: AuditPair = {
+  ...verdict,
+  mismatched: [{ symbol: "skb_put", moduleCrc: "0x359ec46d", kernelCrc: "0x69958214", provider: "vmlinux" }],
+};
+
+describe("verdictReasonLines", () => {
+  it("words every kind of reason once, in a fixed order", () => {
+    expect(verdictReasonLines(verdict)).toEqual([
+      "needs kabi_provider (/lib/modules/6.1.0-54-amd64/extra/kabi_provider.ko), itself incompatible here, for: kabi_provider_add, kabi_provider_gpl_mul",
+      "missing symbol sk_skb_reason_drop",
+      'uses GPL-only recalibrate_cpu_khz (vmlinux) under license "Proprietary", not GPL-compatible',
+      "uses GPL-only skb_put (vmlinux) with no MODULE_LICENSE, not GPL-compatible",
+      "CRC mismatch skb_put: module 0x359ec46d, vmlinux 0x69958214",
+      "uses kabi_provider_ns_sub from namespace KABI_TEST without MODULE_IMPORT_NS(KABI_TEST)",
+      'vermagic flags differ: module "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel "6.1.0-53-amd64 SMP mod_unload modversions "',
+    ]);
+  });
+
+  it("is what the audit text (both forms), weak-modules and status say", () => {
+    const lines = verdictReasonLines(verdict);
+    expect(pairReasons(asAudit)).toEqual(lines);
+    expect(describeIncompatibility(verdict)).toBe(lines.join("; "));
+    expect(blockingSymbols(verdict)).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "sk_skb_reason_drop", "recalibrate_cpu_khz", "skb_put", "kabi_provider_ns_sub"]);
+  });
+});
