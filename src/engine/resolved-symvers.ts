@@ -1,4 +1,3 @@
-import { SymversEntries } from "../symvers/symvers-entries.js";
 import type { SymversEntry, SymversTable } from "../symvers/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 
@@ -36,9 +35,7 @@ export class ResolvedSymvers {
     }
     let slot = this.slots[id];
     if (slot === UNKNOWN) {
-      const entries = this.table.entries;
-      const name = this.interner.name(id);
-      const e = entries instanceof SymversEntries ? entries.getHashed(name, this.interner.hash(id)) : entries.get(name);
+      const e = this.table.entries.get(this.interner.name(id));
       if (e === undefined) slot = ABSENT;
       else {
         slot = this.found.length;

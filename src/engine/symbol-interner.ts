@@ -1,12 +1,7 @@
-import { hashRange } from "../symvers/symvers-entries.js";
-
 /** Maps symbol names to small dense integers, once, so the hot loops never compare strings. */
 export class SymbolInterner {
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [];
-  /** hashRange of each name, made when first asked for (a name is looked up in every kernel's table). */
-  private hashes = new Uint32Array(0);
-  private hashed = 0;
 
   /** The id of `name`, allocating one when new. */
   intern(name: string): number {
@@ -27,20 +22,6 @@ export class SymbolInterner {
 
   name(id: number): string {
     return this.names[id];
-  }
-
-  /** The symvers-table hash of name(id) (see SymversEntries.getHashed). */
-  hash(id: number): number {
-    if (id >= this.hashed) {
-      if (this.names.length > this.hashes.length) {
-        const grown = new Uint32Array(Math.max(1024, this.names.length * 2));
-        grown.set(this.hashes);
-        this.hashes = grown;
-      }
-      for (let i = this.hashed; i < this.names.length; i++) this.hashes[i] = hashRange(this.names[i], 0, this.names[i].length);
-      this.hashed = this.names.length;
-    }
-    return this.hashes[id];
   }
 
   get size(): number {

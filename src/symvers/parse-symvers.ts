@@ -1,5 +1,4 @@
-import { SymversEntries } from "./symvers-entries.js";
-import type { SymversProblem, SymversTable } from "./symvers-table.js";
+import type { SymversEntry, SymversProblem, SymversTable } from "./symvers-table.js";
 
 /**
  * The three line layouts modpost has written to Module.symvers (all tab separated):
@@ -104,9 +103,11 @@ function show(s: string): string {
  * @param file the name to report, and the table's path
  */
 export function parseSymvers(text: string, file: string): SymversTable {
-  // Lines are ~60 characters long.
-  const entries = new SymversEntries(text, text.length >>> 6);
+  const entries = new Map<string, SymversEntry>();
   const problems: SymversProblem[] = [];
+  // Module names repeat on thousands of lines: share one string per name.
+  const modules = new Map<string, string>();
+  let lastModule = "";
 
   const n = text.length;
   let pos = 0;
@@ -203,11 +204,31 @@ export function parseSymvers(text: string, file: string): SymversTable {
       continue;
     }
 
-    const nsStart = nsCol < 0 || starts[nsCol] === ends[nsCol] ? -1 : starts[nsCol];
-    const nsEnd = nsStart < 0 ? -1 : ends[nsCol];
-    if (!entries.add(starts[1], ends[1], starts[modCol], ends[modCol], nsStart, nsEnd, crc, exportType)) {
-      addProblem(problems, file, lineNo, `symbol ${show(text.slice(starts[1], ends[1]))} listed again; the first entry is kept`);
+    const symbol = text.slice(starts[1], ends[1]);
+    // Since 5.19 lines are grouped by module: reuse the last module name without a substring.
+    const ms = starts[modCol];
+    const ml = ends[modCol] - ms;
+    let module: string;
+    if (ml === lastModule.length && text.startsWith(lastModule, ms)) {
+      module = lastModule;
+    } else {
+      const modRaw = text.slice(ms, ms + ml);
+      const known = modules.get(modRaw);
+      if (known === undefined) {
+        modules.set(modRaw, modRaw);
+        module = modRaw;
+      } else {
+        module = known;
+      }
+      lastModule = module;
     }
+    const namespace = nsCol < 0 || starts[nsCol] === ends[nsCol] ? "" : text.slice(starts[nsCol], ends[nsCol]);
+
+    if (entries.has(symbol)) {
+      addProblem(problems, file, lineNo, `symbol ${show(symbol)} listed again; the first entry is kept`);
+      continue;
+    }
+    entries.set(symbol, { symbol, crc, module, exportType, namespace });
   }
 
   return { path: file, entries, problems };

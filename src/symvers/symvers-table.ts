@@ -21,7 +21,7 @@ export interface SymversProblem {
 export interface SymversTable {
   /** The file it was read from. */
   path: string;
-  entries: ReadonlyMap<string, SymversEntry>;
+  entries: Map<string, SymversEntry>;
   /** Malformed lines, each reported; the rest of the file is still used. */
   problems: SymversProblem[];
 }
