@@ -2,9 +2,11 @@
 // kabi benchmark suite: each case measured side by side with its reference in the same run
 // (runs interleaved, median of N), printing wall-time ratios and peak RSS. Driven by bench/run.
 //
-// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...] [--json FILE]
+// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...] [--json FILE] [--update-readme]
 //   --ci   reduced: ~300 modules per tree (from the corpus cache when present, else synthesized
 //          from the committed fixtures), one repetition; checks that every case runs.
+//   --update-readme  writes the table into README.md between its bench-table markers (a full
+//          run of every case only).
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -25,6 +27,11 @@ const jsonArg = argv.indexOf("--json");
 const JSON_OUT = jsonArg >= 0 ? argv[jsonArg + 1] : undefined;
 const casesArg = argv.indexOf("--cases");
 const ONLY = casesArg >= 0 ? new Set(argv[casesArg + 1].split(",")) : undefined;
+const UPDATE_README = argv.includes("--update-readme");
+if (UPDATE_README && (CI || ONLY)) throw new Error("--update-readme needs a full run of every case (no --ci, no --cases)");
+const README = join(REPO, "README.md");
+const TABLE_START = "<!-- bench-table:start -->";
+const TABLE_END = "<!-- bench-table:end -->";
 const CI_MODULES = 300;
 
 const CORPUS = process.env.KABI_CORPUS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "kabi-corpus");
@@ -175,6 +182,7 @@ function fixtureInputs() {
 // ---------------------------------------------------------------------------- cases
 
 const rows = [];
+let startup = NaN;
 function row(name, kabi, ref, target, note = "") {
   const ratio = kabi.wall / ref.wall;
   rows.push({ name, kabi, ref, ratio, target, ok: target === undefined ? undefined : ratio <= target, note });
@@ -320,6 +328,9 @@ async function main() {
   const inputs = haveCorpus ? corpusInputs() : fixtureInputs();
   const { xzBackend } = await import(join(REPO, "dist/src/decompress/xz.js"));
   log(`mode ${CI ? "ci (reduced)" : "full"}, ${REPEAT} run(s) per command, inputs: ${inputs.source}; xz backend: ${xzBackend}; cores: ${availableParallelism()}`);
+  // How fast this machine is right now (a shared VM's speed drifts): Node's own start-up.
+  const [nodeStart] = await measure([{ cmd: ["node", "-e", "0"] }]);
+  startup = nodeStart.wall;
   const t61 = inputs.t61 && makeTree("61", inputs.t61.release, inputs.t61.modulesDir, inputs.t61.files);
   const t612 = inputs.t612 && makeTree("612", inputs.t612.release, inputs.t612.modulesDir, inputs.t612.files);
 
@@ -353,8 +364,10 @@ async function main() {
 function print(inputs) {
   const f = (x, d = 2) => x.toFixed(d);
   const lines = [];
-  lines.push(`kabi bench (${CI ? "ci, reduced" : "full"}; ${REPEAT} run(s) each, median wall; peak RSS = max of /usr/bin/time %M; inputs: ${inputs.source})`);
+  const head = `kabi bench (${CI ? "ci, reduced" : "full"}; ${REPEAT} run(s) each, median wall; peak RSS = max of /usr/bin/time %M; inputs: ${inputs.source})`;
+  lines.push(head);
   lines.push("");
+  const tableStart = lines.length;
   lines.push("| case | kabi s | kabi RSS MB | reference s | ref RSS MB | ratio | target | |");
   lines.push("|---|---:|---:|---:|---:|---:|---:|---|");
   for (const r of rows) {
@@ -369,6 +382,8 @@ function print(inputs) {
   if (rss612) lines.push(`\npeak RSS, case 2 (kabi): ${f(rss612.kabi.rss, 0)} MB (target < 256 MB)${rss612.kabi.rss < 256 ? "" : " MISSED"}`);
   const add = rows.find((r) => r.absolute);
   if (add) lines.push(`weak-modules --add-modules wall: ${f(add.absolute.value)} s (target < ${add.absolute.limit} s)${add.absolute.value < add.absolute.limit ? "" : " MISSED"}`);
+  lines.push(`machine speed: \`node -e 0\` took ${f(startup, 3)} s in this run (median)`);
+  const table = lines.slice(tableStart);
   lines.push("\ncommands ($W = the bench's temporary folder; kabi runs with KABI_CACHE_DIR=$W/cache unless said):");
   for (const r of rows) {
     if (r.skipped) continue;
@@ -378,6 +393,19 @@ function print(inputs) {
     if (r.note) lines.push(`    (${r.note})`);
   }
   process.stdout.write(lines.join("\n") + "\n");
+  if (UPDATE_README) updateReadme(table);
+}
+
+/** Replaces the README's table (between the bench-table markers) with this run's. */
+function updateReadme(table) {
+  const text = readFileSync(README, "utf8");
+  const a = text.indexOf(TABLE_START);
+  const b = text.indexOf(TABLE_END);
+  if (a < 0 || b < a) throw new Error(`README.md has no ${TABLE_START} ... ${TABLE_END} block`);
+  const when = new Date().toISOString().slice(0, 10);
+  const block = [TABLE_START, `<!-- written by bench/bench.mjs --update-readme on ${when}; ${REPEAT} run(s) each -->`, "", ...table, "", ""].join("\n");
+  writeFileSync(README, text.slice(0, a) + block + text.slice(b));
+  log("README.md table updated");
 }
 
 try {
