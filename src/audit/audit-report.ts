@@ -10,6 +10,8 @@ export { hexCrc };
 export interface AuditKernel {
   release: string;
   symvers: string;
+  /** Present (true) only when the kernel was judged with strict modversions (`--strict-modversions`). */
+  strictModversions?: true;
 }
 
 export interface AuditPair {
@@ -254,7 +256,7 @@ function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
   const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
   w.text("kernels:\n");
-  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})\n`));
+  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})${k.strictModversions === true ? "  strict modversions" : ""}\n`));
   let nameWidth = 6;
   let builtWidth = 9;
   for (const m of modules) {
