@@ -10,12 +10,15 @@ export { hexCrc };
 export interface AuditKernel {
   release: string;
   symvers: string;
+  /** Present (true) only when the kernel was judged with strict modversions (`--strict-modversions`). */
+  strictModversions?: true;
 }
 
 export interface AuditPair {
   compatible: boolean;
   missing: string[];
   mismatched: { symbol: string; moduleCrc: string; kernelCrc: string; provider: string }[];
+  noSymbolVersion: { symbol: string; provider: string }[];
   blockedBy: { provider: string; providerPath: string; symbols: string[] }[];
   missingImportNs: { symbol: string; namespace: string }[];
   gplOnly: { symbol: string; provider: string; license: string | null }[];
@@ -67,6 +70,7 @@ function auditPair(v: PairVerdict): AuditPair {
     compatible: v.compatible,
     missing: v.missing,
     mismatched: v.mismatched.map((x) => ({ symbol: x.symbol, moduleCrc: hexCrc(x.moduleCrc), kernelCrc: hexCrc(x.kernelCrc), provider: x.provider })),
+    noSymbolVersion: v.noSymbolVersion,
     blockedBy: v.blockedBy,
     missingImportNs: v.missingImportNs,
     gplOnly: v.gplOnly,
@@ -169,7 +173,12 @@ function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<string,
     for (let i = 1; i < v.mismatched.length; i++) w.bytes(mismatchJson(v.mismatched[i], mismatchCache));
     w.text("]");
   }
-  let out = ',"blockedBy":[';
+  let out = ',"noSymbolVersion":[';
+  for (let i = 0; i < v.noSymbolVersion.length; i++) {
+    const x = v.noSymbolVersion[i];
+    out += (i === 0 ? "" : ",") + '{"symbol":' + q(x.symbol) + ',"provider":' + q(x.provider) + "}";
+  }
+  out += '],"blockedBy":[';
   for (let i = 0; i < v.blockedBy.length; i++) {
     const b = v.blockedBy[i];
     out += (i === 0 ? "" : ",") + '{"provider":' + q(b.provider) + ',"providerPath":' + q(b.providerPath) + ',"symbols":' + stringArrayJson(b.symbols) + "}";
@@ -247,7 +256,7 @@ function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
   const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
   w.text("kernels:\n");
-  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})\n`));
+  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})${k.strictModversions === true ? "  strict modversions" : ""}\n`));
   let nameWidth = 6;
   let builtWidth = 9;
   for (const m of modules) {

@@ -7,12 +7,18 @@ import { readModules } from "../module/read-many.js";
 import { parseSymversOption } from "../symvers/locate-symvers.js";
 import type { CliIO } from "./io.js";
 
-const USAGE = "usage: kabi audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--json] [--no-cache] PATH...";
+const USAGE = [
+  "usage: kabi audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--strict-modversions] [--json] [--no-cache] PATH...",
+  "  --strict-modversions  judge every kernel as Debian's do: a module with modversions that resolves a",
+  "                        symbol they do not list is refused when the exporter has a CRC (upstream only",
+  "                        warns \"no symbol version for\")",
+].join("\n");
 
 export async function auditCommand(args: readonly string[], io: CliIO): Promise<number> {
   let basedir = "/";
   let json = false;
   let cache = true;
+  let strictModversions = false;
   const explicit: { release: string; file: string }[] = [];
   const releases: string[] = [];
   const paths: string[] = [];
@@ -26,6 +32,7 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
     const flag = a.startsWith("--") && a.includes("=") ? a.slice(0, a.indexOf("=")) : a;
     if (flag === "--json") json = true;
     else if (flag === "--no-cache") cache = false;
+    else if (flag === "--strict-modversions") strictModversions = true;
     else if (flag === "--basedir" || flag === "--symvers" || flag === "--kernel") {
       const v = value();
       if (v === undefined || v === "") return usageError(io, `${flag} needs a value`);
@@ -53,10 +60,11 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
   if (kernels.kernels.length === 0 && kernels.errors.length === 0) {
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });
   }
+  const targets = strictModversions ? kernels.kernels.map((k) => ({ ...k, strictModversions: true })) : kernels.kernels;
   const input: AuditInput = {
-    kernels: kernels.kernels.map((k) => ({ release: k.release, symvers: k.symversPath })),
+    kernels: targets.map((k) => (strictModversions ? { release: k.release, symvers: k.symversPath, strictModversions: true as const } : { release: k.release, symvers: k.symversPath })),
     modules: read.records,
-    report: evaluate(read.records, kernels.kernels),
+    report: evaluate(read.records, targets),
     errors,
     symversProblems: kernels.problems,
   };

@@ -3,7 +3,7 @@ import type { CliIO } from "./io.js";
 const USAGE = `usage: kabi <command> [options]
 commands:
   dump [--modversions|--exports|--modinfo|--json] FILE...   read modules like modprobe --dump-modversions/--show-exports
-  audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--json] PATH...   modules x kernels compatibility
+  audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--strict-modversions] [--json] PATH...   modules x kernels compatibility
 `;
 
 /** Loaded when run: each command imports only what it needs (start-up time counts in every weak-modules call). */

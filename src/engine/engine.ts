@@ -71,8 +71,12 @@ export function evaluate(
   const words = wordsFor(kernelCount);
   const all = fullSet(kernelCount);
 
+  // Kernels with Debian's strict check_version (KernelTarget.strictModversions), or null when none.
+  let strict: Uint32Array | null = null;
+  for (let k = 0; k < kernelCount; k++) if (kernels[k].strictModversions === true) (strict ??= newSet(words))[k >>> 5] |= 1 << (k & 31);
+
   const interner = sharedInterner();
-  const builder = new RequirementBuilder(interner);
+  const builder = new RequirementBuilder(interner, strict !== null);
   const requirements = builder.buildAll(modules);
   const required = new Uint8Array(interner.size);
   const reqSym = requirements.sym;
@@ -166,6 +170,9 @@ export function evaluate(
     let dyn: DynamicRequirement[] | undefined;
     let alive = !isEmpty(acc);
     const gplHidden = gplOk[m] === 0;
+    // A module with modversions on strict kernels: a name-only requirement needs a provider
+    // without CRC there (a strict-only requirement is satisfied on the other kernels).
+    const strictMask = strict !== null && record.hasModversions ? strict : null;
     for (let i = reqStart[m], end = reqStart[m + 1]; i < end && alive; i++) {
       const id = reqSym[i];
       const crc = reqCrc[i];
@@ -194,13 +201,27 @@ export function evaluate(
       const wo = wildSlot * words;
       const ao = anySlot * words;
       const go = gplSlot * words;
-      for (let w = 0; w < words; w++) {
-        let s = (matchSlot === NO_SET ? 0 : pool[mo + w]) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
-        if (hasBad) s &= ~bad[w];
-        if (gplSlot !== NO_SET) s &= ~pool[go + w];
-        // A weak reference may stay unresolved: where there is no provider, or one it cannot see.
-        if (weak) s |= (anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (gplSlot === NO_SET ? 0 : pool[go + w]);
-        sat[w] = s;
+      const strictHere = strictMask !== null && crc === ANY_CRC;
+      if (!strictHere) {
+        for (let w = 0; w < words; w++) {
+          let s = (matchSlot === NO_SET ? 0 : pool[mo + w]) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
+          if (hasBad) s &= ~bad[w];
+          if (gplSlot !== NO_SET) s &= ~pool[go + w];
+          // A weak reference may stay unresolved: where there is no provider, or one it cannot see.
+          if (weak) s |= (anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (gplSlot === NO_SET ? 0 : pool[go + w]);
+          sat[w] = s;
+        }
+      } else {
+        // Name-only on strict kernels: only a provider without CRC (wild) satisfies it there.
+        for (let w = 0; w < words; w++) {
+          const st = strictMask[w];
+          let s = (matchSlot === NO_SET ? 0 : pool[mo + w] & ~st) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
+          if (hasBad) s &= ~bad[w];
+          if (gplSlot !== NO_SET) s &= ~pool[go + w];
+          // Weak: strict-only, so satisfied on the other kernels too.
+          if (weak) s |= (anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (gplSlot === NO_SET ? 0 : pool[go + w]) | ~st;
+          sat[w] = s;
+        }
       }
       // Candidate exporters and the kernels where each may provide: where there is no static
       // provider, or where the static provider is the symvers entry of a module of its name.
@@ -235,7 +256,18 @@ export function evaluate(
         for (const c of candidates) {
           const x = exportOf(c.module, name);
           c.matches = (crc === ANY_CRC || x.crc === null || x.crc >>> 0 === crc) && namespaceAllowed(x.namespace, imports, record.name);
+          if (strictHere) {
+            // Strict kernels: an export with a CRC does not satisfy a name-only requirement. A
+            // strict-only (weak) requirement only concerns strict kernels; a name-only one is
+            // served by such an export on the other kernels only.
+            const a = c.allowed;
+            if (weak) {
+              for (let w = 0; w < words; w++) a[w] &= strictMask[w];
+              if (x.crc !== null) c.matches = false;
+            } else if (x.crc !== null) for (let w = 0; w < words; w++) a[w] &= ~strictMask[w];
+          }
         }
+        if (strictHere) candidates = candidates.filter((c) => !isEmpty(c.allowed));
         // A non-weak requirement only cares about exports that satisfy it.
         if (!weak) candidates = candidates.filter((c) => c.matches);
         if (candidates.length === 0) candidates = undefined;
@@ -302,6 +334,7 @@ export function evaluate(
     exporters,
     candidate,
     compat,
+    strict,
   };
   const cache = new Map<number, PairVerdict | null>();
   const releases = kernels.map((k) => k.release);

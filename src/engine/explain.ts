@@ -28,6 +28,8 @@ export interface EngineState {
   candidate: Uint32Array[];
   /** Fixed-point result: module → kernels it is compatible on. */
   compat: Uint32Array[];
+  /** Kernels with strictModversions, or null when there are none. */
+  strict: Uint32Array | null;
 }
 
 /** One pair being explained: its verdict and what is collected before it is finished. */
@@ -43,6 +45,7 @@ function startPair(state: EngineState, m: number, k: number): PairWork {
     compatible: hasKernel(state.compat[m], k),
     missing: [],
     mismatched: [],
+    noSymbolVersion: [],
     blockedBy: [],
     missingImportNs: [],
     gplOnly: [],
@@ -77,15 +80,19 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
   const { index } = state;
   const pool = index.pool;
   const gplHidden = state.gplOk[m] === 0;
+  // Name-only requirements of this module are strict on k (see strictOn).
+  const strictK = strictOn(state, m) !== null && hasKernel(state.strict!, k);
   for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
     const id = req.sym[i];
     const crc = req.crc[i];
+    // A strict-only requirement (name-only and weak) on a kernel that is not strict.
+    if (crc === ANY_CRC && !strictK && req.weak[i] === 1) continue;
     // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
     if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k) && !(gplHidden && pool.has(index.gpl[id], k))) {
-      const slot = crc === ANY_CRC ? index.any[id] : index.exactSlot(id, crc);
+      const slot = crc === ANY_CRC ? (strictK ? NO_SET : index.any[id]) : index.exactSlot(id, crc);
       if (pool.has(slot, k) || pool.has(index.wild[id], k)) continue;
     }
-    explainRequirement(state, m, k, i, work, imports);
+    explainRequirement(state, m, k, i, work, imports, crc === ANY_CRC && strictK);
   }
   return finishPair(work);
 }
@@ -106,29 +113,35 @@ export function explainModule(state: EngineState, m: number): (PairVerdict | nul
   const words = pool.words;
   const open = Uint32Array.from(state.candidate[m]);
   const gplHidden = state.gplOk[m] === 0;
+  const strict = strictOn(state, m);
   for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
     const id = req.sym[i];
     const crc = req.crc[i];
+    const strictReq = strict !== null && crc === ANY_CRC;
     const raw = pool.raw();
     for (let w = 0; w < words; w++) {
       // Kernels satisfied by their symvers entry: as explainPair's first check, for all kernels.
       let ok = 0;
       const anySlot = index.any[id];
+      // Name-only on strict kernels: only a provider without CRC satisfies it there.
+      const st = strictReq ? strict[w] : 0;
       if (index.residentProvided[id] === 0 && anySlot !== NO_SET) {
         const matchSlot = crc === ANY_CRC ? anySlot : index.exactSlot(id, crc);
         const wildSlot = index.wild[id];
-        ok = raw[anySlot * words + w] & ((matchSlot === NO_SET ? 0 : raw[matchSlot * words + w]) | (wildSlot === NO_SET ? 0 : raw[wildSlot * words + w]));
+        ok = raw[anySlot * words + w] & ((matchSlot === NO_SET ? 0 : raw[matchSlot * words + w] & ~st) | (wildSlot === NO_SET ? 0 : raw[wildSlot * words + w]));
         const nsSlots = index.nsSlots[id];
         if (ok !== 0 && nsSlots !== undefined) for (let j = 0; j < nsSlots.length; j++) ok &= ~raw[nsSlots[j] * words + w];
         const gplSlot = index.gpl[id];
         if (ok !== 0 && gplHidden && gplSlot !== NO_SET) ok &= ~raw[gplSlot * words + w];
       }
+      // A strict-only requirement (name-only and weak) holds on the kernels that are not strict.
+      if (strictReq && req.weak[i] === 1) ok |= ~st;
       let todo = open[w] & ~ok;
       while (todo !== 0) {
         const low = todo & -todo;
         const k = (w << 5) + (31 - Math.clz32(low));
         todo ^= low;
-        explainRequirement(state, m, k, i, works[k]!, imports);
+        explainRequirement(state, m, k, i, works[k]!, imports, strictReq && (st & low) !== 0);
       }
     }
   }
@@ -144,8 +157,20 @@ class Imports {
   }
 }
 
-/** Requirement i of module m on kernel k, when its symvers entry on k does not simply satisfy it. */
-function explainRequirement(state: EngineState, m: number, k: number, i: number, work: PairWork, imp: Imports): void {
+/**
+ * The kernels on which module m's name-only requirements are strict (a module with modversions,
+ * on kernels with strictModversions), or null when there are none.
+ */
+function strictOn(state: EngineState, m: number): Uint32Array | null {
+  return state.strict !== null && state.modules[m].hasModversions ? state.strict : null;
+}
+
+/**
+ * Requirement i of module m on kernel k, when its symvers entry on k does not simply satisfy it.
+ * `strict`: it is name-only and k is strict for m, so only a provider without CRC satisfies it
+ * (one with a CRC is reported in noSymbolVersion).
+ */
+function explainRequirement(state: EngineState, m: number, k: number, i: number, work: PairWork, imp: Imports, strict: boolean): void {
   const record = state.modules[m];
   const verdict = work.verdict;
   const compatible = verdict.compatible;
@@ -170,7 +195,8 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   const entryAt = k * index.symbolCount + id;
   const entryCrc = index.symversCrc[entryAt];
   if (entryCrc >= 0) {
-    const crcOk = crc === ANY_CRC || entryCrc === crc;
+    // A symvers entry always has a CRC.
+    const crcOk = crc === ANY_CRC ? !strict : entryCrc === crc;
     let namespace = "";
     if (crcOk && !hidden) {
       namespace = index.symversEntry(k, id)!.namespace;
@@ -186,7 +212,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
         if (p === m || !hasKernel(candidateOn[p], k)) continue;
         // The kernels whose entry is that of p's namesake.
         const slot = index.ownerSlot(id, state.moduleNameIds[p]);
-        if (pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, imports, record.name, gplOk)) {
+        if (pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, strict, imports, record.name, gplOk)) {
           standIn = p;
           break;
         }
@@ -198,17 +224,19 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
     }
     if (hidden) {
       if (!weak) verdict.gplOnly.push({ symbol, provider: entryModule, license: moduleLicense(record.modinfo) });
-    } else if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
+    } else if (strict) verdict.noSymbolVersion.push({ symbol, provider: entryModule });
+    else if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
     else verdict.missingImportNs.push({ symbol, namespace });
     return;
   }
 
   const imports = imp.get();
   const symbol = interner.name(id);
-  const crcMatches = (providerCrc: number | null) => crc === ANY_CRC || providerCrc === null || providerCrc === crc;
+  // A provider without CRC matches any requirement; on a strict kernel nothing else matches a name-only one.
+  const crcMatches = (providerCrc: number | null) => providerCrc === null || (crc === ANY_CRC ? !strict : providerCrc === crc);
   const exportOf = (p: number) => exportNamed(state.modules[p], symbol);
   const alive = (p: number) => hasKernel(state.compat[p], k);
-  const sat = (p: number) => satisfies(state.modules[p], symbol, crc, imports, record.name, gplOk);
+  const sat = (p: number) => satisfies(state.modules[p], symbol, crc, strict, imports, record.name, gplOk);
   const reachable = (list ?? []).filter((p) => p !== m && hasKernel(candidateOn[p], k));
   // A GPL-only export of a candidate is not there at all for a module that may not use it.
   const candidates = gplOk ? reachable : reachable.filter((p) => !exportOf(p).gplOnly);
@@ -224,7 +252,9 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
       if (provider.resident !== null) (work.providers ??= new Set<string>()).add(provider.name);
       return;
     }
-    if (!crcMatches(provider.crc)) {
+    if (strict && provider.crc !== null) {
+      verdict.noSymbolVersion.push({ symbol, provider: provider.name });
+    } else if (!crcMatches(provider.crc)) {
       verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: provider.crc ?? 0, provider: provider.name });
     } else {
       verdict.missingImportNs.push({ symbol, namespace: provider.namespace });
@@ -263,6 +293,10 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
     return;
   }
   const wrong = candidates.find(alive) ?? candidates[0];
+  if (strict) {
+    verdict.noSymbolVersion.push({ symbol, provider: state.modules[wrong].name });
+    return;
+  }
   verdict.mismatched.push({
     symbol,
     moduleCrc: crc,
@@ -277,11 +311,12 @@ function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {
 
 /**
  * Whether module `provider`'s export of `symbol` satisfies a requirement (CRC, namespace, and not
- * GPL-only when the requiring module may not use that).
+ * GPL-only when the requiring module may not use that). `strict`: a name-only requirement on a
+ * strict kernel, which only an export without CRC satisfies.
  */
-function satisfies(provider: ModuleRecord, symbol: string, crc: number, imports: ReadonlySet<string>, moduleName: string, gplOk: boolean): boolean {
+function satisfies(provider: ModuleRecord, symbol: string, crc: number, strict: boolean, imports: ReadonlySet<string>, moduleName: string, gplOk: boolean): boolean {
   const x = exportNamed(provider, symbol);
-  return (crc === ANY_CRC || x.crc === null || x.crc === crc) && namespaceAllowed(x.namespace, imports, moduleName) && (gplOk || !x.gplOnly);
+  return (x.crc === null || (crc === ANY_CRC ? !strict : x.crc === crc)) && namespaceAllowed(x.namespace, imports, moduleName) && (gplOk || !x.gplOnly);
 }
 
 function addBlocked(blocked: Map<number, BlockedBy>, record: ModuleRecord, p: number, symbol: string): void {

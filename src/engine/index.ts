@@ -9,6 +9,7 @@ export type {
   GplOnlyUse,
   KernelTarget,
   MissingImportNs,
+  NoSymbolVersion,
   PairVerdict,
   VermagicMismatch,
 } from "./verdict.js";

@@ -13,10 +13,19 @@ export const ANY_CRC = -1;
  * - a symbol listed in `__versions` must be exported with the same CRC, unless the exporter has no
  *   CRCs (then it is accepted);
  * - a resolved symbol absent from `__versions` only warns ("no symbol version for") and loads
- *   upstream, so it is required by name (note: Debian patches this to fail closed);
+ *   upstream, so it is required by name (ANY_CRC); Debian patches this to fail closed, which the
+ *   engine applies on kernels with `strictModversions` (the provider must then have no CRC);
  * - a weak undefined symbol may stay unresolved, but if it resolves, its CRC is still checked;
  * - `module_layout` is not an undefined symbol but is checked against the kernel's export when the
  *   module lists it, so it is a strict requirement.
+ *
+ * With `strictOnly` (some kernel has `strictModversions`), a module with modversions also gets a
+ * requirement (ANY_CRC, weak) for each weak undefined symbol its modversions do not list, and for
+ * `module_layout` when they do not list it: upstream accepts both whatever happens, a strict
+ * kernel refuses them when they resolve to an export with a CRC (a weak reference that resolves
+ * still goes through check_version; check_modstruct_version checks module_layout). These
+ * "strict-only" requirements are exactly those with ANY_CRC and weak = 1 (a name-only requirement
+ * is otherwise never weak); on other kernels they are satisfied.
  */
 export interface Requirements {
   /** Interned symbol ids. */
@@ -41,6 +50,9 @@ const SEEN_VERSIONED = 4;
  * Builds the requirements of many modules with one interner; per-module bookkeeping is done with
  * stamped arrays indexed by symbol id, so each symbol name is hashed once per occurrence.
  */
+/** The name of the symbol check_modstruct_version checks. */
+const MODULE_LAYOUT = "module_layout";
+
 export class RequirementBuilder {
   private stamp = new Int32Array(1024);
   private state = new Uint8Array(1024);
@@ -50,13 +62,19 @@ export class RequirementBuilder {
   private undefinedAt = new Int32Array(256);
   private generation = 0;
   private readonly undefinedIds: number[] = [];
+  /** Interned id of module_layout, once needed. */
+  private layoutId = -1;
 
-  constructor(private readonly interner: SymbolInterner) {}
+  constructor(
+    private readonly interner: SymbolInterner,
+    /** Also build the strict-only requirements (see Requirements). */
+    private readonly strictOnly = false,
+  ) {}
 
   /** The requirements of `records`, in one table. */
   buildAll(records: readonly ModuleRecord[]): Requirements {
     let capacity = 0;
-    for (const r of records) capacity += (r.hasModversions ? r.modversions.length : 0) + r.undefinedSymbols.length;
+    for (const r of records) capacity += (r.hasModversions ? r.modversions.length + (this.strictOnly ? 1 : 0) : 0) + r.undefinedSymbols.length;
     const out: Requirements = {
       sym: new Int32Array(capacity),
       crc: new Float64Array(capacity),
@@ -137,6 +155,27 @@ export class RequirementBuilder {
       crc[n] = ANY_CRC;
       weak[n] = 0;
       n++;
+    }
+    if (this.strictOnly && record.hasModversions) {
+      // Strict-only: weak undefined symbols without a modversion, then module_layout if unlisted.
+      for (const id of undefinedIds) {
+        if (this.state[id] !== SEEN_WEAK) continue;
+        sym[n] = id;
+        crc[n] = ANY_CRC;
+        weak[n] = 1;
+        n++;
+      }
+      if (this.layoutId < 0) {
+        this.layoutId = interner.intern(MODULE_LAYOUT);
+        this.ensure(this.layoutId);
+      }
+      const layout = this.layoutId;
+      if (this.stamp[layout] !== gen) {
+        sym[n] = layout;
+        crc[n] = ANY_CRC;
+        weak[n] = 1;
+        n++;
+      }
     }
     return n;
   }

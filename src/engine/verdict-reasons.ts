@@ -1,4 +1,4 @@
-import type { BlockedBy, GplOnlyUse, MissingImportNs, VermagicMismatch } from "./verdict.js";
+import type { BlockedBy, GplOnlyUse, MissingImportNs, NoSymbolVersion, VermagicMismatch } from "./verdict.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -14,6 +14,7 @@ export function hexCrc(crc: number): string {
 export interface ReasonSource {
   readonly missing: readonly string[];
   readonly mismatched: readonly { symbol: string; moduleCrc: number | string; kernelCrc: number | string; provider: string }[];
+  readonly noSymbolVersion: readonly NoSymbolVersion[];
   readonly blockedBy: readonly BlockedBy[];
   readonly missingImportNs: readonly MissingImportNs[];
   readonly gplOnly: readonly GplOnlyUse[];
@@ -25,8 +26,8 @@ const crcText = (crc: number | string): string => (typeof crc === "number" ? hex
 /**
  * Why a pair is incompatible, one reason per line, in one wording for every output: the audit
  * text (one line each), weak-modules and `kabi status` (joined with "; "). Order: providers that
- * block it, missing symbols, GPL-only exports it may not use, CRC mismatches, namespaces not
- * imported, vermagic.
+ * block it, missing symbols, GPL-only exports it may not use, CRC mismatches, symbols without a
+ * modversion on a strict-modversions kernel, namespaces not imported, vermagic.
  */
 export function verdictReasonLines(v: ReasonSource): string[] {
   const out: string[] = [];
@@ -37,6 +38,7 @@ export function verdictReasonLines(v: ReasonSource): string[] {
     out.push(`uses GPL-only ${g.symbol} (${g.provider}) ${license}, not GPL-compatible`);
   }
   for (const x of v.mismatched) out.push(`CRC mismatch ${x.symbol}: module ${crcText(x.moduleCrc)}, ${x.provider} ${crcText(x.kernelCrc)}`);
+  for (const x of v.noSymbolVersion) out.push(`no symbol version for ${x.symbol}: ${x.provider} exports it with a CRC the module does not list (strict modversions)`);
   for (const n of v.missingImportNs) out.push(`uses ${n.symbol} from namespace ${n.namespace} without MODULE_IMPORT_NS(${n.namespace})`);
   if (v.vermagicMismatch) out.push(`vermagic flags differ: module "${v.vermagicMismatch.module}", kernel "${v.vermagicMismatch.kernel}"`);
   return out;
@@ -49,6 +51,7 @@ export function blockingSymbols(v: ReasonSource): string[] {
   for (const s of v.missing) out.add(s);
   for (const x of v.gplOnly) out.add(x.symbol);
   for (const x of v.mismatched) out.add(x.symbol);
+  for (const x of v.noSymbolVersion) out.add(x.symbol);
   for (const x of v.missingImportNs) out.add(x.symbol);
   return [...out];
 }

@@ -9,6 +9,12 @@ export interface KernelTarget {
   vermagic?: string;
   /** modules always present on this kernel: their exports count as providers; they are not judged */
   resident?: ModuleRecord[];
+  /**
+   * The kernel refuses a module with modversions that resolves a symbol its modversions do not
+   * list, when the exporter has a CRC (Debian's patch "module: Disable matching missing version
+   * CRC"; upstream only warns "no symbol version for"). Default false: upstream semantics.
+   */
+  strictModversions?: boolean;
 }
 
 export interface EvaluateOptions {
@@ -24,6 +30,17 @@ export interface CrcMismatch {
   symbol: string;
   moduleCrc: number;
   kernelCrc: number;
+  /** "vmlinux" or the symvers module column, or the providing module's name. */
+  provider: string;
+}
+
+/**
+ * A symbol the module resolves without listing it in its modversions, on a kernel with
+ * `strictModversions`, whose provider there exports it with a CRC: the kernel says "no symbol
+ * version for" and refuses the load.
+ */
+export interface NoSymbolVersion {
+  symbol: string;
   /** "vmlinux" or the symvers module column, or the providing module's name. */
   provider: string;
 }
@@ -65,6 +82,8 @@ export interface PairVerdict {
   /** Required symbols nobody provides on that kernel. */
   missing: string[];
   mismatched: CrcMismatch[];
+  /** Symbols missing from the module's modversions whose provider has a CRC (strictModversions kernels only). Blocking. */
+  noSymbolVersion: NoSymbolVersion[];
   blockedBy: BlockedBy[];
   /** Blocking. */
   missingImportNs: MissingImportNs[];

@@ -16,16 +16,17 @@ import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/pat
 
 const RELEASES = ["6.1.0-53-amd64", "6.1.0-54-amd64", "6.1.0-55-amd64", "6.12.113+deb12-amd64", "6.12.117+deb12-amd64"];
 
-async function input(paths: string[], releases: string[]): Promise<AuditInput> {
+/** `strict`: which kernels (by index) are judged with strict modversions. */
+async function input(paths: string[], releases: string[], strict: (k: number) => boolean = () => false): Promise<AuditInput> {
   const kernels = await Promise.all(
-    releases.map(async (release) => {
+    releases.map(async (release, k) => {
       const file = join(ROOT, "fixtures/symvers", `${release}.symvers.gz`);
-      return { release, symvers: await readSymvers(file), symversPath: file };
+      return { release, symvers: await readSymvers(file), symversPath: file, strictModversions: strict(k) };
     }),
   );
   const read = await readModules(paths, { workers: 1 });
   return {
-    kernels: kernels.map((k) => ({ release: k.release, symvers: k.symversPath })),
+    kernels: kernels.map((k) => (k.strictModversions ? { release: k.release, symvers: k.symversPath, strictModversions: true as const } : { release: k.release, symvers: k.symversPath })),
     modules: read.records,
     report: evaluate(read.records, kernels),
     errors: read.errors,
@@ -40,20 +41,27 @@ function collect(write: (sink: (chunk: Buffer) => void) => void): string {
 }
 
 describe("streamed audit output", () => {
-  const sets: [string, () => string[]][] = [
-    ["kbuild fixtures", () => modulesUnder(join(MODULE_FIXTURES, "6.1.0-53-amd64"))],
+  const kbuild = () => modulesUnder(join(MODULE_FIXTURES, "6.1.0-53-amd64"));
+  const sets: [string, () => string[], ((k: number) => boolean)?][] = [
+    ["kbuild fixtures", kbuild],
     ["real sample", () => [...modulesUnder(join(REAL_SAMPLE, "amd64-6.1")), ...modulesUnder(join(REAL_SAMPLE, "amd64-6.12"))]],
     ["no modules", () => []],
+    // noSymbolVersion on the strict kernels (kabi_consumer_nosymvers), none on the others.
+    ["kbuild fixtures, some kernels strict", kbuild, (k) => k % 2 === 0],
   ];
-  for (const [label, paths] of sets) {
+  for (const [label, paths, strict] of sets) {
     it(`${label}: the JSON document and the text equal those of the whole AuditReport`, async () => {
-      const a = await input(paths(), RELEASES);
+      const a = await input(paths(), RELEASES, strict);
       const json = collect((sink) => writeAuditJson(a, sink));
       const text = collect((sink) => writeAuditText(a, sink));
       // The whole report, built from a fresh evaluation so no verdict is shared with the streamed pass.
-      const b = await input(paths(), RELEASES);
+      const b = await input(paths(), RELEASES, strict);
       const whole = buildAuditReport(b.kernels, b.modules, b.report, [...b.errors], [...b.symversProblems]);
       expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(whole)));
+      // Byte for byte: each module's line is JSON.stringify of its object (same keys, same order).
+      const lines = json.split("\n").filter((l) => l.startsWith('    {"path":'));
+      expect(lines.map((l) => l.slice(4).replace(/,$/, ""))).toEqual(whole.modules.map((m) => JSON.stringify(m)));
+      if (strict !== undefined) expect(json).toMatch(/"noSymbolVersion":\[\{"symbol":"kabi_provider_/);
       expect(text).toBe(formatAuditText(whole));
       expect(auditInputExitCode(a)).toBe(auditExitCode(whole));
     });

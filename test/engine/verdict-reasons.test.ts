@@ -13,6 +13,7 @@ const verdict: PairVerdict = {
   compatible: false,
   missing: ["sk_skb_reason_drop"],
   mismatched: [{ symbol: "skb_put", moduleCrc: 0x359ec46d, kernelCrc: 0x69958214, provider: "vmlinux" }],
+  noSymbolVersion: [{ symbol: "module_layout", provider: "vmlinux" }],
   blockedBy: [{ provider: "kabi_provider", providerPath: "/lib/modules/6.1.0-54-amd64/extra/kabi_provider.ko", symbols: ["kabi_provider_add", "kabi_provider_gpl_mul"] }],
   missingImportNs: [{ symbol: "kabi_provider_ns_sub", namespace: "KABI_TEST" }],
   gplOnly: [
@@ -37,6 +38,7 @@ describe("verdictReasonLines", () => {
       'uses GPL-only recalibrate_cpu_khz (vmlinux) under license "Proprietary", not GPL-compatible',
       "uses GPL-only skb_put (vmlinux) with no MODULE_LICENSE, not GPL-compatible",
       "CRC mismatch skb_put: module 0x359ec46d, vmlinux 0x69958214",
+      "no symbol version for module_layout: vmlinux exports it with a CRC the module does not list (strict modversions)",
       "uses kabi_provider_ns_sub from namespace KABI_TEST without MODULE_IMPORT_NS(KABI_TEST)",
       'vermagic flags differ: module "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel "6.1.0-53-amd64 SMP mod_unload modversions "',
     ]);
@@ -46,6 +48,6 @@ describe("verdictReasonLines", () => {
     const lines = verdictReasonLines(verdict);
     expect(pairReasons(asAudit)).toEqual(lines);
     expect(describeIncompatibility(verdict)).toBe(lines.join("; "));
-    expect(blockingSymbols(verdict)).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "sk_skb_reason_drop", "recalibrate_cpu_khz", "skb_put", "kabi_provider_ns_sub"]);
+    expect(blockingSymbols(verdict)).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "sk_skb_reason_drop", "recalibrate_cpu_khz", "skb_put", "module_layout", "kabi_provider_ns_sub"]);
   });
 });
