@@ -46,13 +46,13 @@ const SEEN_WEAK = 1;
 const SEEN_STRONG = 2;
 const SEEN_VERSIONED = 4;
 
+/** The name of the symbol check_modstruct_version checks. */
+const MODULE_LAYOUT = "module_layout";
+
 /**
  * Builds the requirements of many modules with one interner; per-module bookkeeping is done with
  * stamped arrays indexed by symbol id, so each symbol name is hashed once per occurrence.
  */
-/** The name of the symbol check_modstruct_version checks. */
-const MODULE_LAYOUT = "module_layout";
-
 export class RequirementBuilder {
   private stamp = new Int32Array(1024);
   private state = new Uint8Array(1024);
