@@ -59,6 +59,3 @@ export function moduleIsGplCompatible(modinfo: readonly ModinfoEntry[]): boolean
 export function isGplOnlyExportType(exportType: string): boolean {
   return exportType === "EXPORT_SYMBOL_GPL" || exportType === "EXPORT_UNUSED_SYMBOL_GPL";
 }
-
-/** The one symbol the kernel looks up as if the module were GPL (check_modstruct_version). */
-export const ALWAYS_GPL_OK_SYMBOL = "module_layout";

@@ -1,6 +1,7 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { KernelSetPool, NO_SET } from "./kernel-set.js";
-import { ALWAYS_GPL_OK_SYMBOL, isGplOnlyExportType } from "./license.js";
+import { isGplOnlyExportType } from "./license.js";
+import { MODULE_LAYOUT } from "./requirements.js";
 import { resolveSymvers, type ResolvedSymvers } from "./resolved-symvers.js";
 import type { SymversEntry } from "../symvers/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
@@ -86,7 +87,7 @@ export class StaticProviderIndex {
     this.wild = new Int32Array(symbolCount).fill(NO_SET);
     this.any = new Int32Array(symbolCount).fill(NO_SET);
     this.gpl = new Int32Array(symbolCount).fill(NO_SET);
-    const gplExempt = interner.lookup(ALWAYS_GPL_OK_SYMBOL);
+    const gplExempt = interner.lookup(MODULE_LAYOUT);
     this.nsNames = new Array<string[] | undefined>(symbolCount);
     this.nsSlots = new Array<number[] | undefined>(symbolCount);
     this.residentProvided = new Uint8Array(symbolCount);

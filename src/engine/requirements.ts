@@ -46,8 +46,11 @@ const SEEN_WEAK = 1;
 const SEEN_STRONG = 2;
 const SEEN_VERSIONED = 4;
 
-/** The name of the symbol check_modstruct_version checks. */
-const MODULE_LAYOUT = "module_layout";
+/**
+ * The symbol kernel/module/version.c check_modstruct_version checks: through check_version (so
+ * by CRC, and strictly on strict kernels) and looked up as if the module were GPL.
+ */
+export const MODULE_LAYOUT = "module_layout";
 
 /**
  * Builds the requirements of many modules with one interner; per-module bookkeeping is done with
