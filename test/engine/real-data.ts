@@ -1,7 +1,9 @@
 /** Loading the real fixtures, and an independent (engine-free) check of a module against a symvers. */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { expect } from "vitest";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { KernelTarget, PairVerdict } from "../../src/engine/index.js";
 import type { ModuleRecord } from "../../src/module/module-record.js";
 import { readModule } from "../../src/module/read-module.js";
 import type { SymversTable } from "../../src/symvers/symvers-table.js";
@@ -140,4 +142,23 @@ export function readModuleCached(path: string): Promise<ModuleRecord> {
 
 export function symversByRelease(release: string): Promise<SymversTable> {
   return kernelSymvers(release);
+}
+
+/**
+ * Asserts that the engine's verdict of `module` (judged alone) on each kernel agrees with
+ * plainJudge against that kernel's symvers; returns the verdicts by kernel index.
+ */
+export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonly KernelTarget[], verdict: (k: number) => PairVerdict, isCompatible: (k: number) => boolean): PairVerdict[] {
+  return kernels.map((k, ki) => {
+    const plain = plainJudge(module, k.symvers);
+    const v = verdict(ki);
+    const label = `${module.path} on ${k.release}`;
+    expect(v.compatible, label).toBe(plain.ok);
+    expect(isCompatible(ki), label).toBe(plain.ok);
+    expect(v.missing, label).toEqual(plain.missing);
+    expect(v.mismatched, label).toEqual(plain.mismatched);
+    expect(v.missingImportNs, label).toEqual(plain.missingImportNs);
+    expect(v.gplOnly, label).toEqual(plain.gplOnly);
+    return v;
+  });
 }
