@@ -182,7 +182,8 @@ function fixtureInputs() {
 // ---------------------------------------------------------------------------- cases
 
 const rows = [];
-let startup = NaN;
+/** `node -e 0` wall seconds (median) before the first case and after the last. */
+const startup = { before: NaN, after: NaN };
 function row(name, kabi, ref, target, note = "") {
   const ratio = kabi.wall / ref.wall;
   rows.push({ name, kabi, ref, ratio, target, ok: target === undefined ? undefined : ratio <= target, note });
@@ -329,8 +330,7 @@ async function main() {
   const { xzBackend } = await import(join(REPO, "dist/src/decompress/xz.js"));
   log(`mode ${CI ? "ci (reduced)" : "full"}, ${REPEAT} run(s) per command, inputs: ${inputs.source}; xz backend: ${xzBackend}; cores: ${availableParallelism()}`);
   // How fast this machine is right now (a shared VM's speed drifts): Node's own start-up.
-  const [nodeStart] = await measure([{ cmd: ["node", "-e", "0"] }]);
-  startup = nodeStart.wall;
+  startup.before = (await measure([{ cmd: ["node", "-e", "0"] }]))[0].wall;
   const t61 = inputs.t61 && makeTree("61", inputs.t61.release, inputs.t61.modulesDir, inputs.t61.files);
   const t612 = inputs.t612 && makeTree("612", inputs.t612.release, inputs.t612.modulesDir, inputs.t612.files);
 
@@ -356,6 +356,7 @@ async function main() {
       rows.push({ name: `${name}: FAILED (${lines[0].replace(/^.* exited/, "exited")}): ${why.slice(0, 300)}`.replaceAll("|", "/"), skipped: true });
     }
   }
+  startup.after = (await measure([{ cmd: ["node", "-e", "0"] }]))[0].wall;
   print(inputs);
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(rows, null, 2));
   return failures;
@@ -379,10 +380,11 @@ function print(inputs) {
     lines.push(`| ${r.name} | ${f(r.kabi.wall)} | ${f(r.kabi.rss, 0)} | ${f(r.ref.wall)} | ${f(r.ref.rss, 0)} | ${f(r.ratio, 3)} | ${r.target === undefined ? "" : "≤ " + r.target} | ${verdict} |`);
   }
   const rss612 = rows.find((r) => r.name.startsWith("2."));
-  if (rss612) lines.push(`\npeak RSS, case 2 (kabi): ${f(rss612.kabi.rss, 0)} MB (target < 256 MB)${rss612.kabi.rss < 256 ? "" : " MISSED"}`);
+  lines.push("");
+  if (rss612) lines.push(`- peak RSS, case 2 (kabi): ${f(rss612.kabi.rss, 0)} MB (target < 256 MB)${rss612.kabi.rss < 256 ? "" : " MISSED"}`);
   const add = rows.find((r) => r.absolute);
-  if (add) lines.push(`weak-modules --add-modules wall: ${f(add.absolute.value)} s (target < ${add.absolute.limit} s)${add.absolute.value < add.absolute.limit ? "" : " MISSED"}`);
-  lines.push(`machine speed: \`node -e 0\` took ${f(startup, 3)} s in this run (median)`);
+  if (add) lines.push(`- weak-modules --add-modules wall: ${f(add.absolute.value)} s (target < ${add.absolute.limit} s)${add.absolute.value < add.absolute.limit ? "" : " MISSED"}`);
+  lines.push(`- machine speed (a shared VM drifts): \`node -e 0\` took ${f(startup.before, 3)} s before the first case and ${f(startup.after, 3)} s after the last (median)`);
   const table = lines.slice(tableStart);
   lines.push("\ncommands ($W = the bench's temporary folder; kabi runs with KABI_CACHE_DIR=$W/cache unless said):");
   for (const r of rows) {
