@@ -1,6 +1,6 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { explainModule, explainPair, type EngineState } from "./explain.js";
-import { fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
+import { addKernel, fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
 import { moduleIsGplCompatible } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
@@ -73,7 +73,7 @@ export function evaluate(
 
   // Kernels with Debian's strict check_version (KernelTarget.strictModversions), or null when none.
   let strict: Uint32Array | null = null;
-  for (let k = 0; k < kernelCount; k++) if (kernels[k].strictModversions === true) (strict ??= newSet(words))[k >>> 5] |= 1 << (k & 31);
+  for (let k = 0; k < kernelCount; k++) if (kernels[k].strictModversions === true) addKernel((strict ??= newSet(words)), k);
 
   const interner = sharedInterner();
   const builder = new RequirementBuilder(interner, strict !== null);
@@ -96,7 +96,7 @@ export function evaluate(
       candidate[m] = all;
     } else {
       const set = newSet(words);
-      for (let k = 0; k < kernelCount; k++) if (isCandidate(m, k)) set[k >>> 5] |= 1 << (k & 31);
+      for (let k = 0; k < kernelCount; k++) if (isCandidate(m, k)) addKernel(set, k);
       candidate[m] = set;
     }
   }
@@ -136,12 +136,12 @@ export function evaluate(
   const byFlags = new Map<string, Uint32Array>();
   kernelFlags.forEach((flags, k) => {
     if (flags === null) {
-      unknownVermagic[k >>> 5] |= 1 << (k & 31);
+      addKernel(unknownVermagic, k);
       return;
     }
     let set = byFlags.get(flags);
     if (set === undefined) byFlags.set(flags, (set = newSet(words)));
-    set[k >>> 5] |= 1 << (k & 31);
+    addKernel(set, k);
   });
 
   // Fast path: one pass per module over its requirements, all kernels at once. compat[m] starts

@@ -5,7 +5,7 @@ import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, type Requirements } from "./requirements.js";
 import type { SymbolInterner } from "./symbol-interner.js";
-import type { BlockedBy, KernelTarget, PairVerdict } from "./verdict.js";
+import type { BlockedBy, GplOnlyUse, KernelTarget, PairVerdict } from "./verdict.js";
 
 /** What `evaluate` computed, kept for the lazily computed detailed verdicts. */
 export interface EngineState {
@@ -196,7 +196,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   const entryCrc = index.symversCrc[entryAt];
   if (entryCrc >= 0) {
     // A symvers entry always has a CRC.
-    const crcOk = crc === ANY_CRC ? !strict : entryCrc === crc;
+    const crcOk = crcAccepts(crc, strict, entryCrc);
     let namespace = "";
     if (crcOk && !hidden) {
       namespace = index.symversEntry(k, id)!.namespace;
@@ -223,7 +223,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
       }
     }
     if (hidden) {
-      if (!weak) verdict.gplOnly.push({ symbol, provider: entryModule, license: moduleLicense(record.modinfo) });
+      if (!weak) verdict.gplOnly.push(gplOnlyUse(record, symbol, entryModule));
     } else if (strict) verdict.noSymbolVersion.push({ symbol, provider: entryModule });
     else if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
     else verdict.missingImportNs.push({ symbol, namespace });
@@ -233,7 +233,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   const imports = imp.get();
   const symbol = interner.name(id);
   // A provider without CRC matches any requirement; on a strict kernel nothing else matches a name-only one.
-  const crcMatches = (providerCrc: number | null) => providerCrc === null || (crc === ANY_CRC ? !strict : providerCrc === crc);
+  const crcMatches = (providerCrc: number | null) => crcAccepts(crc, strict, providerCrc);
   const exportOf = (p: number) => exportNamed(state.modules[p], symbol);
   const alive = (p: number) => hasKernel(state.compat[p], k);
   const sat = (p: number) => satisfies(state.modules[p], symbol, crc, strict, imports, record.name, gplOk);
@@ -245,7 +245,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   const provider = index.provider(k, id);
   if (provider !== null) {
     if (hidden) {
-      if (!weak) verdict.gplOnly.push({ symbol, provider: provider.name, license: moduleLicense(record.modinfo) });
+      if (!weak) verdict.gplOnly.push(gplOnlyUse(record, symbol, provider.name));
       return;
     }
     if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imports, record.name)) {
@@ -267,7 +267,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
     if (weak) return;
     if (reachable.length > 0) {
       const p = reachable.find(alive) ?? reachable[0];
-      verdict.gplOnly.push({ symbol, provider: state.modules[p].name, license: moduleLicense(record.modinfo) });
+      verdict.gplOnly.push(gplOnlyUse(record, symbol, state.modules[p].name));
     } else verdict.missing.push(symbol);
     return;
   }
@@ -316,7 +316,20 @@ function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {
  */
 function satisfies(provider: ModuleRecord, symbol: string, crc: number, strict: boolean, imports: ReadonlySet<string>, moduleName: string, gplOk: boolean): boolean {
   const x = exportNamed(provider, symbol);
-  return (x.crc === null || (crc === ANY_CRC ? !strict : x.crc === crc)) && namespaceAllowed(x.namespace, imports, moduleName) && (gplOk || !x.gplOnly);
+  return crcAccepts(crc, strict, x.crc) && namespaceAllowed(x.namespace, imports, moduleName) && (gplOk || !x.gplOnly);
+}
+
+/**
+ * Whether an export with CRC `provided` (null: exported without CRCs) satisfies a requirement of
+ * CRC `required` (ANY_CRC: by name only). `strict`: a name-only requirement on a strict kernel.
+ */
+function crcAccepts(required: number, strict: boolean, provided: number | null): boolean {
+  return provided === null || (required === ANY_CRC ? !strict : provided === required);
+}
+
+/** The GPL-only reason of `record` needing `symbol` from `provider`. */
+function gplOnlyUse(record: ModuleRecord, symbol: string, provider: string): GplOnlyUse {
+  return { symbol, provider, license: moduleLicense(record.modinfo) };
 }
 
 function addBlocked(blocked: Map<number, BlockedBy>, record: ModuleRecord, p: number, symbol: string): void {
