@@ -5,8 +5,6 @@ import type { InputError } from "../module/read-many.js";
 import type { SymversProblem } from "../symvers/symvers-table.js";
 import { ByteWriter } from "./byte-writer.js";
 
-export { hexCrc };
-
 export interface AuditKernel {
   release: string;
   symvers: string;
@@ -86,10 +84,6 @@ export function auditExitCode(r: AuditReport): number {
   return r.modules.every((m) => Object.values(m.kernels).every((p) => p.compatible)) ? 0 : 1;
 }
 
-/** Why one pair fails, one reason per line (the wording of verdictReasonLines, shared with weak-modules and status). */
-export function pairReasons(p: AuditPair): string[] {
-  return verdictReasonLines(p);
-}
 
 /** What a streamed report is made from: the engine's report over the records read. */
 export interface AuditInput {
@@ -306,7 +300,7 @@ export function formatAuditText(r: AuditReport): string {
       },
       reasons: (m, k) => {
         const p = r.modules[m].kernels[r.kernels[k].release];
-        return !p || p.compatible ? null : pairReasons(p);
+        return !p || p.compatible ? null : verdictReasonLines(p);
       },
     },
     (t) => parts.push(t),

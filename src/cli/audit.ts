@@ -61,8 +61,9 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });
   }
   const targets = strictModversions ? kernels.kernels.map((k) => ({ ...k, strictModversions: true })) : kernels.kernels;
+  const strictField = strictModversions ? { strictModversions: true as const } : {};
   const input: AuditInput = {
-    kernels: targets.map((k) => (strictModversions ? { release: k.release, symvers: k.symversPath, strictModversions: true as const } : { release: k.release, symvers: k.symversPath })),
+    kernels: targets.map((k) => ({ release: k.release, symvers: k.symversPath, ...strictField })),
     modules: read.records,
     report: evaluate(read.records, targets),
     errors,

@@ -1,5 +1,5 @@
 import { evaluate, type KernelTarget, type PairVerdict } from "../engine/index.js";
-import { blockingSymbols, verdictReasonLines } from "../engine/verdict-reasons.js";
+import { verdictReasonLines } from "../engine/verdict-reasons.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { compareKernelReleases } from "../symvers/kernel-release.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
@@ -293,6 +293,3 @@ export function assignWeakLinks(
 export function describeIncompatibility(v: PairVerdict): string {
   return verdictReasonLines(v).join("; ");
 }
-
-/** The symbols that block a pair (for machine-readable output). */
-export { blockingSymbols };

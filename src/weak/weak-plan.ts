@@ -1,7 +1,8 @@
 import path from "node:path";
 import { moduleNameFromPath } from "../module/module-name.js";
 import type { InstalledTree, WeakEntry } from "./installed-tree.js";
-import { blockingSymbols, describeIncompatibility, type BuildDecision, type WeakAssignment } from "./weak-assign.js";
+import { blockingSymbols } from "../engine/verdict-reasons.js";
+import { describeIncompatibility, type BuildDecision, type WeakAssignment } from "./weak-assign.js";
 
 /** One change to a kernel's weak-updates/. Paths are as seen inside the root. */
 export interface LinkAction {

@@ -5,7 +5,8 @@ import type { ModuleRecord } from "../module/module-record.js";
 import { readSymvers } from "../symvers/read-symvers.js";
 import { resolveInRoot } from "../symvers/locate-symvers.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
-import { allExternal, assignWeakLinks, blockingSymbols, describeIncompatibility } from "./weak-assign.js";
+import { blockingSymbols } from "../engine/verdict-reasons.js";
+import { allExternal, assignWeakLinks, describeIncompatibility } from "./weak-assign.js";
 import { scanInstalledTree } from "./installed-tree.js";
 
 export type StatusState =

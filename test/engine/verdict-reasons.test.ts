@@ -3,7 +3,7 @@
  * AuditPair of the JSON report), weak-modules and `kabi status` use verdictReasonLines.
  */
 import { describe, expect, it } from "vitest";
-import { pairReasons, type AuditPair } from "../../src/audit/audit-report.js";
+import type { AuditPair } from "../../src/audit/audit-report.js";
 import type { PairVerdict } from "../../src/engine/index.js";
 import { blockingSymbols, verdictReasonLines } from "../../src/engine/verdict-reasons.js";
 import { describeIncompatibility } from "../../src/weak/weak-assign.js";
@@ -46,7 +46,7 @@ describe("verdictReasonLines", () => {
 
   it("is what the audit text (both forms), weak-modules and status say", () => {
     const lines = verdictReasonLines(verdict);
-    expect(pairReasons(asAudit)).toEqual(lines);
+    expect(verdictReasonLines(asAudit)).toEqual(lines);
     expect(describeIncompatibility(verdict)).toBe(lines.join("; "));
     expect(blockingSymbols(verdict)).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "sk_skb_reason_drop", "recalibrate_cpu_khz", "skb_put", "module_layout", "kabi_provider_ns_sub"]);
   });
