@@ -116,16 +116,23 @@ function checkDecoded(data: Uint8Array, file: string): void {
 }
 
 /**
+ * The text of a symvers file's contents (plain, gzip or xz): decoded, refused when it is binary
+ * inside the compression too, as UTF-8.
+ */
+export async function decodeSymversText(raw: Uint8Array, file: string): Promise<string> {
+  const data = await decodeSymvers(raw, file);
+  checkDecoded(data, file);
+  return toText(data);
+}
+
+/**
  * Reads and parses a symvers file that is plain text, gzip or xz (told by magic bytes).
  * I/O errors (ENOENT, EACCES, ...) are thrown as they are (see describeInputError);
  * undecodable data throws FormatError naming the file; malformed lines become the
  * table's problems.
  */
 export async function readSymvers(file: string): Promise<SymversTable> {
-  const raw = await readFile(file);
-  const data = await decodeSymvers(raw, file);
-  checkDecoded(data, file);
-  return parseSymvers(toText(data), file);
+  return parseSymvers(await decodeSymversText(await readFile(file), file), file);
 }
 
 /** Synchronous readSymvers. */

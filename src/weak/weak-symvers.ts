@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
-import { describeInputError, FormatError } from "../errors.js";
+import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import { parseSymvers } from "../symvers/parse-symvers.js";
-import { decodeSymvers } from "../symvers/read-symvers.js";
+import { decodeSymversText } from "../symvers/read-symvers.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
 import type { InstalledTree } from "./installed-tree.js";
 import type { SymversSource } from "./weak-assign.js";
@@ -25,12 +25,7 @@ export async function readKernelSymvers(tree: InstalledTree, want: (release: str
     kernels.map(async (k): Promise<DecodedSymvers> => {
       const file = k.symvers!;
       try {
-        const data = await decodeSymvers(await readFile(file), file);
-        // As readSymvers: binary data inside gzip/xz is refused too.
-        const head = data.length > 4096 ? data.subarray(0, 4096) : data;
-        const nul = head.indexOf(0);
-        if (nul >= 0) throw new FormatError(file, "binary data, not a symvers text file", nul);
-        return { release: k.release, file, text: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"), error: null };
+        return { release: k.release, file, text: await decodeSymversText(await readFile(file), file), error: null };
       } catch (err) {
         return { release: k.release, file, text: null, error: `kernel ${k.release}: ${describeInputError(file, err)}` };
       }
