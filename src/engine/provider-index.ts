@@ -58,17 +58,10 @@ export class StaticProviderIndex {
   readonly symbolCount: number;
   private readonly residentByKernel: Map<string, ResidentExport>[];
   private readonly tables: ResolvedSymvers[] = [];
-  /**
-   * `exact`, per symbol id: its first CRC (-1: none) and set, then any further (crc, slot) pairs.
-   * Kept out of a Map: a CRC read from a Float64Array would be boxed for every Map lookup.
-   */
-  private readonly crc0: Float64Array;
-  private readonly slot0: Int32Array;
-  private readonly crcMore: (number[] | undefined)[];
-  /** `owner`, per symbol id: the first (module name id, slot) pair (-1: none), then further pairs. */
-  private readonly owner0: Int32Array;
-  private readonly ownerSlot0: Int32Array;
-  private readonly ownerMore: (number[] | undefined)[];
+  /** `exact`: per symbol id, CRC → set. */
+  private readonly exact: SlotsByKey;
+  /** `owner`: per symbol id, module name id → set. */
+  private readonly owner: SlotsByKey;
   /** Module names (as symversModuleName gives them) → small ids, for `ownerSlot`. */
   private readonly nameIds = new Map<string, number>();
   private readonly lastOwnerColumn: (string | undefined)[];
@@ -94,12 +87,8 @@ export class StaticProviderIndex {
     this.symbolCount = symbolCount;
     this.symversCrc = new Float64Array(kernels.length * symbolCount).fill(-1);
     this.symversModule = new Array<string>(kernels.length * symbolCount).fill("");
-    this.crc0 = new Float64Array(symbolCount).fill(-1);
-    this.slot0 = new Int32Array(symbolCount).fill(NO_SET);
-    this.crcMore = new Array<number[] | undefined>(symbolCount);
-    this.owner0 = new Int32Array(symbolCount).fill(-1);
-    this.ownerSlot0 = new Int32Array(symbolCount).fill(NO_SET);
-    this.ownerMore = new Array<number[] | undefined>(symbolCount);
+    this.exact = new SlotsByKey(symbolCount);
+    this.owner = new SlotsByKey(symbolCount);
     this.lastOwnerColumn = new Array<string | undefined>(symbolCount);
     this.lastOwnerSlot = new Int32Array(symbolCount);
     this.residentByKernel = [];
@@ -144,14 +133,8 @@ export class StaticProviderIndex {
       if (this.wild[id] === NO_SET) this.wild[id] = pool.alloc();
       pool.add(this.wild[id], k);
     } else {
-      let slot = this.exactSlot(id, crc);
-      if (slot === NO_SET) {
-        slot = pool.alloc();
-        if (this.crc0[id] < 0) {
-          this.crc0[id] = crc;
-          this.slot0[id] = slot;
-        } else (this.crcMore[id] ??= []).push(crc, slot);
-      }
+      let slot = this.exact.get(id, crc);
+      if (slot === NO_SET) this.exact.add(id, crc, (slot = pool.alloc()));
       pool.add(slot, k);
     }
     if (namespace !== "") {
@@ -185,14 +168,8 @@ export class StaticProviderIndex {
     const name = symversModuleName(column);
     let nameId = this.nameIds.get(name);
     if (nameId === undefined) this.nameIds.set(name, (nameId = this.nameIds.size));
-    let slot = this.ownerSlot(id, nameId);
-    if (slot === NO_SET) {
-      slot = this.pool.alloc();
-      if (this.owner0[id] < 0) {
-        this.owner0[id] = nameId;
-        this.ownerSlot0[id] = slot;
-      } else (this.ownerMore[id] ??= []).push(nameId, slot);
-    }
+    let slot = this.owner.get(id, nameId);
+    if (slot === NO_SET) this.owner.add(id, nameId, (slot = this.pool.alloc()));
     this.pool.add(slot, k);
     this.lastOwnerColumn[id] = column;
     this.lastOwnerSlot[id] = slot;
@@ -200,15 +177,12 @@ export class StaticProviderIndex {
 
   /** The set of kernels whose provider of symbol id has CRC `crc` (unsigned), or NO_SET. */
   exactSlot(id: number, crc: number): number {
-    if (this.crc0[id] === crc) return this.slot0[id];
-    const more = this.crcMore[id];
-    if (more !== undefined) for (let i = 0; i < more.length; i += 2) if (more[i] === crc) return more[i + 1];
-    return NO_SET;
+    return this.exact.get(id, crc);
   }
 
   /** Whether some kernel's provider of symbol id is the symvers entry of an in-tree module. */
   hasOwner(id: number): boolean {
-    return this.owner0[id] >= 0;
+    return this.owner.has(id);
   }
 
   /**
@@ -224,11 +198,7 @@ export class StaticProviderIndex {
    * `nameId` (from `moduleNameId`), or NO_SET.
    */
   ownerSlot(id: number, nameId: number): number {
-    if (nameId < 0) return NO_SET;
-    if (this.owner0[id] === nameId) return this.ownerSlot0[id];
-    const more = this.ownerMore[id];
-    if (more !== undefined) for (let i = 0; i < more.length; i += 2) if (more[i] === nameId) return more[i + 1];
-    return NO_SET;
+    return nameId < 0 ? NO_SET : this.owner.get(id, nameId);
   }
 
   /** The symvers entry of symbol id on kernel k (the static provider when present), or undefined. */
@@ -256,6 +226,44 @@ export class StaticProviderIndex {
       };
     }
     return null;
+  }
+}
+
+/**
+ * Per symbol id, a few (key, set slot) pairs with keys >= 0: the first in typed arrays (most
+ * symbols have one), any further ones in a list. Kept out of a Map: a CRC read from a
+ * Float64Array would be boxed for every Map lookup.
+ */
+class SlotsByKey {
+  private readonly key0: Float64Array;
+  private readonly slot0: Int32Array;
+  private readonly more: (number[] | undefined)[];
+
+  constructor(symbolCount: number) {
+    this.key0 = new Float64Array(symbolCount).fill(-1);
+    this.slot0 = new Int32Array(symbolCount).fill(NO_SET);
+    this.more = new Array<number[] | undefined>(symbolCount);
+  }
+
+  /** The slot of `key` for symbol id, or NO_SET. */
+  get(id: number, key: number): number {
+    if (this.key0[id] === key) return this.slot0[id];
+    const more = this.more[id];
+    if (more !== undefined) for (let i = 0; i < more.length; i += 2) if (more[i] === key) return more[i + 1];
+    return NO_SET;
+  }
+
+  /** Files `slot` under a key symbol id does not have yet. */
+  add(id: number, key: number, slot: number): void {
+    if (this.key0[id] < 0) {
+      this.key0[id] = key;
+      this.slot0[id] = slot;
+    } else (this.more[id] ??= []).push(key, slot);
+  }
+
+  /** Whether symbol id has any key. */
+  has(id: number): boolean {
+    return this.key0[id] >= 0;
   }
 }
 
