@@ -113,26 +113,20 @@ function stringArrayJson(xs: readonly string[]): string {
   return out + "]";
 }
 
-interface MismatchJson {
-  moduleCrc: number;
-  kernelCrc: number;
-  provider: string;
-  /** The fragment with a leading comma (written as is after the first item, without it for the first). */
-  json: Buffer;
-}
-
 /**
- * The JSON of one CRC mismatch, as UTF-8. Most modules of a tree need a symbol with the same CRC,
- * so each kernel keeps the last fragment per symbol and copies it in again.
+ * The JSON of one CRC mismatch, as UTF-8, with a leading comma. The engine shares one frozen
+ * mismatch object among the modules that need a symbol with the same CRC from the same kernel
+ * entry, so the fragment is made once per object and copied in again (`cache` holds only those
+ * shared objects: one per distinct mismatch, whatever the number of modules).
  */
-function mismatchJson(x: CrcMismatch, cache: Map<string, MismatchJson>): Buffer {
-  const hit = cache.get(x.symbol);
-  if (hit !== undefined && hit.moduleCrc === x.moduleCrc && hit.kernelCrc === x.kernelCrc && hit.provider === x.provider) return hit.json;
-  const json = Buffer.from(
+function mismatchJson(x: CrcMismatch, cache: Map<CrcMismatch, Buffer>): Buffer {
+  let json = cache.get(x);
+  if (json !== undefined) return json;
+  json = Buffer.from(
     ',{"symbol":' + q(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + q(x.provider) + "}",
     "utf8",
   );
-  cache.set(x.symbol, { moduleCrc: x.moduleCrc, kernelCrc: x.kernelCrc, provider: x.provider, json });
+  if (Object.isFrozen(x)) cache.set(x, json);
   return json;
 }
 
@@ -157,7 +151,7 @@ function writeNameList(w: ByteWriter, names: readonly string[], encoded: Map<str
 }
 
 /** JSON.stringify(auditPair(v)), written directly, piece by piece (no nested concatenation). */
-function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<string, MismatchJson>, names: Map<string, Buffer>): void {
+function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<CrcMismatch, Buffer>, names: Map<string, Buffer>): void {
   w.text(v.compatible ? '{"compatible":true,"missing":' : '{"compatible":false,"missing":');
   writeNameList(w, v.missing, names);
   if (v.mismatched.length === 0) w.text(',"mismatched":[]');
@@ -205,7 +199,7 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
   const w = new ByteWriter(sink);
   const { kernels, modules, report } = input;
   const releaseKeys = kernels.map((k) => q(k.release) + ":");
-  const mismatchCaches = kernels.map(() => new Map<string, MismatchJson>());
+  const mismatches = new Map<CrcMismatch, Buffer>();
   const names = new Map<string, Buffer>();
   w.text('{\n  "kernels": ' + indented(kernels) + ',\n  "modules": [');
   for (let m = 0; m < modules.length; m++) {
@@ -228,7 +222,7 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
       const v = verdicts[k];
       if (v === null) continue;
       w.text(first ? releaseKeys[k] : "," + releaseKeys[k]);
-      writePairJson(w, v, mismatchCaches[k], names);
+      writePairJson(w, v, mismatches, names);
       first = false;
     }
     w.text("}}");

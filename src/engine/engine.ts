@@ -6,7 +6,7 @@ import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, RequirementBuilder } from "./requirements.js";
 import { sharedInterner } from "./symbol-interner.js";
-import type { CompatibilityReport, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
+import type { CompatibilityReport, CrcMismatch, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
 import { vermagicFlags } from "./vermagic.js";
 
 /**
@@ -335,6 +335,7 @@ export function evaluate(
     candidate,
     compat,
     strict,
+    symversMismatches: new Array<CrcMismatch | undefined>(kernelCount * symbolCount),
   };
   const cache = new Map<number, PairVerdict | null>();
   const releases = kernels.map((k) => k.release);

@@ -5,7 +5,7 @@ import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, type Requirements } from "./requirements.js";
 import type { SymbolInterner } from "./symbol-interner.js";
-import type { BlockedBy, GplOnlyUse, KernelTarget, PairVerdict } from "./verdict.js";
+import type { BlockedBy, CrcMismatch, GplOnlyUse, KernelTarget, PairVerdict } from "./verdict.js";
 
 /** What `evaluate` computed, kept for the lazily computed detailed verdicts. */
 export interface EngineState {
@@ -30,6 +30,11 @@ export interface EngineState {
   compat: Uint32Array[];
   /** Kernels with strictModversions, or null when there are none. */
   strict: Uint32Array | null;
+  /**
+   * At k * index.symbolCount + id: the last CRC mismatch reported against kernel k's symvers entry
+   * of symbol id (see symversMismatch).
+   */
+  symversMismatches: (CrcMismatch | undefined)[];
 }
 
 /** One pair being explained: its verdict and what is collected before it is finished. */
@@ -225,7 +230,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
     if (hidden) {
       if (!weak) verdict.gplOnly.push(gplOnlyUse(record, symbol, entryModule));
     } else if (strict) verdict.noSymbolVersion.push({ symbol, provider: entryModule });
-    else if (!crcOk) verdict.mismatched.push({ symbol, moduleCrc: crc, kernelCrc: entryCrc, provider: entryModule });
+    else if (!crcOk) verdict.mismatched.push(symversMismatch(state, entryAt, symbol, crc, entryCrc, entryModule));
     else verdict.missingImportNs.push({ symbol, namespace });
     return;
   }
@@ -303,6 +308,20 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
     kernelCrc: exportOf(wrong).crc ?? 0,
     provider: state.modules[wrong].name,
   });
+}
+
+/**
+ * The mismatch of a required CRC against the symvers entry at `entryAt` (k * symbolCount + id). A
+ * tree's modules mostly need a symbol with the same CRC, so one frozen object per (kernel, symbol,
+ * CRC) is shared by their verdicts: a 6.12 tree against 12 kernels lists ~1.1 million mismatches,
+ * ~130,000 of them distinct, and the report writers cache each one's text by object.
+ */
+function symversMismatch(state: EngineState, entryAt: number, symbol: string, moduleCrc: number, kernelCrc: number, provider: string): CrcMismatch {
+  const last = state.symversMismatches[entryAt];
+  if (last !== undefined && last.moduleCrc === moduleCrc) return last;
+  const made: CrcMismatch = Object.freeze({ symbol, moduleCrc, kernelCrc, provider });
+  state.symversMismatches[entryAt] = made;
+  return made;
 }
 
 function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {

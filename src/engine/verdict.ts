@@ -81,6 +81,7 @@ export interface PairVerdict {
   compatible: boolean;
   /** Required symbols nobody provides on that kernel. */
   missing: string[];
+  /** Entries are frozen and may be shared by the verdicts of many modules (the same mismatch on one kernel). */
   mismatched: CrcMismatch[];
   /** Symbols missing from the module's modversions whose provider has a CRC (strictModversions kernels only). Blocking. */
   noSymbolVersion: NoSymbolVersion[];

@@ -34,3 +34,33 @@ describe("explainModule", () => {
     expect(mismatches).toBeGreaterThan(0);
   });
 });
+
+describe("CRC mismatches against a symvers entry", () => {
+  it("are one frozen object per (kernel, symbol, module CRC), shared by the verdicts of every module that has it", async () => {
+    // The real 6.1 sample (built for 6.1.0-53) on 6.1.0-55, whose vmlinux CRCs differ for most symbols.
+    const kernels = [{ release: "6.1.0-55-amd64", symvers: await readSymvers(join(ROOT, "fixtures/symvers", "6.1.0-55-amd64.symvers.gz")) }];
+    const { records } = await readModules(modulesUnder(join(REAL_SAMPLE, "amd64-6.1")), { workers: 1 });
+    const report = evaluate(records, kernels);
+    const seen = new Map<string, object>();
+    let shared = 0;
+    for (let m = 0; m < records.length; m++) {
+      for (const x of report.explainModule(m)[0]?.mismatched ?? []) {
+        expect(Object.isFrozen(x)).toBe(true);
+        const key = `${x.symbol} ${x.moduleCrc}`;
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, x);
+        else {
+          expect(x).toBe(first);
+          shared++;
+        }
+      }
+    }
+    // Modules of one build need many of the same symbols (module_layout, _printk, ...).
+    expect(shared).toBeGreaterThan(10);
+    // Another module's verdict sees the same entry; nobody can change it under the others.
+    const [any] = seen.values();
+    expect(() => {
+      (any as { kernelCrc: number }).kernelCrc = 0;
+    }).toThrow(TypeError);
+  });
+});
