@@ -64,3 +64,30 @@ describe("CRC mismatches against a symvers entry", () => {
     }).toThrow(TypeError);
   });
 });
+
+describe("explainModule on an incompatible pair", () => {
+  it("does not list a weak reference nobody provides as missing, and lists a strong one (derived: one undefined symbol and its modversion added)", async () => {
+    // kabi_consumer built for 6.1.0-53 is incompatible with 6.12.117 (module_layout and other CRCs).
+    const release = "6.12.117+deb12-amd64";
+    const kernels = [{ release, symvers: await readSymvers(join(ROOT, "fixtures/symvers", `${release}.symvers.gz`)) }];
+    const { records } = await readModules([join(MODULE_FIXTURES, "6.1.0-53-amd64", "kabi_consumer.ko")], { workers: 1 });
+    const real = records[0]!;
+    // A weak reference is a requirement only when the modversions list it (the CRC is checked if it resolves).
+    const derived = (name: string, weak: boolean) => ({
+      ...real,
+      name: `${real.name}_${name}`,
+      modversions: [...real.modversions, { crc: 0x12345678, symbol: name }],
+      undefinedSymbols: [...real.undefinedSymbols, { name, weak }],
+    });
+    const modules = [derived("kabi_absent_weak", true), derived("kabi_absent_strong", false)];
+    const report = evaluate(modules, kernels);
+    const [weak, strong] = [0, 1].map((m) => report.explainModule(m)[0]!);
+    expect(weak.compatible).toBe(false);
+    expect(weak.mismatched.length).toBeGreaterThan(0);
+    expect(weak.missing).not.toContain("kabi_absent_weak");
+    expect(strong.missing).toContain("kabi_absent_strong");
+    // The same as the pair-by-pair explanation.
+    const again = evaluate(modules, kernels);
+    expect([weak, strong]).toEqual([again.verdict(0, 0), again.verdict(1, 0)]);
+  });
+});
