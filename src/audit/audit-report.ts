@@ -20,6 +20,7 @@ export interface AuditPair {
   blockedBy: { provider: string; providerPath: string; symbols: string[] }[];
   missingImportNs: { symbol: string; namespace: string }[];
   gplOnly: { symbol: string; provider: string; license: string | null }[];
+  proprietaryTaint: { symbol: string; provider: string; taintedBy: string; gplOnlySymbol: string; gplOnlyProvider: string }[];
   vermagicMismatch: { module: string; kernel: string } | null;
   noModversions: boolean;
   providers: string[];
@@ -72,6 +73,7 @@ function auditPair(v: PairVerdict): AuditPair {
     blockedBy: v.blockedBy,
     missingImportNs: v.missingImportNs,
     gplOnly: v.gplOnly,
+    proprietaryTaint: v.proprietaryTaint,
     vermagicMismatch: v.vermagicMismatch,
     noModversions: v.noModversions,
     providers: v.providers,
@@ -180,6 +182,11 @@ function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<CrcMism
   for (let i = 0; i < v.gplOnly.length; i++) {
     const g = v.gplOnly[i];
     out += (i === 0 ? "" : ",") + '{"symbol":' + q(g.symbol) + ',"provider":' + q(g.provider) + ',"license":' + (g.license === null ? "null" : q(g.license)) + "}";
+  }
+  out += '],"proprietaryTaint":[';
+  for (let i = 0; i < v.proprietaryTaint.length; i++) {
+    const t = v.proprietaryTaint[i];
+    out += (i === 0 ? "" : ",") + '{"symbol":' + q(t.symbol) + ',"provider":' + q(t.provider) + ',"taintedBy":' + q(t.taintedBy) + ',"gplOnlySymbol":' + q(t.gplOnlySymbol) + ',"gplOnlyProvider":' + q(t.gplOnlyProvider) + "}";
   }
   out += '],"vermagicMismatch":';
   out += v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}";

@@ -1,5 +1,6 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { explainModule, explainPair, type EngineState } from "./explain.js";
+import { InheritedTaint } from "./inherited-taint.js";
 import { addKernel, fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
 import { moduleIsGplCompatible } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
@@ -289,13 +290,15 @@ export function evaluate(
   // shrinks (`next` starts from its current set), so this terminates after at most
   // (dependency depth + 1) sweeps. One approximation: a weak requirement that a candidate exported
   // with a wrong CRC stays failed even if that candidate later drops out (the symbol would then be
-  // absent, which a weak reference tolerates).
+  // absent, which a weak reference tolerates). Once stable, the inherited proprietary taint (which
+  // depends on the modules that load) may refuse more modules, and the sweeps go on.
   const dynModules: number[] = [];
   for (let m = 0; m < moduleCount; m++) if (dynamic[m] !== undefined) dynModules.push(m);
   const next = newSet(words);
   const aliveSet = newSet(words);
   const aliveAny = newSet(words);
-  for (let changed = dynModules.length > 0; changed; ) {
+  const taint = InheritedTaint.create(modules, kernels, candidate, gplOk, index, interner, moduleNames, requirements, exporters, exportOf);
+  for (let changed = dynModules.length > 0 || taint !== null; changed; ) {
     changed = false;
     for (const m of dynModules) {
       next.set(compat[m]);
@@ -318,6 +321,7 @@ export function evaluate(
         changed = true;
       }
     }
+    if (!changed && taint !== null) changed = taint.narrow(compat);
   }
 
   const state: EngineState = {
@@ -336,6 +340,7 @@ export function evaluate(
     compat,
     strict,
     symversMismatches: new Array<CrcMismatch | undefined>(kernelCount * symbolCount),
+    taint,
   };
   const cache = new Map<number, PairVerdict | null>();
   const releases = kernels.map((k) => k.release);

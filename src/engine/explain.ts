@@ -1,4 +1,5 @@
 import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
+import type { InheritedTaint } from "./inherited-taint.js";
 import { hasKernel, NO_SET } from "./kernel-set.js";
 import { moduleLicense } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
@@ -35,6 +36,8 @@ export interface EngineState {
    * of symbol id (see symversMismatch).
    */
   symversMismatches: (CrcMismatch | undefined)[];
+  /** The inherited-taint refusals, or null when no module can be refused for that. */
+  taint: InheritedTaint | null;
 }
 
 /** One pair being explained: its verdict and what is collected before it is finished. */
@@ -54,6 +57,7 @@ function startPair(state: EngineState, m: number, k: number): PairWork {
     blockedBy: [],
     missingImportNs: [],
     gplOnly: [],
+    proprietaryTaint: state.taint === null ? [] : state.taint.conflictsOf(m, k),
     vermagicMismatch: null,
     noModversions: !record.hasModversions,
     providers: [],

@@ -11,5 +11,6 @@ export type {
   MissingImportNs,
   NoSymbolVersion,
   PairVerdict,
+  ProprietaryTaintConflict,
   VermagicMismatch,
 } from "./verdict.js";

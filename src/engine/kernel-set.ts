@@ -30,6 +30,10 @@ export function addKernel(set: Uint32Array, k: number): void {
   set[k >>> 5] |= 1 << (k & 31);
 }
 
+export function removeKernel(set: Uint32Array, k: number): void {
+  set[k >>> 5] &= ~(1 << (k & 31));
+}
+
 export function isEmpty(set: Uint32Array): boolean {
   for (let i = 0; i < set.length; i++) if (set[i] !== 0) return false;
   return true;

@@ -17,6 +17,8 @@ import type { ModinfoEntry } from "../module/module-record.js";
  *   table on the kernels that have it: it counts as GPL-only. "(unknown)" counts as plain.
  * - module_layout is looked up with gplok = true (kernel/module/version.c check_modstruct_version):
  *   it is never refused.
+ * A GPL-compatible module can also be tainted while it loads, by using a tainted module's export:
+ * see inherited-taint.ts.
  */
 export const GPL_COMPATIBLE_LICENSES: readonly string[] = [
   "GPL",

@@ -14,6 +14,8 @@ export interface StaticProvider {
   /** null: exported without CRC (accepted for any CRC). */
   crc: number | null;
   namespace: string;
+  /** Exported GPL-only (a GPL-only symvers export type, or a resident's `__ksymtab_gpl` entry). */
+  gplOnly: boolean;
   /** The resident module, when the provider is one. */
   resident: ModuleRecord | null;
 }
@@ -214,7 +216,7 @@ export class StaticProviderIndex {
     const at = table.find(id);
     if (at >= 0) {
       const e = table.entry(at);
-      return { name: e.module, crc: e.crc >>> 0, namespace: e.namespace, resident: null };
+      return { name: e.module, crc: e.crc >>> 0, namespace: e.namespace, gplOnly: isGplOnlyExportType(e.exportType), resident: null };
     }
     const r = this.residentByKernel[k].get(this.interner.name(id));
     if (r !== undefined) {
@@ -222,6 +224,7 @@ export class StaticProviderIndex {
         name: r.record.name,
         crc: r.symbol.crc === null ? null : r.symbol.crc >>> 0,
         namespace: r.symbol.namespace,
+        gplOnly: r.symbol.gplOnly,
         resident: r.record,
       };
     }

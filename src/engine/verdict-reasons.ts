@@ -1,4 +1,4 @@
-import type { BlockedBy, GplOnlyUse, MissingImportNs, NoSymbolVersion, VermagicMismatch } from "./verdict.js";
+import type { BlockedBy, GplOnlyUse, MissingImportNs, NoSymbolVersion, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -18,6 +18,7 @@ export interface ReasonSource {
   readonly blockedBy: readonly BlockedBy[];
   readonly missingImportNs: readonly MissingImportNs[];
   readonly gplOnly: readonly GplOnlyUse[];
+  readonly proprietaryTaint: readonly ProprietaryTaintConflict[];
   readonly vermagicMismatch: VermagicMismatch | null;
 }
 
@@ -26,8 +27,9 @@ const crcText = (crc: number | string): string => (typeof crc === "number" ? hex
 /**
  * Why a pair is incompatible, one reason per line, in one wording for every output: the audit
  * text (one line each), weak-modules and `kabi status` (joined with "; "). Order: providers that
- * block it, missing symbols, GPL-only exports it may not use, CRC mismatches, symbols without a
- * modversion on a strict-modversions kernel, namespaces not imported, vermagic.
+ * block it, missing symbols, GPL-only exports it may not use, GPL-only exports next to a tainted
+ * module's, CRC mismatches, symbols without a modversion on a strict-modversions kernel, namespaces
+ * not imported, vermagic.
  */
 export function verdictReasonLines(v: ReasonSource): string[] {
   const out: string[] = [];
@@ -36,6 +38,14 @@ export function verdictReasonLines(v: ReasonSource): string[] {
   for (const g of v.gplOnly) {
     const license = g.license === null ? "with no MODULE_LICENSE" : `under license ${JSON.stringify(g.license)}`;
     out.push(`uses GPL-only ${g.symbol} (${g.provider}) ${license}, not GPL-compatible`);
+  }
+  for (const t of v.proprietaryTaint) {
+    const provider = t.taintedBy === t.provider ? `proprietary module ${t.provider}` : `${t.provider} (tainted proprietary by ${t.taintedBy})`;
+    out.push(
+      t.symbol === t.gplOnlySymbol
+        ? `uses GPL-only ${t.symbol} from ${provider}: the kernel refuses it (inherited proprietary taint)`
+        : `uses ${t.symbol} from ${provider} and GPL-only ${t.gplOnlySymbol} (${t.gplOnlyProvider}): the kernel refuses one of the two (inherited proprietary taint)`,
+    );
   }
   for (const x of v.mismatched) out.push(`CRC mismatch ${x.symbol}: module ${crcText(x.moduleCrc)}, ${x.provider} ${crcText(x.kernelCrc)}`);
   for (const x of v.noSymbolVersion) out.push(`no symbol version for ${x.symbol}: ${x.provider} exports it with a CRC the module does not list (strict modversions)`);
@@ -50,6 +60,7 @@ export function blockingSymbols(v: ReasonSource): string[] {
   for (const b of v.blockedBy) for (const s of b.symbols) out.add(s);
   for (const s of v.missing) out.add(s);
   for (const x of v.gplOnly) out.add(x.symbol);
+  for (const x of v.proprietaryTaint) out.add(x.symbol).add(x.gplOnlySymbol);
   for (const x of v.mismatched) out.add(x.symbol);
   for (const x of v.noSymbolVersion) out.add(x.symbol);
   for (const x of v.missingImportNs) out.add(x.symbol);

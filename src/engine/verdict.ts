@@ -71,6 +71,27 @@ export interface GplOnlyUse {
   license: string | null;
 }
 
+/**
+ * A module with a GPL-compatible licence that resolves both an export of a module tainted
+ * TAINT_PROPRIETARY_MODULE and a GPL-only export: the kernel refuses whichever of the two it
+ * resolves second (see inherited-taint.ts).
+ */
+export interface ProprietaryTaintConflict {
+  /** The symbol the module uses from the tainted module. */
+  symbol: string;
+  /** The tainted module exporting it (a candidate or resident module's name). */
+  provider: string;
+  /**
+   * The module whose licence is not GPL-compatible that the taint comes from: the provider
+   * itself, or the module it inherited the taint from (transitively).
+   */
+  taintedBy: string;
+  /** The GPL-only export the module also uses (`symbol` itself when the tainted module exports it GPL-only). */
+  gplOnlySymbol: string;
+  /** "vmlinux" or the symvers module column, or the providing module's name. */
+  gplOnlyProvider: string;
+}
+
 export interface VermagicMismatch {
   module: string;
   kernel: string;
@@ -90,6 +111,8 @@ export interface PairVerdict {
   missingImportNs: MissingImportNs[];
   /** GPL-only exports a module whose licence is not GPL-compatible needs. Blocking. */
   gplOnly: GplOnlyUse[];
+  /** A module that inherits a proprietary taint uses GPL-only exports too. Blocking. */
+  proprietaryTaint: ProprietaryTaintConflict[];
   /** Vermagic flags after the first word differ. Blocking. */
   vermagicMismatch: VermagicMismatch | null;
   /** The module has no modversions: it was judged by symbol presence only (not blocking by itself). */

@@ -46,6 +46,8 @@ describe("streamed audit output", () => {
     ["kbuild fixtures", kbuild],
     ["real sample", () => [...modulesUnder(join(REAL_SAMPLE, "amd64-6.1")), ...modulesUnder(join(REAL_SAMPLE, "amd64-6.12"))]],
     ["no modules", () => []],
+    // proprietaryTaint on kabi_taint_consumer and kabi_taint_relay_user.
+    ["kbuild fixtures with the proprietary-taint ones", () => [...kbuild(), ...modulesUnder(join(MODULE_FIXTURES, "proprietary-taint", "6.1.0-53-amd64"))]],
     // noSymbolVersion on the strict kernels (kabi_consumer_nosymvers), none on the others.
     ["kbuild fixtures, some kernels strict", kbuild, (k) => k % 2 === 0],
   ];

@@ -22,10 +22,10 @@ import {
   moduleLicense,
   type KernelTarget,
 } from "../../src/engine/index.js";
-import type { ModuleRecord } from "../../src/module/module-record.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import type { SymversTable } from "../../src/symvers/symvers-table.js";
 import { captureIO } from "../helpers/capture-io.js";
+import { withLicense, withWeakReference } from "../helpers/record-edit.js";
 import { MODULE_FIXTURES } from "../helpers/paths.js";
 import { fixtureSymversText, symversLine, withExportType } from "../helpers/symvers-edit.js";
 import { expectAgreesWithPlainJoin, fixtureModule, kernelSymvers, readModuleCached, realSampleCases, symversReleases } from "./real-data.js";
@@ -57,10 +57,6 @@ async function k54AsK612(): Promise<{ file: string; table: SymversTable }> {
   const [, , , type612] = symversLine(fixtureSymversText(K612), SYMBOL);
   return derivedSymvers(K54, SYMBOL, type612);
 }
-
-const withModinfo = (r: ModuleRecord, edit: (m: ModuleRecord["modinfo"]) => ModuleRecord["modinfo"]): ModuleRecord => ({ ...r, modinfo: edit(r.modinfo.map((e) => ({ ...e }))) });
-const withLicense = (r: ModuleRecord, license: string | null): ModuleRecord =>
-  withModinfo(r, (m) => (license === null ? m.filter((e) => e.key !== "license") : m.map((e) => (e.key === "license" ? { key: e.key, value: license } : e))));
 
 describe("license_is_gpl_compatible (include/linux/license.h)", () => {
   it("accepts exactly the kernel's six strings: those of every installed kernel header's license.h", () => {
@@ -170,7 +166,7 @@ describe("GPL-only exports and the module's licence", () => {
 
   it("a weak reference to a GPL-only export stays unresolved, which the kernel accepts (derived: the reference made weak)", async () => {
     const proprietary = await fixtureModule(K53, "kabi_proprietary.ko");
-    const weak: ModuleRecord = { ...proprietary, undefinedSymbols: proprietary.undefinedSymbols.map((u) => (u.name === SYMBOL ? { ...u, weak: true } : u)) };
+    const weak = withWeakReference(proprietary, SYMBOL);
     expect(weak.undefinedSymbols.filter((u) => u.weak).map((u) => u.name)).toEqual([SYMBOL]);
     const derived = await k54AsK612();
     const report = evaluate([proprietary, weak], [{ release: "derived", symvers: derived.table }]);

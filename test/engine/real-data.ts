@@ -46,6 +46,7 @@ export interface PlainJudgement {
   mismatched: { symbol: string; moduleCrc: number; kernelCrc: number; provider: string }[];
   missingImportNs: { symbol: string; namespace: string }[];
   gplOnly: { symbol: string; provider: string; license: string | null }[];
+  proprietaryTaint: { symbol: string; provider: string; taintedBy: string; gplOnlySymbol: string; gplOnlyProvider: string }[];
 }
 
 /**
@@ -54,30 +55,106 @@ export interface PlainJudgement {
  */
 const KERNEL_GPL_LICENSES = ["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"];
 
+const isGplCompatible = (r: ModuleRecord): boolean => {
+  const license = r.modinfo.find((e) => e.key === "license")?.value;
+  return license !== undefined && KERNEL_GPL_LICENSES.includes(license);
+};
+
+/** What the kernel finds for a symbol: its symvers entry, else the first resident module exporting it. */
+interface PlainExport {
+  provider: string;
+  crc: number | null;
+  gplOnly: boolean;
+  namespace: string;
+  resident: ModuleRecord | null;
+}
+
+function plainFind(symbol: string, symvers: SymversTable, resident: readonly ModuleRecord[]): PlainExport | undefined {
+  const e = symvers.entries.get(symbol);
+  if (e !== undefined) {
+    const gplOnly = e.exportType === "EXPORT_SYMBOL_GPL" || e.exportType === "EXPORT_UNUSED_SYMBOL_GPL";
+    return { provider: e.module, crc: e.crc >>> 0, gplOnly, namespace: e.namespace, resident: null };
+  }
+  for (const r of resident) {
+    const x = r.exports.find((y) => y.name === symbol);
+    if (x !== undefined) return { provider: r.name, crc: x.crc === null ? null : x.crc >>> 0, gplOnly: x.gplOnly, namespace: x.namespace, resident: r };
+  }
+  return undefined;
+}
+
 /**
- * A module against one symvers table and nothing else, by plain loops over the module's
- * modversions and undefined symbols (no engine code).
+ * The module whose licence taints resident `r` (itself, or, by plain recursion, a resident whose
+ * export it uses), or null when it is not tainted.
  */
-export function plainJudge(module: ModuleRecord, symvers: SymversTable): PlainJudgement {
-  const out: PlainJudgement = { ok: true, missing: [], mismatched: [], missingImportNs: [], gplOnly: [] };
+function plainResidentTaint(r: ModuleRecord, symvers: SymversTable, resident: readonly ModuleRecord[], visiting = new Set<ModuleRecord>()): string | null {
+  if (!isGplCompatible(r)) return r.name;
+  if (visiting.has(r)) return null;
+  visiting.add(r);
+  for (const u of r.undefinedSymbols) {
+    const owner = plainFind(u.name, symvers, resident)?.resident;
+    const from = owner === undefined || owner === null ? null : plainResidentTaint(owner, symvers, resident, visiting);
+    if (from !== null) return from;
+  }
+  return null;
+}
+
+/**
+ * The kernel's inherit_taint (kernel/module/main.c resolve_symbol, simplify_symbols) for a module
+ * with a GPL-compatible licence, written out: each undefined symbol in symbol-table order; once the
+ * module is tainted a GPL-only export is not found; once it used a GPL-only export a tainted owner's
+ * is refused; a refused strong symbol is a conflict, a weak one is dropped.
+ */
+function plainInheritTaint(module: ModuleRecord, symvers: SymversTable, resident: readonly ModuleRecord[]): PlainJudgement["proprietaryTaint"] {
+  const out: PlainJudgement["proprietaryTaint"] = [];
+  if (!isGplCompatible(module)) return out;
+  let tainted: { symbol: string; provider: string; taintedBy: string } | null = null;
+  let gplOnly: { symbol: string; provider: string } | null = null;
+  const done = new Set<string>();
+  for (const u of module.undefinedSymbols) {
+    if (done.has(u.name)) continue;
+    done.add(u.name);
+    const weak = module.undefinedSymbols.every((x) => x.name !== u.name || x.weak);
+    const e = plainFind(u.name, symvers, resident);
+    if (e === undefined) continue;
+    if (e.gplOnly && tainted !== null) {
+      if (!weak) out.push({ ...tainted, gplOnlySymbol: u.name, gplOnlyProvider: e.provider });
+      continue;
+    }
+    if (e.gplOnly && gplOnly === null) gplOnly = { symbol: u.name, provider: e.provider };
+    const taintedBy = e.resident === null ? null : plainResidentTaint(e.resident, symvers, resident);
+    if (taintedBy === null) continue;
+    if (gplOnly !== null) {
+      if (!weak) out.push({ symbol: u.name, provider: e.provider, taintedBy, gplOnlySymbol: gplOnly.symbol, gplOnlyProvider: gplOnly.provider });
+    } else if (tainted === null) tainted = { symbol: u.name, provider: e.provider, taintedBy };
+  }
+  return out;
+}
+
+/**
+ * A module against one symvers table and the kernel's resident modules (taken as loaded; symvers
+ * entries as untainted), by plain loops over the module's modversions and undefined symbols (no
+ * engine code).
+ */
+export function plainJudge(module: ModuleRecord, symvers: SymversTable, resident: readonly ModuleRecord[] = []): PlainJudgement {
+  const out: PlainJudgement = { ok: true, missing: [], mismatched: [], missingImportNs: [], gplOnly: [], proprietaryTaint: [] };
   const license = module.modinfo.find((e) => e.key === "license")?.value ?? null;
-  const gplOk = license !== null && KERNEL_GPL_LICENSES.includes(license);
+  const gplOk = isGplCompatible(module);
   const weak = new Set(module.undefinedSymbols.filter((u) => u.weak).map((u) => u.name));
   const strong = new Set(module.undefinedSymbols.filter((u) => !u.weak).map((u) => u.name));
   const versioned = new Set<string>();
   const check = (symbol: string, crc: number | null) => {
-    const e = symvers.entries.get(symbol);
+    const e = plainFind(symbol, symvers, resident);
     if (e === undefined) {
       if (!weak.has(symbol) || strong.has(symbol)) out.missing.push(symbol);
       return;
     }
-    if (!gplOk && symbol !== "module_layout" && (e.exportType === "EXPORT_SYMBOL_GPL" || e.exportType === "EXPORT_UNUSED_SYMBOL_GPL")) {
+    if (!gplOk && symbol !== "module_layout" && e.gplOnly) {
       // Not found by the kernel: refused, unless only weakly referenced.
-      if (!weak.has(symbol) || strong.has(symbol)) out.gplOnly.push({ symbol, provider: e.module, license });
+      if (!weak.has(symbol) || strong.has(symbol)) out.gplOnly.push({ symbol, provider: e.provider, license });
       return;
     }
-    if (crc !== null && e.crc >>> 0 !== crc >>> 0) {
-      out.mismatched.push({ symbol, moduleCrc: crc >>> 0, kernelCrc: e.crc >>> 0, provider: e.module });
+    if (crc !== null && e.crc !== null && e.crc !== crc >>> 0) {
+      out.mismatched.push({ symbol, moduleCrc: crc >>> 0, kernelCrc: e.crc, provider: e.provider });
     } else if (e.namespace !== "" && !module.importNamespaces.includes(e.namespace)) {
       out.missingImportNs.push({ symbol, namespace: e.namespace });
     }
@@ -90,7 +167,8 @@ export function plainJudge(module: ModuleRecord, symvers: SymversTable): PlainJu
     }
   }
   for (const name of strong) if (!versioned.has(name)) check(name, null);
-  out.ok = out.missing.length === 0 && out.mismatched.length === 0 && out.missingImportNs.length === 0 && out.gplOnly.length === 0;
+  out.proprietaryTaint = plainInheritTaint(module, symvers, resident);
+  out.ok = out.missing.length === 0 && out.mismatched.length === 0 && out.missingImportNs.length === 0 && out.gplOnly.length === 0 && out.proprietaryTaint.length === 0;
   return out;
 }
 
@@ -146,11 +224,12 @@ export function symversByRelease(release: string): Promise<SymversTable> {
 
 /**
  * Asserts that the engine's verdict of `module` (judged alone) on each kernel agrees with
- * plainJudge against that kernel's symvers; returns the verdicts by kernel index.
+ * plainJudge against that kernel's symvers and resident modules; returns the verdicts by kernel
+ * index.
  */
 export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonly KernelTarget[], verdict: (k: number) => PairVerdict, isCompatible: (k: number) => boolean): PairVerdict[] {
   return kernels.map((k, ki) => {
-    const plain = plainJudge(module, k.symvers);
+    const plain = plainJudge(module, k.symvers, k.resident);
     const v = verdict(ki);
     const label = `${module.path} on ${k.release}`;
     expect(v.compatible, label).toBe(plain.ok);
@@ -159,6 +238,7 @@ export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonl
     expect(v.mismatched, label).toEqual(plain.mismatched);
     expect(v.missingImportNs, label).toEqual(plain.missingImportNs);
     expect(v.gplOnly, label).toEqual(plain.gplOnly);
+    expect(v.proprietaryTaint, label).toEqual(plain.proprietaryTaint);
     return v;
   });
 }

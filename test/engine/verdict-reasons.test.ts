@@ -20,6 +20,10 @@ const verdict: PairVerdict = {
     { symbol: "recalibrate_cpu_khz", provider: "vmlinux", license: "Proprietary" },
     { symbol: "skb_put", provider: "vmlinux", license: null },
   ],
+  proprietaryTaint: [
+    { symbol: "kabi_relay_value", provider: "kabi_taint_relay", taintedBy: "kabi_prop_provider", gplOnlySymbol: "cpu_mitigations_off", gplOnlyProvider: "vmlinux" },
+    { symbol: "kabi_prop_value", provider: "kabi_prop_provider", taintedBy: "kabi_prop_provider", gplOnlySymbol: "kabi_prop_value", gplOnlyProvider: "kabi_prop_provider" },
+  ],
   vermagicMismatch: { module: "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel: "6.1.0-53-amd64 SMP mod_unload modversions " },
   noModversions: false,
   providers: [],
@@ -37,6 +41,8 @@ describe("verdictReasonLines", () => {
       "missing symbol sk_skb_reason_drop",
       'uses GPL-only recalibrate_cpu_khz (vmlinux) under license "Proprietary", not GPL-compatible',
       "uses GPL-only skb_put (vmlinux) with no MODULE_LICENSE, not GPL-compatible",
+      "uses kabi_relay_value from kabi_taint_relay (tainted proprietary by kabi_prop_provider) and GPL-only cpu_mitigations_off (vmlinux): the kernel refuses one of the two (inherited proprietary taint)",
+      "uses GPL-only kabi_prop_value from proprietary module kabi_prop_provider: the kernel refuses it (inherited proprietary taint)",
       "CRC mismatch skb_put: module 0x359ec46d, vmlinux 0x69958214",
       "no symbol version for module_layout: vmlinux exports it with a CRC the module does not list (strict modversions)",
       "uses kabi_provider_ns_sub from namespace KABI_TEST without MODULE_IMPORT_NS(KABI_TEST)",
@@ -48,6 +54,6 @@ describe("verdictReasonLines", () => {
     const lines = verdictReasonLines(verdict);
     expect(verdictReasonLines(asAudit)).toEqual(lines);
     expect(describeIncompatibility(verdict)).toBe(lines.join("; "));
-    expect(blockingSymbols(verdict)).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "sk_skb_reason_drop", "recalibrate_cpu_khz", "skb_put", "module_layout", "kabi_provider_ns_sub"]);
+    expect(blockingSymbols(verdict)).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "sk_skb_reason_drop", "recalibrate_cpu_khz", "skb_put", "kabi_relay_value", "cpu_mitigations_off", "kabi_prop_value", "module_layout", "kabi_provider_ns_sub"]);
   });
 });

@@ -22,14 +22,16 @@ describe.skipIf(!KMOD)("kabi dump listings equal kmod's", () => {
   it("on every kbuild fixture module", async () => {
     const files = fixtureModules();
     // 7 modules x 3 kernels, plus kabi_proprietary on the two 6.1 kernels, plus the three
-    // no-modversions/<release>/kabi_provider_nocrc.ko.
-    expect(files.length).toBe(26);
+    // no-modversions/<release>/kabi_provider_nocrc.ko, plus the four
+    // proprietary-taint/<release>/ modules x 3 kernels.
+    expect(files.length).toBe(38);
     const r = await compareWithKmod(files);
     expect(r.mismatches).toEqual([]);
     // Not vacuous: all but the three kabi_noversions.ko and the three kabi_provider_nocrc.ko have
-    // __versions; the three providers export with CRCs, the three kabi_provider_nocrc.ko without.
-    expect(r.withModversions).toBe(20);
-    expect(r.withExports).toBe(6);
+    // __versions; the three providers, kabi_prop_provider and kabi_taint_relay export with CRCs,
+    // the three kabi_provider_nocrc.ko without.
+    expect(r.withModversions).toBe(32);
+    expect(r.withExports).toBe(12);
   });
 
   it.skipIf(realSampleModules().length === 0)("on every module of the committed real sample", async () => {

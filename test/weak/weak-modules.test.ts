@@ -154,6 +154,32 @@ describe("weak-modules on the real fixtures", () => {
     expect(r.err).not.toMatch(/kabi_gpl_twin/);
   });
 
+  it("a GPL module using a proprietary module's export and a GPL-only one is not linked where both load; the proprietary one and a GPL user of it only are", async () => {
+    // fixtures/modules/proprietary-taint/6.1.0-53-amd64: kabi_prop_provider (proprietary),
+    // kabi_taint_consumer (GPL: its export and the GPL-only cpu_mitigations_off), kabi_taint_relay
+    // (GPL: its export only) and kabi_taint_relay_user (GPL: the relay's export and
+    // cpu_mitigations_off), all CRC-compatible with 6.1.0-54.
+    const root = await makeRoot();
+    roots.push(root);
+    await addKernel(root, K53, "debian");
+    await addKernel(root, K54, "debian");
+    const names = ["kabi_prop_provider", "kabi_taint_consumer", "kabi_taint_relay", "kabi_taint_relay_user"];
+    for (const name of names) await installFixture(root, `proprietary-taint/${K53}`, `${name}.ko`, K53, `vendor/${name}.ko`);
+    const link = (name: string) => `${K54} vendor/${name}.ko -> /lib/modules/${K53}/extra/vendor/${name}.ko`;
+
+    const dry = JSON.parse((await runWeak([...baseArgs(root), "--dry-run", "--json", "--add-kernel", K54])).out) as {
+      skipped: { module: string; reason: string; detail: string; symbols?: string[] }[];
+    };
+    expect(dry.skipped.filter((x) => x.reason === "incompatible")).toEqual([
+      expect.objectContaining({ module: "kabi_taint_consumer", symbols: ["kabi_prop_value", "cpu_mitigations_off"], detail: expect.stringContaining("inherited proprietary taint") }),
+      expect.objectContaining({ module: "kabi_taint_relay_user", symbols: ["kabi_relay_value", "cpu_mitigations_off"], detail: expect.stringContaining("tainted proprietary by kabi_prop_provider") }),
+    ]);
+    const r = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    expect(r.code).toBe(0);
+    expect(await weakLinks(root)).toEqual([link("kabi_prop_provider"), link("kabi_taint_relay")]);
+    expect(r.err).toMatch(/kabi_taint_consumer\.ko not linked into 6\.1\.0-54-amd64: incompatible: uses kabi_prop_value from proprietary module kabi_prop_provider and GPL-only cpu_mitigations_off/);
+  });
+
   it("--remove-modules of the linked build links another compatible build instead", async () => {
     const root = await fixtureRoot();
     await installFixture(root, K53, "kabi_provider.ko", K53);
