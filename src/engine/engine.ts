@@ -5,7 +5,7 @@ import { addKernel, fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, sets
 import { moduleIsGplCompatible } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, RequirementBuilder } from "./requirements.js";
+import { ANY_CRC, crcAccepts, RequirementBuilder } from "./requirements.js";
 import { sharedInterner } from "./symbol-interner.js";
 import type { CompatibilityReport, CrcMismatch, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
 import { vermagicFlags } from "./vermagic.js";
@@ -256,7 +256,7 @@ export function evaluate(
         if (gplHidden) candidates = candidates.filter((c) => !exportOf(c.module, name).gplOnly);
         for (const c of candidates) {
           const x = exportOf(c.module, name);
-          c.matches = (crc === ANY_CRC || x.crc === null || x.crc >>> 0 === crc) && namespaceAllowed(x.namespace, imports, record.name);
+          c.matches = crcAccepts(crc, false, x.crc === null ? null : x.crc >>> 0) && namespaceAllowed(x.namespace, imports, record.name);
           if (strictHere) {
             // Strict kernels: an export with a CRC does not satisfy a name-only requirement. A
             // strict-only (weak) requirement only concerns strict kernels; a name-only one is

@@ -3,8 +3,8 @@ import type { InheritedTaint } from "./inherited-taint.js";
 import { hasKernel, NO_SET } from "./kernel-set.js";
 import { moduleLicense } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
-import { normalizeModuleName, symversModuleName, type StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, type Requirements } from "./requirements.js";
+import type { StaticProviderIndex } from "./provider-index.js";
+import { ANY_CRC, crcAccepts, type Requirements } from "./requirements.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { BlockedBy, CrcMismatch, GplOnlyUse, KernelTarget, PairVerdict } from "./verdict.js";
 
@@ -88,7 +88,6 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
   const req = state.requirements;
   const { index } = state;
   const pool = index.pool;
-  const gplHidden = state.gplOk[m] === 0;
   // Name-only requirements of this module are strict on k (see strictOn).
   const strictK = strictOn(state, m) !== null && hasKernel(state.strict!, k);
   for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
@@ -97,7 +96,7 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
     // A strict-only requirement (name-only and weak) on a kernel that is not strict.
     if (crc === ANY_CRC && !strictK && req.weak[i] === 1) continue;
     // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
-    if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k) && !(gplHidden && pool.has(index.gpl[id], k))) {
+    if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k) && !hiddenOn(state, m, id, k)) {
       const slot = crc === ANY_CRC ? (strictK ? NO_SET : index.any[id]) : index.exactSlot(id, crc);
       if (pool.has(slot, k) || pool.has(index.wild[id], k)) continue;
     }
@@ -180,9 +179,17 @@ function plainOnKernel(state: EngineState, m: number, k: number, i: number, work
     if (req.weak[i] !== 1) verdict.missing.push(state.interner.name(id));
     return true;
   }
-  if (crc === ANY_CRC || entryCrc === crc || (state.gplOk[m] === 0 && index.pool.has(index.gpl[id], k))) return false;
+  if (crcAccepts(crc, false, entryCrc) || hiddenOn(state, m, id, k)) return false;
   verdict.mismatched.push(symversMismatch(state, entryAt, state.interner.name(id), crc, entryCrc, index.symversModule[entryAt]));
   return true;
+}
+
+/**
+ * Whether the static provider of symbol id on kernel k exports it GPL-only while module m's licence
+ * is not GPL-compatible: the kernel does not show m that export.
+ */
+function hiddenOn(state: EngineState, m: number, id: number, k: number): boolean {
+  return state.gplOk[m] === 0 && state.index.pool.has(state.index.gpl[id], k);
 }
 
 /** A module's import_ns set, made on first use. */
@@ -225,7 +232,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   if (compatible && !residentProvided && list === undefined) return;
   // The static provider on k exports it GPL-only and this module may not use that: the kernel does
   // not see the export (a weak reference then stays unresolved, which is fine).
-  const hidden = !gplOk && pool.has(index.gpl[id], k);
+  const hidden = hiddenOn(state, m, id, k);
 
   // The symvers entry, when k's symvers lists the symbol: it is the static provider (the common
   // case of a CRC mismatch; no candidate list is needed unless a candidate may stand in for it).
@@ -368,14 +375,6 @@ function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {
 function satisfies(provider: ModuleRecord, symbol: string, crc: number, strict: boolean, imports: ReadonlySet<string>, moduleName: string, gplOk: boolean): boolean {
   const x = exportNamed(provider, symbol);
   return crcAccepts(crc, strict, x.crc) && namespaceAllowed(x.namespace, imports, moduleName) && (gplOk || !x.gplOnly);
-}
-
-/**
- * Whether an export with CRC `provided` (null: exported without CRCs) satisfies a requirement of
- * CRC `required` (ANY_CRC: by name only). `strict`: a name-only requirement on a strict kernel.
- */
-function crcAccepts(required: number, strict: boolean, provided: number | null): boolean {
-  return provided === null || (required === ANY_CRC ? !strict : provided === required);
 }
 
 /** The GPL-only reason of `record` needing `symbol` from `provider`. */

@@ -2,7 +2,7 @@ import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
 import { hasKernel, kernelsOf, removeKernel } from "./kernel-set.js";
 import { moduleIsGplCompatible } from "./license.js";
 import { symversModuleName, type StaticProviderIndex } from "./provider-index.js";
-import type { Requirements } from "./requirements.js";
+import { ANY_CRC, crcAccepts, type Requirements } from "./requirements.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { KernelTarget, ProprietaryTaintConflict } from "./verdict.js";
 
@@ -240,8 +240,8 @@ export class InheritedTaint {
     let first = -1;
     for (const p of ref.exporters) {
       if (p === m || !hasKernel(compat[p], k) || (name !== null && this.moduleNames[p] !== name)) continue;
-      const crc = ref.crc === null ? null : this.exportOf(p, ref.name).crc;
-      if (crc === null || crc >>> 0 === ref.crc) return p;
+      const crc = this.exportOf(p, ref.name).crc;
+      if (crcAccepts(ref.crc ?? ANY_CRC, false, crc === null ? null : crc >>> 0)) return p;
       if (first < 0) first = p;
     }
     return first;
