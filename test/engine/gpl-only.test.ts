@@ -28,7 +28,7 @@ import { captureIO } from "../helpers/capture-io.js";
 import { withLicense, withWeakReference } from "../helpers/record-edit.js";
 import { MODULE_FIXTURES } from "../helpers/paths.js";
 import { fixtureSymversText, symversLine, withExportType } from "../helpers/symvers-edit.js";
-import { expectAgreesWithPlainJoin, fixtureModule, kernelSymvers, readModuleCached, realSampleCases, symversReleases } from "./real-data.js";
+import { expectAgreesWithPlainJoin, expectManyKernelsAgreeWithEachAlone, fixtureModule, kernelSymvers, readModuleCached, realSampleCases, symversReleases } from "./real-data.js";
 
 const K53 = "6.1.0-53-amd64";
 const K54 = "6.1.0-54-amd64";
@@ -256,20 +256,10 @@ describe.skipIf(realSampleCases().length === 0)("real Debian modules relicensed 
 
   it("70 kernels at once (multi-word bitsets) give the verdicts of each kernel alone", async () => {
     const base: KernelTarget[] = await Promise.all(symversReleases().map(async (release) => ({ release, symvers: await kernelSymvers(release) })));
-    const kernels = Array.from({ length: 70 }, (_, i) => ({ ...base[i % base.length], release: `${base[i % base.length].release}#${i}` }));
     const real = (await Promise.all(realSampleCases().map((c) => Promise.all(c.paths.map((p) => readModuleCached(p)))))).flat();
     const modules = [...real, ...real.map((r) => withLicense(r, "Proprietary"))];
-    const together = evaluate(modules, kernels);
-    const alone = base.map((k) => evaluate(modules, [k]));
-    let refused = 0;
-    modules.forEach((_, m) => {
-      kernels.forEach((_, ki) => {
-        const v = together.verdict(m, ki)!;
-        expect(v).toEqual(alone[ki % base.length].verdict(m, 0));
-        refused += v.gplOnly.length;
-      });
-    });
-    expect(refused).toBeGreaterThan(0);
+    const { verdicts } = expectManyKernelsAgreeWithEachAlone(modules, base);
+    expect(verdicts.reduce((n, v) => n + v.gplOnly.length, 0)).toBeGreaterThan(0);
   });
 
   it("amd64 6.1: a proprietary cdc_ether cannot use the GPL-only exports of the candidate usbnet", async () => {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { KernelTarget, PairVerdict } from "../../src/engine/index.js";
+import { evaluate, type CompatibilityReport, type KernelTarget, type PairVerdict } from "../../src/engine/index.js";
 import type { ModuleRecord } from "../../src/module/module-record.js";
 import { readModule } from "../../src/module/read-module.js";
 import type { SymversTable } from "../../src/symvers/symvers-table.js";
@@ -241,4 +241,29 @@ export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonl
     expect(v.proprietaryTaint, label).toEqual(plain.proprietaryTaint);
     return v;
   });
+}
+
+/**
+ * Judges `modules` against 70 kernels at once, copies of `base` under other names (70 kernels take
+ * three words of kernel bits), and asserts that every pair's verdict equals that of the module on
+ * its base kernel alone. Returns the 70-kernel report, the single-kernel ones (by base index) and
+ * every verdict of the 70-kernel report, for the caller's own checks.
+ */
+export function expectManyKernelsAgreeWithEachAlone(
+  modules: readonly ModuleRecord[],
+  base: readonly KernelTarget[],
+): { together: CompatibilityReport; alone: CompatibilityReport[]; verdicts: PairVerdict[] } {
+  const kernels = Array.from({ length: 70 }, (_, i) => ({ ...base[i % base.length], release: `${base[i % base.length].release}#${i}` }));
+  const together = evaluate(modules, kernels);
+  expect(together.kernelCount).toBe(70);
+  const alone = base.map((k) => evaluate(modules, [k]));
+  const verdicts: PairVerdict[] = [];
+  modules.forEach((_, m) => {
+    kernels.forEach((_, ki) => {
+      const v = together.verdict(m, ki)!;
+      expect(v).toEqual(alone[ki % base.length].verdict(m, 0));
+      verdicts.push(v);
+    });
+  });
+  return { together, alone, verdicts };
 }
