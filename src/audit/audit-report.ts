@@ -1,4 +1,4 @@
-import type { CompatibilityReport, CrcMismatch, PairVerdict } from "../engine/verdict.js";
+import { sharedMismatchSerial, type CompatibilityReport, type CrcMismatch, type PairVerdict } from "../engine/verdict.js";
 import { hexCrc, verdictReasonLines } from "../engine/verdict-reasons.js";
 import type { ModuleRecord } from "../module/module-record.js";
 import type { InputError } from "../module/read-many.js";
@@ -115,21 +115,46 @@ function stringArrayJson(xs: readonly string[]): string {
   return out + "]";
 }
 
+/** Size of the slabs mismatch fragments are cut from (~2,400 fragments each). */
+const FRAGMENT_SLAB = 1 << 18;
+
 /**
- * The JSON of one CRC mismatch, as UTF-8, with a leading comma. The engine shares one frozen
- * mismatch object among the modules that need a symbol with the same CRC from the same kernel
- * entry, so the fragment is made once per object and copied in again (`cache` holds only those
- * shared objects: one per distinct mismatch, whatever the number of modules).
+ * The JSON of each CRC mismatch, as UTF-8, with a leading comma. The engine shares one mismatch
+ * among the modules that need a symbol with the same CRC from the same kernel entry, so a shared
+ * one's fragment is made once, kept by its serial, and copied in again (the 6.12 tree against 12
+ * kernels lists 1.1 million mismatches, 128,000 distinct). Fragments are cut from slabs, not
+ * allocated one by one, and symbol and provider names are quoted once per name.
  */
-function mismatchJson(x: CrcMismatch, cache: Map<CrcMismatch, Buffer>): Buffer {
-  let json = cache.get(x);
-  if (json !== undefined) return json;
-  json = Buffer.from(
-    ',{"symbol":' + q(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + q(x.provider) + "}",
-    "utf8",
-  );
-  if (Object.isFrozen(x)) cache.set(x, json);
-  return json;
+class MismatchFragments {
+  private readonly bySerial: (Buffer | undefined)[] = [];
+  private readonly quoted = new Map<string, string>();
+  private slab = Buffer.allocUnsafe(FRAGMENT_SLAB);
+  private at = 0;
+
+  get(x: CrcMismatch): Buffer {
+    const serial = sharedMismatchSerial(x);
+    if (serial !== undefined) {
+      const made = this.bySerial[serial];
+      if (made !== undefined) return made;
+    }
+    const text = ',{"symbol":' + this.quote(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + this.quote(x.provider) + "}";
+    // At most 3 UTF-8 bytes per UTF-16 unit.
+    if (this.at + text.length * 3 > this.slab.length) {
+      this.slab = Buffer.allocUnsafe(Math.max(FRAGMENT_SLAB, text.length * 3));
+      this.at = 0;
+    }
+    const end = this.at + this.slab.write(text, this.at, "utf8");
+    const made = this.slab.subarray(this.at, end);
+    this.at = end;
+    if (serial !== undefined) this.bySerial[serial] = made;
+    return made;
+  }
+
+  private quote(name: string): string {
+    let json = this.quoted.get(name);
+    if (json === undefined) this.quoted.set(name, (json = q(name)));
+    return json;
+  }
 }
 
 const OPEN_BRACKET = Buffer.from("[");
@@ -152,16 +177,33 @@ function writeNameList(w: ByteWriter, names: readonly string[], encoded: Map<str
   w.bytes(CLOSE_BRACKET);
 }
 
+const COMPATIBLE_HEAD = Buffer.from('{"compatible":true,"missing":');
+const INCOMPATIBLE_HEAD = Buffer.from('{"compatible":false,"missing":');
+/** The end of a pair whose lists after `mismatched` are empty (most pairs: tens of thousands in a multi-kernel report). */
+const PLAIN_TAIL = Buffer.from(',"noSymbolVersion":[],"blockedBy":[],"missingImportNs":[],"gplOnly":[],"proprietaryTaint":[],"vermagicMismatch":null,"noModversions":false,"providers":[]}');
+const PLAIN_TAIL_NO_MODVERSIONS = Buffer.from(',"noSymbolVersion":[],"blockedBy":[],"missingImportNs":[],"gplOnly":[],"proprietaryTaint":[],"vermagicMismatch":null,"noModversions":true,"providers":[]}');
+
 /** JSON.stringify(auditPair(v)), written directly, piece by piece (no nested concatenation). */
-function writePairJson(w: ByteWriter, v: PairVerdict, mismatchCache: Map<CrcMismatch, Buffer>, names: Map<string, Buffer>): void {
-  w.text(v.compatible ? '{"compatible":true,"missing":' : '{"compatible":false,"missing":');
+function writePairJson(w: ByteWriter, v: PairVerdict, mismatches: MismatchFragments, names: Map<string, Buffer>): void {
+  w.bytes(v.compatible ? COMPATIBLE_HEAD : INCOMPATIBLE_HEAD);
   writeNameList(w, v.missing, names);
   if (v.mismatched.length === 0) w.text(',"mismatched":[]');
   else {
     w.text(',"mismatched":[');
-    w.bytes(mismatchJson(v.mismatched[0], mismatchCache).subarray(1));
-    for (let i = 1; i < v.mismatched.length; i++) w.bytes(mismatchJson(v.mismatched[i], mismatchCache));
+    w.bytes(mismatches.get(v.mismatched[0]).subarray(1));
+    for (let i = 1; i < v.mismatched.length; i++) w.bytes(mismatches.get(v.mismatched[i]));
     w.text("]");
+  }
+  if (
+    v.noSymbolVersion.length === 0 &&
+    v.blockedBy.length === 0 &&
+    v.missingImportNs.length === 0 &&
+    v.gplOnly.length === 0 &&
+    v.proprietaryTaint.length === 0 &&
+    v.vermagicMismatch === null &&
+    v.providers.length === 0
+  ) {
+    return w.bytes(v.noModversions ? PLAIN_TAIL_NO_MODVERSIONS : PLAIN_TAIL);
   }
   let out = ',"noSymbolVersion":[';
   for (let i = 0; i < v.noSymbolVersion.length; i++) {
@@ -205,8 +247,9 @@ const indented = (x: unknown): string => JSON.stringify(x, null, 2).replace(/\n/
 export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void): void {
   const w = new ByteWriter(sink);
   const { kernels, modules, report } = input;
-  const releaseKeys = kernels.map((k) => q(k.release) + ":");
-  const mismatches = new Map<CrcMismatch, Buffer>();
+  const releaseKeys = kernels.map((k) => Buffer.from(q(k.release) + ":"));
+  const commaReleaseKeys = kernels.map((k) => Buffer.from("," + q(k.release) + ":"));
+  const mismatches = new MismatchFragments();
   const names = new Map<string, Buffer>();
   w.text('{\n  "kernels": ' + indented(kernels) + ',\n  "modules": [');
   for (let m = 0; m < modules.length; m++) {
@@ -228,7 +271,7 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
     for (let k = 0; k < kernels.length; k++) {
       const v = verdicts[k];
       if (v === null) continue;
-      w.text(first ? releaseKeys[k] : "," + releaseKeys[k]);
+      w.bytes(first ? releaseKeys[k] : commaReleaseKeys[k]);
       writePairJson(w, v, mismatches, names);
       first = false;
     }

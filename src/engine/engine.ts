@@ -340,6 +340,7 @@ export function evaluate(
     compat,
     strict,
     symversMismatches: new Array<CrcMismatch | undefined>(kernelCount * symbolCount),
+    sharedMismatchCount: 0,
     taint,
   };
   const cache = new Map<number, PairVerdict | null>();

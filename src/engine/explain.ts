@@ -6,7 +6,7 @@ import { namespaceAllowed } from "./namespace.js";
 import type { StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, crcAccepts, type Requirements } from "./requirements.js";
 import type { SymbolInterner } from "./symbol-interner.js";
-import type { BlockedBy, CrcMismatch, GplOnlyUse, KernelTarget, PairVerdict } from "./verdict.js";
+import { shareMismatch, type BlockedBy, type CrcMismatch, type GplOnlyUse, type KernelTarget, type PairVerdict } from "./verdict.js";
 
 /** What `evaluate` computed, kept for the lazily computed detailed verdicts. */
 export interface EngineState {
@@ -36,6 +36,8 @@ export interface EngineState {
    * of symbol id (see symversMismatch).
    */
   symversMismatches: (CrcMismatch | undefined)[];
+  /** How many mismatches have been shared (the next one's serial: see shareMismatch). */
+  sharedMismatchCount: number;
   /** The inherited-taint refusals, or null when no module can be refused for that. */
   taint: InheritedTaint | null;
 }
@@ -353,12 +355,12 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
  * The mismatch of a required CRC against the symvers entry at `entryAt` (k * symbolCount + id). A
  * tree's modules mostly need a symbol with the same CRC, so one frozen object per (kernel, symbol,
  * CRC) is shared by their verdicts: a 6.12 tree against 12 kernels lists ~1.1 million mismatches,
- * ~130,000 of them distinct, and the report writers cache each one's text by object.
+ * ~130,000 of them distinct, and the report writers cache each one's text by its serial.
  */
 function symversMismatch(state: EngineState, entryAt: number, symbol: string, moduleCrc: number, kernelCrc: number, provider: string): CrcMismatch {
   const last = state.symversMismatches[entryAt];
   if (last !== undefined && last.moduleCrc === moduleCrc) return last;
-  const made: CrcMismatch = Object.freeze({ symbol, moduleCrc, kernelCrc, provider });
+  const made = shareMismatch({ symbol, moduleCrc, kernelCrc, provider }, state.sharedMismatchCount++);
   state.symversMismatches[entryAt] = made;
   return made;
 }

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evaluate } from "../../src/engine/index.js";
+import { sharedMismatchSerial } from "../../src/engine/verdict.js";
 import { readModules } from "../../src/module/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
@@ -42,10 +43,17 @@ describe("CRC mismatches against a symvers entry", () => {
     const { records } = await readModules(modulesUnder(join(REAL_SAMPLE, "amd64-6.1")), { workers: 1 });
     const report = evaluate(records, kernels);
     const seen = new Map<string, object>();
+    const bySerial = new Map<number, object>();
     let shared = 0;
     for (let m = 0; m < records.length; m++) {
       for (const x of report.explainModule(m)[0]?.mismatched ?? []) {
         expect(Object.isFrozen(x)).toBe(true);
+        // A serial per shared object (the report writers index its text by it), not part of its value.
+        const serial = sharedMismatchSerial(x);
+        expect(serial).toBeTypeOf("number");
+        if (!bySerial.has(serial!)) bySerial.set(serial!, x);
+        expect(bySerial.get(serial!)).toBe(x);
+        expect(Object.keys(x)).toEqual(["symbol", "moduleCrc", "kernelCrc", "provider"]);
         const key = `${x.symbol} ${x.moduleCrc}`;
         const first = seen.get(key);
         if (first === undefined) seen.set(key, x);
@@ -57,6 +65,7 @@ describe("CRC mismatches against a symvers entry", () => {
     }
     // Modules of one build need many of the same symbols (module_layout, _printk, ...).
     expect(shared).toBeGreaterThan(10);
+    expect([...bySerial.keys()].sort((a, b) => a - b)).toEqual([...Array(bySerial.size).keys()]);
     // Another module's verdict sees the same entry; nobody can change it under the others.
     const [any] = seen.values();
     expect(() => {
