@@ -1,5 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import type { SymversCache } from "../cache/symvers-cache.js";
 import { describeInputError } from "../errors.js";
 import type { KernelTarget } from "../engine/verdict.js";
 import { looksLikeModuleFile } from "../module/find-modules.js";
@@ -13,6 +14,8 @@ export interface KernelRequest {
   /** `--kernel K`: located under the root. */
   releases: string[];
   basedir: string;
+  /** Where parsed symvers are kept between runs (none: parse each one). */
+  symversCache?: SymversCache;
 }
 
 export interface LoadedKernels {
@@ -43,7 +46,7 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
     unique.map(async (w) => {
       if (w.file === null) return { w, error: `${w.release}: no symvers found for this kernel under ${req.basedir}` };
       try {
-        const [symvers, vermagic] = await Promise.all([readSymvers(w.file), kernelVermagic(req.basedir, w.release)]);
+        const [symvers, vermagic] = await Promise.all([(req.symversCache ? req.symversCache.read(w.file) : readSymvers(w.file)), kernelVermagic(req.basedir, w.release)]);
         return { w, file: w.file, symvers, vermagic };
       } catch (err) {
         return { w, error: describeInputError(w.file, err) };

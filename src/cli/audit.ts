@@ -1,5 +1,6 @@
 import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput } from "../audit/audit-report.js";
 import { loadKernelTargets } from "../audit/kernel-targets.js";
+import { SymversCache } from "../cache/symvers-cache.js";
 import { evaluate } from "../engine/index.js";
 import { describeInputError } from "../errors.js";
 import { findModules } from "../module/find-modules.js";
@@ -55,7 +56,7 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
 
   const found = await findModules(paths);
   // Symvers are parsed here while the module files are read (mostly by worker threads).
-  const [kernels, read] = await Promise.all([loadKernelTargets({ explicit, releases, basedir }), readModules(found.files, { cache })]);
+  const [kernels, read] = await Promise.all([loadKernelTargets({ explicit, releases, basedir, symversCache: cache ? new SymversCache() : undefined }), readModules(found.files, { cache })]);
   const errors = [...found.errors.map((e) => ({ path: e.path, message: describeInputError(e.path, e.error) })), ...kernels.errors, ...read.errors];
   if (kernels.kernels.length === 0 && kernels.errors.length === 0) {
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });

@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { describeInputError } from "../errors.js";
 import type { ModuleRecord } from "../module/module-record.js";
+import { SymversCache } from "../cache/symvers-cache.js";
 import { readSymvers } from "../symvers/read-symvers.js";
 import { resolveInRoot } from "../symvers/locate-symvers.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
@@ -62,10 +63,11 @@ export async function weakStatus(
   const tree = await scanInstalledTree(root, { read, cache: options.cache });
   const warnings = tree.unreadable.map((u) => `skipping unreadable module ${u.error}`);
   const symvers = new Map<string, SymversTable>();
+  const symversCache = options.cache ? new SymversCache(typeof options.cache === "string" ? options.cache : undefined) : null;
   for (const k of tree.kernels) {
     if (k.symvers === null) continue;
     try {
-      symvers.set(k.release, await readSymvers(k.symvers));
+      symvers.set(k.release, await (symversCache ? symversCache.read(k.symvers) : readSymvers(k.symvers)));
     } catch (err) {
       warnings.push(`kernel ${k.release}: ${describeInputError(k.symvers, err)}`);
     }
