@@ -5,8 +5,8 @@ import { describeInputError } from "../errors.js";
 import type { KernelTarget } from "../engine/verdict.js";
 import { looksLikeModuleFile } from "../module/find-modules.js";
 import { listKernels, locateSymvers, resolveInRoot } from "../symvers/locate-symvers.js";
-import { readSymvers } from "../symvers/read-symvers.js";
-import type { SymversProblem } from "../symvers/symvers-table.js";
+import { readSymvers, readSymversOnly } from "../symvers/read-symvers.js";
+import type { SymversProblem, SymversTable } from "../symvers/symvers-table.js";
 
 export interface KernelRequest {
   /** `--symvers K=FILE`: explicit files. */
@@ -16,6 +16,8 @@ export interface KernelRequest {
   basedir: string;
   /** Where parsed symvers are kept between runs (none: parse each one). */
   symversCache?: SymversCache;
+  /** Parse only these symbols' lines of each symvers (readSymversOnly), with no cache. */
+  onlySymbols?: ReadonlySet<string>;
 }
 
 export interface LoadedKernels {
@@ -46,7 +48,7 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
     unique.map(async (w) => {
       if (w.file === null) return { w, error: `${w.release}: no symvers found for this kernel under ${req.basedir}` };
       try {
-        const [symvers, vermagic] = await Promise.all([(req.symversCache ? req.symversCache.read(w.file) : readSymvers(w.file)), kernelVermagic(req.basedir, w.release)]);
+        const [symvers, vermagic] = await Promise.all([readTable(req, w.file), kernelVermagic(req.basedir, w.release)]);
         return { w, file: w.file, symvers, vermagic };
       } catch (err) {
         return { w, error: describeInputError(w.file, err) };
@@ -62,6 +64,11 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
     out.kernels.push({ release: l.w.release, symvers: l.symvers, symversPath: l.file, vermagic: l.vermagic });
   }
   return out;
+}
+
+function readTable(req: KernelRequest, file: string): Promise<SymversTable> {
+  if (req.onlySymbols !== undefined) return readSymversOnly(file, req.onlySymbols);
+  return req.symversCache !== undefined ? req.symversCache.read(file) : readSymvers(file);
 }
 
 /** The vermagic of the first readable in-tree module of kernel K under the root, if any. */

@@ -135,6 +135,11 @@ export async function readSymvers(file: string): Promise<SymversTable> {
   return parseSymvers(await decodeSymversText(await readFile(file), file), file);
 }
 
+/** readSymvers keeping only the entries of the symbols in `wanted` (see parseSymvers); the same problems. */
+export async function readSymversOnly(file: string, wanted: ReadonlySet<string>): Promise<SymversTable> {
+  return parseSymvers(await decodeSymversText(await readFile(file), file), file, wanted);
+}
+
 /** Synchronous readSymvers. */
 export function readSymversSync(file: string): SymversTable {
   const raw = readFileSync(file);

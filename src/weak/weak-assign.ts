@@ -5,7 +5,7 @@ import { compareKernelReleases } from "../symvers/kernel-release.js";
 import type { SymversTable } from "../symvers/symvers-table.js";
 import { WEAK_DIR, type ExternalModule, type InstalledTree, type TreeKernel } from "./installed-tree.js";
 import { searchPriority } from "./weak-config.js";
-import { symversSymbols } from "./weak-symvers.js";
+import { symversSymbols } from "../symvers/symvers-filter.js";
 
 /** What one external module (build) is on one kernel. */
 export type BuildState =

@@ -3,10 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import type { AuditReport } from "../../src/audit/audit-report.js";
+import { auditExitCode, buildAuditReport, type AuditReport } from "../../src/audit/audit-report.js";
 import { main } from "../../src/cli/main.js";
+import { evaluate } from "../../src/engine/index.js";
+import { readModules } from "../../src/module/read-many.js";
+import { readSymvers } from "../../src/symvers/read-symvers.js";
 import { captureIO } from "../helpers/capture-io.js";
-import { MODULE_FIXTURES, ROOT } from "../helpers/paths.js";
+import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
 
 const K53 = "6.1.0-53-amd64";
 const K54 = "6.1.0-54-amd64";
@@ -178,5 +181,31 @@ describe("kabi audit --strict-modversions", () => {
     const top = captureIO();
     await main(["--help"], top);
     expect(top.stdout).toContain("--strict-modversions");
+  });
+});
+
+describe("kabi audit of a few modules", () => {
+  it("parses only their symbols' symvers entries and reports what whole tables give", async () => {
+    // The real 6.1 sample (45 modules: under the few-modules threshold) and the kbuild fixtures, on five kernels.
+    const releases = [K53, K54, "6.1.0-55-amd64", "6.12.113+deb12-amd64", K612];
+    const paths = [...modulesUnder(join(REAL_SAMPLE, "amd64-6.1")), ...modulesUnder(join(MODULE_FIXTURES, K53))];
+    expect(paths.length).toBeLessThanOrEqual(100);
+    const { code, report } = await audit([...releases.flatMap(symversArg), "--no-cache", ...paths]);
+    const kernels = await Promise.all(
+      releases.map(async (release) => ({ release, symvers: await readSymvers(join(ROOT, "fixtures/symvers", `${release}.symvers.gz`)) })),
+    );
+    const { records } = await readModules(paths, { workers: 0 });
+    const whole = buildAuditReport(
+      kernels.map((k) => ({ release: k.release, symvers: join(ROOT, "fixtures/symvers", `${k.release}.symvers.gz`) })),
+      records,
+      evaluate(records, kernels),
+      [],
+      [],
+    );
+    expect(report.modules).toEqual(JSON.parse(JSON.stringify(whole.modules)));
+    expect(code).toBe(auditExitCode(whole));
+    // Both verdicts occur.
+    const pairs = report.modules.flatMap((m) => Object.values(m.kernels));
+    expect(pairs.some((p) => p.compatible) && pairs.some((p) => !p.compatible)).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The symvers cache: a hit gives the table the parser gives (entries in order, problems with
  * their lines), a changed file or a torn or foreign cache file is a miss (and is rewritten), an
- * unusable cache folder only means no caching, and `kabi audit --no-cache` writes none.
+ * unusable cache folder only means no caching, and `kabi audit --no-cache` writes none (nor does an
+ * audit of a few modules, which parses only their symbols' entries).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -116,12 +117,16 @@ describe("symvers cache", () => {
     await expect(c.read(missing)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
-  it("is used by kabi audit, with the same output; --no-cache writes none", async () => {
-    const { file, cacheDir } = setup();
-    const modules = fixtureModules().filter((f) => f.includes("6.1.0-53-amd64"));
+  it("is used by kabi audit of a tree, with the same output; --no-cache writes none; a few modules do without", async () => {
+    const { file, cacheDir, dir } = setup();
+    // A tree: past audit's few-modules threshold (100), links to the 6.1.0-53 kbuild fixtures.
+    const fixtures = fixtureModules().filter((f) => f.includes("6.1.0-53-amd64"));
+    const tree = join(dir, "tree");
+    mkdirSync(tree);
+    for (let i = 0; i < 120; i++) symlinkSync(fixtures[i % fixtures.length]!, join(tree, `m${i}.ko`));
     const run = async (...extra: string[]) => {
       const io = captureIO();
-      const code = await auditCommand([...extra, "--symvers", `6.1.0-53-amd64=${file}`, ...modules], io);
+      const code = await auditCommand([...extra, "--symvers", `6.1.0-53-amd64=${file}`, ...(extra.includes("--few") ? fixtures : [tree])].filter((a) => a !== "--few"), io);
       return { code, out: io.stdout, err: io.stderr };
     };
     const previous = process.env.KABI_CACHE_DIR;
@@ -134,6 +139,11 @@ describe("symvers cache", () => {
       const warm = await run();
       expect(cold).toEqual(bypassed);
       expect(warm).toEqual(bypassed);
+      expect(cold.out).toContain("m119.ko");
+      // A few modules: their symbols' entries are parsed out of the symvers, the cache is not read.
+      rmSync(join(cacheDir, "symvers-v1"), { recursive: true });
+      await run("--few");
+      expect(cacheFiles(cacheDir)).toHaveLength(0);
     } finally {
       if (previous === undefined) delete process.env.KABI_CACHE_DIR;
       else process.env.KABI_CACHE_DIR = previous;

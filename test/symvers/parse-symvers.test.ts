@@ -203,6 +203,14 @@ describe("parseSymvers: malformed lines", () => {
     expect(t.entries.get("panic")?.exportType).toBe("EXPORT_SYMBOL_GPL");
   });
 
+  it("with wanted symbols: keeps only theirs, and reports the same problems, duplicates of others included", () => {
+    for (const wanted of [new Set(["panic"]), new Set(["max_crc", "loops_per_jiffy"]), new Set<string>()]) {
+      const only = parseSymvers(lines.join("\n") + "\n", "/x/Module.symvers", wanted);
+      expect(only.problems).toEqual(t.problems);
+      expect([...only.entries.values()]).toEqual([...t.entries.values()].filter((e) => wanted.has(e.symbol)));
+    }
+  });
+
   it("counts lines the same with CRLF ends and without a final newline", () => {
     const crlf = parseSymvers(lines.join("\r\n"), "crlf");
     expect(crlf.problems.map((p) => p.line)).toEqual(t.problems.map((p) => p.line));

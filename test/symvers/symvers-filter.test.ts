@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parseSymvers } from "../../src/symvers/parse-symvers.js";
-import { filterSymversText } from "../../src/weak/weak-symvers.js";
+import { filterSymversText } from "../../src/symvers/symvers-filter.js";
 import { ROOT } from "../helpers/paths.js";
 
 const text = gunzipSync(readFileSync(join(ROOT, "fixtures/symvers/6.1.0-53-amd64.symvers.gz"))).toString("utf8");
@@ -22,6 +22,8 @@ describe("filterSymversText", () => {
     expect([...filtered.entries.keys()].sort()).toEqual([...wanted].sort());
     for (const s of wanted) expect(filtered.entries.get(s)).toEqual(full.entries.get(s));
     expect(filtered.problems).toEqual([]);
+    // parseSymvers with `wanted` (a small audit) keeps the same entries, in file order.
+    expect([...parseSymvers(text, "Module.symvers", wanted).entries.values()]).toEqual([...full.entries.values()].filter((e) => wanted.has(e.symbol)));
   });
 
   it("a malformed line of a wanted symbol is reported at its line in the file", () => {
