@@ -69,3 +69,25 @@ describe("streamed audit output", () => {
     });
   }
 });
+
+describe("streamed audit output, CRC mismatch against a candidate module's export", () => {
+  it("writes the mismatches the engine does not share (provider: a module) as the whole report does", async () => {
+    // kabi_consumer with its modversion of kabi_provider_add changed (derived): the candidate
+    // kabi_provider exports it with another CRC, on every kernel.
+    const dir = join(MODULE_FIXTURES, "6.1.0-53-amd64");
+    const make = async () => {
+      const a = await input([join(dir, "kabi_provider.ko"), join(dir, "kabi_consumer.ko")], RELEASES);
+      const [provider, consumer] = a.modules;
+      const derived = { ...consumer!, modversions: consumer!.modversions.map((m) => (m.symbol === "kabi_provider_add" ? { ...m, crc: 0x12345678 } : m)) };
+      const kernels = await Promise.all(RELEASES.map(async (release) => ({ release, symvers: await readSymvers(join(ROOT, "fixtures/symvers", `${release}.symvers.gz`)) })));
+      return { ...a, modules: [provider!, derived], report: evaluate([provider!, derived], kernels) };
+    };
+    const a = await make();
+    const json = collect((sink) => writeAuditJson(a, sink));
+    const b = await make();
+    const whole = buildAuditReport(b.kernels, b.modules, b.report, [...b.errors], [...b.symversProblems]);
+    expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(whole)));
+    const onK53 = whole.modules[1]!.kernels["6.1.0-53-amd64"]!;
+    expect(onK53.mismatched).toContainEqual({ symbol: "kabi_provider_add", moduleCrc: "0x12345678", kernelCrc: "0x355d2822", provider: "kabi_provider" });
+  });
+});
