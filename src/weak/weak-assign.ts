@@ -266,6 +266,14 @@ export function assignWeakLinks(
     }
   }
 
+  // The final verdicts, module by module: explainModule does one pass over a module's requirements
+  // for all its kernels, where verdict() does one per pair.
+  const finalVerdicts = new Map<number, (PairVerdict | null)[]>();
+  const finalVerdict = (m: number, k: number): PairVerdict => {
+    let all = finalVerdicts.get(m);
+    if (all === undefined) finalVerdicts.set(m, (all = report!.explainModule(m)));
+    return all[k]!;
+  };
   const links: DesiredLink[] = [];
   judged.forEach((k, j) => {
     const ki = targetOf[j];
@@ -277,7 +285,7 @@ export function assignWeakLinks(
         const m = indexOf.get(b)!;
         if (i < q.at) decisions.push({ kernel: k.release, module: b, decision: { state: "incompatible", verdict: tried.get(`${m}:${ki}`)! } });
         else if (i === q.at) {
-          const verdict = report!.verdict(m, ki)!;
+          const verdict = finalVerdict(m, ki);
           decisions.push({ kernel: k.release, module: b, decision: ok ? { state: "linked", verdict } : { state: "incompatible", verdict } });
           if (ok) links.push({ kernel: k.release, link: `${k.dir}/${WEAK_DIR}/${b.subPath}`, target: b.insidePath, module: b, verdict });
         } else {
