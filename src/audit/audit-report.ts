@@ -180,8 +180,10 @@ function writeNameList(w: ByteWriter, names: readonly string[], encoded: Map<str
 const COMPATIBLE_HEAD = Buffer.from('{"compatible":true,"missing":');
 const INCOMPATIBLE_HEAD = Buffer.from('{"compatible":false,"missing":');
 /** The end of a pair whose lists after `mismatched` are empty (most pairs: tens of thousands in a multi-kernel report). */
-const PLAIN_TAIL = Buffer.from(',"noSymbolVersion":[],"blockedBy":[],"missingImportNs":[],"gplOnly":[],"proprietaryTaint":[],"vermagicMismatch":null,"noModversions":false,"providers":[]}');
-const PLAIN_TAIL_NO_MODVERSIONS = Buffer.from(',"noSymbolVersion":[],"blockedBy":[],"missingImportNs":[],"gplOnly":[],"proprietaryTaint":[],"vermagicMismatch":null,"noModversions":true,"providers":[]}');
+const plainTail = (noModversions: boolean): Buffer =>
+  Buffer.from(`,"noSymbolVersion":[],"blockedBy":[],"missingImportNs":[],"gplOnly":[],"proprietaryTaint":[],"vermagicMismatch":null,"noModversions":${noModversions},"providers":[]}`);
+const PLAIN_TAIL = plainTail(false);
+const PLAIN_TAIL_NO_MODVERSIONS = plainTail(true);
 
 /** JSON.stringify(auditPair(v)), written directly, piece by piece (no nested concatenation). */
 function writePairJson(w: ByteWriter, v: PairVerdict, mismatches: MismatchFragments, names: Map<string, Buffer>): void {
