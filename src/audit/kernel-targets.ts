@@ -5,7 +5,7 @@ import { describeInputError } from "../errors.js";
 import type { KernelTarget } from "../engine/verdict.js";
 import { looksLikeModuleFile } from "../module/find-modules.js";
 import { listKernels, locateSymvers, resolveInRoot } from "../symvers/locate-symvers.js";
-import { readSymvers, readSymversOnly } from "../symvers/read-symvers.js";
+import { readSymvers } from "../symvers/read-symvers.js";
 import type { SymversProblem, SymversTable } from "../symvers/symvers-table.js";
 
 export interface KernelRequest {
@@ -16,7 +16,7 @@ export interface KernelRequest {
   basedir: string;
   /** Where parsed symvers are kept between runs (none: parse each one). */
   symversCache?: SymversCache;
-  /** Parse only these symbols' lines of each symvers (readSymversOnly), with no cache. */
+  /** Parse only these symbols' lines of each symvers (readSymvers' `wanted`), with no cache. */
   onlySymbols?: ReadonlySet<string>;
 }
 
@@ -67,7 +67,7 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
 }
 
 function readTable(req: KernelRequest, file: string): Promise<SymversTable> {
-  if (req.onlySymbols !== undefined) return readSymversOnly(file, req.onlySymbols);
+  if (req.onlySymbols !== undefined) return readSymvers(file, req.onlySymbols);
   return req.symversCache !== undefined ? req.symversCache.read(file) : readSymvers(file);
 }
 

@@ -1,11 +1,12 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import type { ModuleRecord } from "../module/module-record.js";
 import { sameKey, type FileKey } from "./file-key.js";
 import { decodePack, encodePack } from "./pack-file.js";
 import { decodeRecord, entryKey, entryKeyIs, type DecodedRecords, type RawItem } from "./record-codec.js";
+import { replaceFile } from "./replace-file.js";
 
 export { fileKey, type FileKey } from "./file-key.js";
 export { decodePack } from "./pack-file.js";
@@ -147,27 +148,10 @@ export class RecordCache {
 
   /** Writes every pack that got new entries (temporary file, then rename). Errors are ignored: a cache is optional. */
   flush(): void {
-    const dirty = [...this.packs.values()].filter((p) => p.dirty);
-    if (dirty.length === 0) return;
-    try {
-      mkdirSync(this.root, { recursive: true });
-    } catch {
-      return;
-    }
-    for (const p of dirty) {
-      const tmp = `${p.file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-      try {
-        writeFileSync(tmp, encodePack(packItems(p)));
-        renameSync(tmp, p.file);
-        p.dirty = false;
-        this.stats.packsWritten++;
-      } catch {
-        try {
-          unlinkSync(tmp);
-        } catch {
-          /* not there */
-        }
-      }
+    for (const p of this.packs.values()) {
+      if (!p.dirty || !replaceFile(p.file, () => encodePack(packItems(p)))) continue;
+      p.dirty = false;
+      this.stats.packsWritten++;
     }
   }
 

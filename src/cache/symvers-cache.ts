@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readSymvers } from "../symvers/read-symvers.js";
 import type { SymversEntry, SymversTable } from "../symvers/symvers-table.js";
 import { fileKey, sameKey, type FileKey } from "./file-key.js";
 import { defaultCacheDir } from "./record-cache.js";
+import { replaceFile } from "./replace-file.js";
 import { seal, unseal, type SealedKind } from "./sealed-file.js";
 
 /**
@@ -83,19 +84,7 @@ export class SymversCache {
   private store(entry: string, key: FileKey, table: SymversTable): void {
     const raw = encodeTable(table, key);
     if (raw === null) return;
-    const tmp = `${entry}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-    try {
-      mkdirSync(this.root, { recursive: true });
-      writeFileSync(tmp, seal(KIND, table.entries.size, raw));
-      renameSync(tmp, entry);
-      this.stats.written++;
-    } catch {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* not there */
-      }
-    }
+    if (replaceFile(entry, () => seal(KIND, table.entries.size, raw))) this.stats.written++;
   }
 }
 

@@ -129,14 +129,10 @@ export async function decodeSymversText(raw: Uint8Array, file: string): Promise<
  * Reads and parses a symvers file that is plain text, gzip or xz (told by magic bytes).
  * I/O errors (ENOENT, EACCES, ...) are thrown as they are (see describeInputError);
  * undecodable data throws FormatError naming the file; malformed lines become the
- * table's problems.
+ * table's problems. With `wanted`, only those symbols' entries are kept, with the same problems
+ * (see parseSymvers).
  */
-export async function readSymvers(file: string): Promise<SymversTable> {
-  return parseSymvers(await decodeSymversText(await readFile(file), file), file);
-}
-
-/** readSymvers keeping only the entries of the symbols in `wanted` (see parseSymvers); the same problems. */
-export async function readSymversOnly(file: string, wanted: ReadonlySet<string>): Promise<SymversTable> {
+export async function readSymvers(file: string, wanted?: ReadonlySet<string>): Promise<SymversTable> {
   return parseSymvers(await decodeSymversText(await readFile(file), file), file, wanted);
 }
 

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from "node:crypto";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, type Dirent, type Stats } from "node:fs";
+import { createHash } from "node:crypto";
+import { lstatSync, readdirSync, readFileSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
+import { replaceFile } from "../cache/replace-file.js";
 import { looksLikeModuleFile } from "../module/find-modules.js";
 
 /**
@@ -92,18 +93,7 @@ function wellFormed(c: CachedDir): boolean {
 
 /** Written to a temporary file and renamed into place; errors are ignored (a cache is optional). */
 function save(file: string, hostDir: string, dirs: Record<string, CachedDir>): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(tmp, JSON.stringify({ format: FORMAT, dir: hostDir, dirs } satisfies CacheFile));
-    renameSync(tmp, file);
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // not there
-    }
-  }
+  replaceFile(file, () => JSON.stringify({ format: FORMAT, dir: hostDir, dirs } satisfies CacheFile));
 }
 
 /**
