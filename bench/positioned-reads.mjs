@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { BufferSource, FileSource } from "../dist/src/elf/byte-source.js";
 import { ElfFile } from "../dist/src/elf/elf-file.js";
 import { buildRecord } from "../dist/src/module/read-module.js";
-import { BlockFileSource } from "../dist/src/module/block-source.js";
+import { BlockFileSource } from "../dist/src/elf/block-source.js";
 
 const dir = process.argv[2];
 const rounds = Number(process.argv[3] ?? 3);

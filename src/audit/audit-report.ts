@@ -1,8 +1,8 @@
 import { sharedMismatchSerial, type CompatibilityReport, type CrcMismatch, type PairVerdict } from "../engine/verdict.js";
 import { hexCrc, verdictReasonLines } from "../engine/verdict-reasons.js";
-import type { ModuleRecord } from "../module/module-record.js";
-import type { InputError } from "../module/read-many.js";
-import type { SymversProblem } from "../symvers/symvers-table.js";
+import type { ModuleRecord } from "../types/module-record.js";
+import type { InputError } from "../load/read-many.js";
+import type { SymversProblem } from "../types/symvers-table.js";
 import { ByteWriter } from "./byte-writer.js";
 
 export interface AuditKernel {

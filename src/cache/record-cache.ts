@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
-import type { ModuleRecord } from "../module/module-record.js";
+import type { ModuleRecord } from "../types/module-record.js";
 import { sameKey, type FileKey } from "./file-key.js";
 import { decodePack, encodePack } from "./pack-file.js";
 import { decodeRecord, entryKey, entryKeyIs, type DecodedRecords, type RawItem } from "./record-codec.js";
-import { replaceFile } from "./replace-file.js";
+import { replaceFile } from "../root/replace-file.js";
 
 export { fileKey, type FileKey } from "./file-key.js";
 export { decodePack } from "./pack-file.js";

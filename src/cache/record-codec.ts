@@ -1,4 +1,4 @@
-import type { ModuleRecord } from "../module/module-record.js";
+import type { ModuleRecord } from "../types/module-record.js";
 import type { FileKey } from "./file-key.js";
 
 // Records as one flat buffer: the body of a cache pack (uncompressed) and the batches the read

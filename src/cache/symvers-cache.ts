@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readSymvers } from "../symvers/read-symvers.js";
-import type { SymversEntry, SymversTable } from "../symvers/symvers-table.js";
+import type { SymversEntry, SymversTable } from "../types/symvers-table.js";
 import { fileKey, sameKey, type FileKey } from "./file-key.js";
 import { defaultCacheDir } from "./record-cache.js";
-import { replaceFile } from "./replace-file.js";
+import { replaceFile } from "../root/replace-file.js";
 import { seal, unseal, type SealedKind } from "./sealed-file.js";
 
 /**

@@ -1,11 +1,11 @@
 import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput } from "../audit/audit-report.js";
-import { loadKernelTargets, type LoadedKernels } from "../audit/kernel-targets.js";
+import { loadKernelTargets, type LoadedKernels } from "../load/kernel-targets.js";
 import { SymversCache } from "../cache/symvers-cache.js";
 import { evaluate } from "../engine/index.js";
-import { describeInputError } from "../errors.js";
-import { findModules } from "../module/find-modules.js";
-import { readModules, type ReadManyResult } from "../module/read-many.js";
-import { parseSymversOption } from "../symvers/locate-symvers.js";
+import { describeInputError } from "../types/errors.js";
+import { findModules } from "../load/find-modules.js";
+import { readModules, type ReadManyResult } from "../load/read-many.js";
+import { parseSymversOption } from "../root/kernels.js";
 import { symversSymbols } from "../symvers/symvers-filter.js";
 import type { CliIO } from "./io.js";
 

@@ -1,4 +1,4 @@
-import { describeInputError } from "../errors.js";
+import { describeInputError } from "../types/errors.js";
 import { formatKmodLine, readKmodListings } from "../module/dump-listings.js";
 import { readModule } from "../module/read-module.js";
 import type { CliIO } from "./io.js";

@@ -3,7 +3,7 @@ import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { isUsableKernelRelease } from "../symvers/kernel-release.js";
+import { isUsableKernelRelease } from "../root/kernel-release.js";
 import { checkInputPaths } from "../weak/input-paths.js";
 import { runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../weak/weak-run.js";
 import { processIO, type CliIO } from "./io.js";

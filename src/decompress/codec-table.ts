@@ -1,4 +1,4 @@
-import type { Codec, CodecName } from "./codec.js";
+import type { Codec, CodecName } from "../types/codec.js";
 
 /** One row per codec: the magic bytes that identify it and how to load each implementation. */
 interface CodecRow {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { collectInput, DecodeError, type Codec } from "./codec.js";
+import { collectInput, DecodeError, type Codec } from "../types/codec.js";
 import { xzDeclaredSize } from "./xz-index.js";
 
 /**

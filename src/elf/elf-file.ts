@@ -1,6 +1,6 @@
 import elfy from "elfy";
 import type { ElfyHeader, Parser } from "elfy";
-import { FormatError } from "../errors.js";
+import { FormatError } from "../types/errors.js";
 import type { ByteSource } from "./byte-source.js";
 import { ElfLayout } from "./elf-layout.js";
 

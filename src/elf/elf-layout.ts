@@ -1,4 +1,4 @@
-import type { ElfClass, Endianness } from "../module/module-record.js";
+import type { ElfClass, Endianness } from "../types/module-record.js";
 
 /** Class and byte order in one place: every multi-byte read of an ELF field goes through here. */
 export class ElfLayout {

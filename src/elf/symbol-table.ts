@@ -1,4 +1,4 @@
-import { FormatError } from "../errors.js";
+import { FormatError } from "../types/errors.js";
 import { cString, SHN_UNDEF, SHT_SYMTAB, type ElfFile, type ElfSection } from "./elf-file.js";
 
 export const STB_LOCAL = 0;

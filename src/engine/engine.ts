@@ -1,4 +1,4 @@
-import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
+import type { ExportedSymbol, ModuleRecord } from "../types/module-record.js";
 import { explainModule, explainPair, type EngineState } from "./explain.js";
 import { InheritedTaint } from "./inherited-taint.js";
 import { addKernel, fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";

@@ -1,4 +1,4 @@
-import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
+import type { ExportedSymbol, ModuleRecord } from "../types/module-record.js";
 import type { InheritedTaint } from "./inherited-taint.js";
 import { hasKernel, NO_SET } from "./kernel-set.js";
 import { moduleLicense } from "./license.js";

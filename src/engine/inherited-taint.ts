@@ -1,4 +1,4 @@
-import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
+import type { ExportedSymbol, ModuleRecord } from "../types/module-record.js";
 import { hasKernel, kernelsOf, removeKernel } from "./kernel-set.js";
 import { moduleIsGplCompatible } from "./license.js";
 import { symversModuleName, type StaticProviderIndex } from "./provider-index.js";

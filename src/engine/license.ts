@@ -1,4 +1,4 @@
-import type { ModinfoEntry } from "../module/module-record.js";
+import type { ModinfoEntry } from "../types/module-record.js";
 
 /**
  * The kernel's GPL-only export rule.

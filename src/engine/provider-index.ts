@@ -1,9 +1,9 @@
-import type { ExportedSymbol, ModuleRecord } from "../module/module-record.js";
+import type { ExportedSymbol, ModuleRecord } from "../types/module-record.js";
 import { KernelSetPool, NO_SET } from "./kernel-set.js";
 import { isGplOnlyExportType } from "./license.js";
 import { MODULE_LAYOUT } from "./requirements.js";
 import { resolveSymvers, type ResolvedSymvers } from "./resolved-symvers.js";
-import type { SymversEntry } from "../symvers/symvers-table.js";
+import type { SymversEntry } from "../types/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { KernelTarget } from "./verdict.js";
 

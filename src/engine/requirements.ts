@@ -1,4 +1,4 @@
-import type { ModuleRecord } from "../module/module-record.js";
+import type { ModuleRecord } from "../types/module-record.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 
 /** CRC value of a requirement checked by name only. */

@@ -1,4 +1,4 @@
-import type { SymversEntry, SymversTable } from "../symvers/symvers-table.js";
+import type { SymversEntry, SymversTable } from "../types/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 
 const UNKNOWN = -2;

@@ -1,7 +1,7 @@
 import { readSymbolTable } from "../elf/symbol-table.js";
 import { kmodExportListing } from "./exports.js";
 import { readVersionsSection } from "./modversions.js";
-import type { ModversionEntry } from "./module-record.js";
+import type { ModversionEntry } from "../types/module-record.js";
 import { openModule, type ReadModuleOptions } from "./read-module.js";
 
 /** The listings `modprobe --dump-modversions` and `modprobe --show-exports` print for a file. */

@@ -1,6 +1,6 @@
 import { cString, SHN_ABS, SHN_UNDEF, type ElfFile } from "../elf/elf-file.js";
 import type { ElfSymbol } from "../elf/symbol-table.js";
-import type { ExportedSymbol, ModversionEntry } from "./module-record.js";
+import type { ExportedSymbol, ModversionEntry } from "../types/module-record.js";
 
 const KSYMTAB = "__ksymtab_";
 const KSTRTABNS = "__kstrtabns_";

@@ -1,5 +1,5 @@
 import type { ElfFile } from "../elf/elf-file.js";
-import type { ModinfoEntry } from "./module-record.js";
+import type { ModinfoEntry } from "../types/module-record.js";
 
 /** `.modinfo`: NUL-separated `key=value` strings, zero padding between them skipped as kmod does. */
 export function readModinfo(elf: ElfFile): ModinfoEntry[] {

@@ -1,6 +1,6 @@
-import { FormatError } from "../errors.js";
+import { FormatError } from "../types/errors.js";
 import type { ElfFile } from "../elf/elf-file.js";
-import type { ModversionEntry } from "./module-record.js";
+import type { ModversionEntry } from "../types/module-record.js";
 
 const MODVERSION_ENTRY_SIZE = 64;
 

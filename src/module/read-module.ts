@@ -1,17 +1,17 @@
 import { createReadStream } from "node:fs";
-import { FormatError } from "../errors.js";
+import { FormatError } from "../types/errors.js";
 import { BufferSource, type ByteSource } from "../elf/byte-source.js";
-import { BlockFileSource } from "./block-source.js";
+import { BlockFileSource } from "../elf/block-source.js";
 import { ElfFile } from "../elf/elf-file.js";
 import { readRecordSymbols, STB_WEAK, type ElfSymbol } from "../elf/symbol-table.js";
 import { SHN_UNDEF } from "../elf/elf-file.js";
-import { DecodeError } from "../decompress/codec.js";
+import { DecodeError } from "../types/codec.js";
 import { detectCodec, loadCodec, MAGIC_LENGTH } from "../decompress/codec-table.js";
 import { readExports } from "./exports.js";
 import { modinfoValue, modinfoValues, readModinfo } from "./modinfo.js";
 import { moduleNameFromPath } from "./module-name.js";
 import { readModversions } from "./modversions.js";
-import type { ModuleRecord, UndefinedSymbol } from "./module-record.js";
+import type { ModuleRecord, UndefinedSymbol } from "../types/module-record.js";
 
 /** No real module decompresses to more than a few tens of MiB; past this it is a bomb. */
 export const DEFAULT_MAX_MODULE_SIZE = 256 * 1024 * 1024;

@@ -1,4 +1,4 @@
-import type { SymversEntry, SymversProblem, SymversTable } from "./symvers-table.js";
+import type { SymversEntry, SymversProblem, SymversTable } from "../types/symvers-table.js";
 
 /**
  * The three line layouts modpost has written to Module.symvers (all tab separated):

@@ -2,9 +2,9 @@ import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { gunzip, gunzipSync } from "node:zlib";
 import { promisify } from "node:util";
-import { FormatError } from "../errors.js";
+import { FormatError } from "../types/errors.js";
 import { parseSymvers } from "./parse-symvers.js";
-import type { SymversTable } from "./symvers-table.js";
+import type { SymversTable } from "../types/symvers-table.js";
 import { createRequire } from "node:module";
 
 /** @napi-rs/lzma, loaded on the first xz symvers file (most are plain or gzip; loading it costs ~20 ms of start-up). */

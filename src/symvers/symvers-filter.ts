@@ -1,4 +1,4 @@
-import type { ModuleRecord } from "../module/module-record.js";
+import type { ModuleRecord } from "../types/module-record.js";
 
 /**
  * Every symbol name the engine can look up in a kernel's symvers when judging `judged` there with

@@ -1,9 +1,7 @@
 import { lstatSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
-import type { FileKey } from "../cache/record-cache.js";
-import type { ModuleRecord } from "../module/module-record.js";
-import { readModules } from "../module/read-many.js";
-import { isModuleFileName, parseExternalPath } from "./installed-tree.js";
+import { readModules } from "../load/read-many.js";
+import { isModuleFileName, parseExternalPath, type KnownRecord } from "./installed-tree.js";
 
 /** A module path given on standard input, checked. */
 export interface InputModule {
@@ -13,12 +11,6 @@ export interface InputModule {
   /** As seen inside the root. */
   insidePath: string;
   release: string;
-}
-
-/** A module record already read, with the stat key of the file it was read from. */
-export interface KnownRecord {
-  key: FileKey;
-  record: ModuleRecord;
 }
 
 export interface InputCheck {

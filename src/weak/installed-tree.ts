@@ -1,14 +1,14 @@
 import { readdirSync, type Dirent } from "node:fs";
 import { readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
-import { defaultCacheDir, fileKey } from "../cache/record-cache.js";
-import { describeInputError } from "../errors.js";
-import { looksLikeModuleFile } from "../module/find-modules.js";
-import type { ModuleRecord } from "../module/module-record.js";
+import { defaultCacheDir, fileKey, type FileKey } from "../cache/record-cache.js";
+import { describeInputError } from "../types/errors.js";
+import { looksLikeModuleFile } from "../load/find-modules.js";
+import type { ModuleRecord } from "../types/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
-import { readModules } from "../module/read-many.js";
-import { listKernels, resolveInRoot } from "../symvers/locate-symvers.js";
-import type { KnownRecord } from "./input-paths.js";
+import { readModules } from "../load/read-many.js";
+import { listKernels } from "../root/kernels.js";
+import { resolveInRoot } from "../root/resolve-in-root.js";
 import { listModuleFiles } from "./module-file-listing.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
 
@@ -34,6 +34,12 @@ export const TEMP_PREFIX = ".kabi-tmp-";
 export const isModuleFileName = looksLikeModuleFile;
 
 /** One external module file found under a kernel's extra/ or updates/. */
+/** A module record already read, with the stat key of the file it was read from. */
+export interface KnownRecord {
+  key: FileKey;
+  record: ModuleRecord;
+}
+
 export interface ExternalModule {
   /** Path as seen inside the root ("/lib/modules/K/extra/x/foo.ko"): what a weak link points to. */
   insidePath: string;

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
-import { replaceFile } from "../cache/replace-file.js";
-import { looksLikeModuleFile } from "../module/find-modules.js";
+import { replaceFile } from "../root/replace-file.js";
+import { looksLikeModuleFile } from "../load/find-modules.js";
 
 /**
  * The module files of a kernel's directory tree, by directory, optionally through a cache of the

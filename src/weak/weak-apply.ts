@@ -1,6 +1,6 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from "node:fs";
 import path from "node:path";
-import { resolveInRoot } from "../symvers/locate-symvers.js";
+import { resolveInRoot } from "../root/resolve-in-root.js";
 import { isManagedTarget, TEMP_PREFIX, WEAK_DIR } from "./installed-tree.js";
 import type { LinkAction, WeakLinkPlan } from "./weak-plan.js";
 

@@ -1,8 +1,8 @@
 import { evaluate, type KernelTarget, type PairVerdict } from "../engine/index.js";
 import { verdictReasonLines } from "../engine/verdict-reasons.js";
-import type { ModuleRecord } from "../module/module-record.js";
-import { compareKernelReleases } from "../symvers/kernel-release.js";
-import type { SymversTable } from "../symvers/symvers-table.js";
+import type { ModuleRecord } from "../types/module-record.js";
+import { compareKernelReleases } from "../root/kernel-release.js";
+import type { SymversTable } from "../types/symvers-table.js";
 import { WEAK_DIR, type ExternalModule, type InstalledTree, type TreeKernel } from "./installed-tree.js";
 import { searchPriority } from "./weak-config.js";
 import { symversSymbols } from "../symvers/symvers-filter.js";

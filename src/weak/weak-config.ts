@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from "node:fs/promises";
-import { resolveInRoot } from "../symvers/locate-symvers.js";
+import { resolveInRoot } from "../root/resolve-in-root.js";
 
 /** One entry of depmod's search order: a subdirectory of /lib/modules/<K>, or the `built-in` keyword. */
 export type SearchEntry = { kind: "dir"; dir: string } | { kind: "built-in" };

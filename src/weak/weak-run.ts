@@ -1,10 +1,10 @@
-import type { ModuleRecord } from "../module/module-record.js";
+import type { ModuleRecord } from "../types/module-record.js";
 import { moduleNameFromPath } from "../module/module-name.js";
-import type { InputModule, KnownRecord } from "./input-paths.js";
-import { scanInstalledTree, type InstalledTree } from "./installed-tree.js";
+import type { InputModule } from "./input-paths.js";
+import { scanInstalledTree, type InstalledTree, type KnownRecord } from "./installed-tree.js";
 import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
 import { assignWeakLinks, type WeakAssignment } from "./weak-assign.js";
-import { acquireLock, type LockOptions } from "./weak-lock.js";
+import { acquireLock, type LockOptions } from "../root/lock.js";
 import { changedKernels, planWeakLinks, type WeakLinkPlan } from "./weak-plan.js";
 import { parseKernelSymvers, readKernelSymvers, type DecodedSymvers } from "./weak-symvers.js";
 import { runPostActions, type PostOptions, type PostResult } from "./weak-post.js";

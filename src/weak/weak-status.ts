@@ -1,11 +1,11 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { describeInputError } from "../errors.js";
-import type { ModuleRecord } from "../module/module-record.js";
+import { describeInputError } from "../types/errors.js";
+import type { ModuleRecord } from "../types/module-record.js";
 import { SymversCache } from "../cache/symvers-cache.js";
 import { readSymvers } from "../symvers/read-symvers.js";
-import { resolveInRoot } from "../symvers/locate-symvers.js";
-import type { SymversTable } from "../symvers/symvers-table.js";
+import { resolveInRoot } from "../root/resolve-in-root.js";
+import type { SymversTable } from "../types/symvers-table.js";
 import { blockingSymbols } from "../engine/verdict-reasons.js";
 import { allExternal, assignWeakLinks, describeIncompatibility } from "./weak-assign.js";
 import { scanInstalledTree } from "./installed-tree.js";

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { describeInputError } from "../errors.js";
+import { describeInputError } from "../types/errors.js";
 import { parseSymvers } from "../symvers/parse-symvers.js";
 import { filterSymversText } from "../symvers/symvers-filter.js";
 import { decodeSymversText } from "../symvers/read-symvers.js";
-import type { SymversTable } from "../symvers/symvers-table.js";
+import type { SymversTable } from "../types/symvers-table.js";
 import type { InstalledTree } from "./installed-tree.js";
 import type { SymversSource } from "./weak-assign.js";
 

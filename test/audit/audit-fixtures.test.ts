@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { auditExitCode, buildAuditReport, type AuditReport } from "../../src/audit/audit-report.js";
 import { main } from "../../src/cli/main.js";
 import { evaluate } from "../../src/engine/index.js";
-import { readModules } from "../../src/module/read-many.js";
+import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";

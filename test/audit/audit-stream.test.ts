@@ -10,7 +10,7 @@ import {
   type AuditInput,
 } from "../../src/audit/audit-report.js";
 import { evaluate } from "../../src/engine/index.js";
-import { readModules } from "../../src/module/read-many.js";
+import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fileKey, RecordCache } from "../../src/cache/record-cache.js";
-import { findModules } from "../../src/module/find-modules.js";
+import { findModules } from "../../src/load/find-modules.js";
 import { readModule } from "../../src/module/read-module.js";
 import { PROVIDER_61 } from "../helpers/paths.js";
 

@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodePack, RecordCache, fileKey } from "../../src/cache/record-cache.js";
 import { auditCommand } from "../../src/cli/audit.js";
-import { readModules } from "../../src/module/read-many.js";
+import { readModules } from "../../src/load/read-many.js";
 import { readModule } from "../../src/module/read-module.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { fixtureModules, ROOT } from "../helpers/paths.js";
@@ -123,7 +123,7 @@ describe("record cache", () => {
   });
 
   it("concurrent processes writing the same cache leave it valid", async () => {
-    const dist = join(ROOT, "dist/src/module/read-many.js");
+    const dist = join(ROOT, "dist/src/load/read-many.js");
     if (!existsSync(dist)) return; // needs `npm run build` (CI builds before testing)
     const { files, cacheDir } = setup();
     const script = `import { readModules } from ${JSON.stringify(dist)};

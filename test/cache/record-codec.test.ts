@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodeRecord, decodeRecords, encodeRecordBatch, decodeRecordBatch, encodeRecords, entryKey, entryKeyIs } from "../../src/cache/record-codec.js";
-import type { ModuleRecord } from "../../src/module/module-record.js";
+import type { ModuleRecord } from "../../src/types/module-record.js";
 import { readModule } from "../../src/module/read-module.js";
 import { fixtureModules } from "../helpers/paths.js";
 

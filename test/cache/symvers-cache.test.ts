@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { SymversCache } from "../../src/cache/symvers-cache.js";
 import { auditCommand } from "../../src/cli/audit.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
-import type { SymversTable } from "../../src/symvers/symvers-table.js";
+import type { SymversTable } from "../../src/types/symvers-table.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { fixtureModules, ROOT } from "../helpers/paths.js";
 

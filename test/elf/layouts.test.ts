@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildRecord, openModule, readModule } from "../../src/module/read-module.js";
-import type { ModuleRecord } from "../../src/module/module-record.js";
+import type { ModuleRecord } from "../../src/types/module-record.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
-import type { SymversTable } from "../../src/symvers/symvers-table.js";
+import type { SymversTable } from "../../src/types/symvers-table.js";
 import { REAL_SAMPLE, ROOT, realSampleModules } from "../helpers/paths.js";
 
 const EM_386 = 3;

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { FormatError } from "../../src/errors.js";
+import { FormatError } from "../../src/types/errors.js";
 import { ElfFile } from "../../src/elf/elf-file.js";
 import { BufferSource } from "../../src/elf/byte-source.js";
 import { readModule } from "../../src/module/read-module.js";

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evaluate } from "../../src/engine/index.js";
 import { sharedMismatchSerial } from "../../src/engine/verdict.js";
-import { readModules } from "../../src/module/read-many.js";
+import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
 

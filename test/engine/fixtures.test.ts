@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evaluate, vermagicFlags, type KernelTarget } from "../../src/engine/index.js";
-import type { ModuleRecord } from "../../src/module/module-record.js";
+import type { ModuleRecord } from "../../src/types/module-record.js";
 import { fixtureModule, fixtureReleases, kernelSymvers, MODULE_FIXTURES, plainJudge } from "./real-data.js";
 
 const releases = fixtureReleases();

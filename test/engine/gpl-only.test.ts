@@ -23,7 +23,7 @@ import {
   type KernelTarget,
 } from "../../src/engine/index.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
-import type { SymversTable } from "../../src/symvers/symvers-table.js";
+import type { SymversTable } from "../../src/types/symvers-table.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { withLicense, withWeakReference } from "../helpers/record-edit.js";
 import { MODULE_FIXTURES } from "../helpers/paths.js";

@@ -4,9 +4,9 @@ import { expect } from "vitest";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { evaluate, type CompatibilityReport, type KernelTarget, type PairVerdict } from "../../src/engine/index.js";
-import type { ModuleRecord } from "../../src/module/module-record.js";
+import type { ModuleRecord } from "../../src/types/module-record.js";
 import { readModule } from "../../src/module/read-module.js";
-import type { SymversTable } from "../../src/symvers/symvers-table.js";
+import type { SymversTable } from "../../src/types/symvers-table.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));

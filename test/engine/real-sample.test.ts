@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { evaluate, type KernelTarget } from "../../src/engine/index.js";
-import type { ModuleRecord } from "../../src/module/module-record.js";
-import type { SymversTable } from "../../src/symvers/symvers-table.js";
+import type { ModuleRecord } from "../../src/types/module-record.js";
+import type { SymversTable } from "../../src/types/symvers-table.js";
 import { expectAgreesWithPlainJoin, expectManyKernelsAgreeWithEachAlone, plainJudge, readModuleCached, realSampleCases, symversByRelease, symversReleases } from "./real-data.js";
 
 const cases = realSampleCases();

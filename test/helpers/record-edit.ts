@@ -1,5 +1,5 @@
 /** Real module records with one field of their plain data edited (derived test data for cases kbuild cannot build). */
-import type { ModuleRecord } from "../../src/module/module-record.js";
+import type { ModuleRecord } from "../../src/types/module-record.js";
 
 /** The record with its licence (the first `license=`) replaced, or every `license=` removed (null). */
 export function withLicense(r: ModuleRecord, license: string | null): ModuleRecord {

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { FormatError } from "../../src/errors.js";
+import { FormatError } from "../../src/types/errors.js";
 import { readModule } from "../../src/module/read-module.js";
 import { MODULE_FIXTURES } from "../helpers/paths.js";
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { xz } from "@napi-rs/lzma";
 import { afterAll, describe, expect, it } from "vitest";
-import { FormatError } from "../../src/errors.js";
+import { FormatError } from "../../src/types/errors.js";
 import { parseSymvers } from "../../src/symvers/parse-symvers.js";
 import { detectSymversEncoding, readSymvers, readSymversSync } from "../../src/symvers/read-symvers.js";
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkInputPaths } from "../../src/weak/input-paths.js";
 import { CrashInjected } from "../../src/weak/weak-apply.js";
-import { LOCK_NAME } from "../../src/weak/weak-lock.js";
+import { LOCK_NAME } from "../../src/root/lock.js";
 import { runWeakModules } from "../../src/weak/weak-run.js";
 import { parseSearchLines, readSearchOrder, searchPriority } from "../../src/weak/weak-config.js";
 import {

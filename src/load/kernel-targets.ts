@@ -1,12 +1,13 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { SymversCache } from "../cache/symvers-cache.js";
-import { describeInputError } from "../errors.js";
-import type { KernelTarget } from "../engine/verdict.js";
-import { looksLikeModuleFile } from "../module/find-modules.js";
-import { listKernels, locateSymvers, resolveInRoot } from "../symvers/locate-symvers.js";
+import { describeInputError } from "../types/errors.js";
+import type { KernelTarget } from "../types/kernel-target.js";
+import { looksLikeModuleFile } from "./find-modules.js";
+import { listKernels, locateSymvers } from "../root/kernels.js";
+import { resolveInRoot } from "../root/resolve-in-root.js";
 import { readSymvers } from "../symvers/read-symvers.js";
-import type { SymversProblem, SymversTable } from "../symvers/symvers-table.js";
+import type { SymversProblem, SymversTable } from "../types/symvers-table.js";
 
 export interface KernelRequest {
   /** `--symvers K=FILE`: explicit files. */

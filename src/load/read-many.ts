@@ -1,7 +1,7 @@
 import { defaultCacheDir, fileKey, RecordCache, type CacheStats, type FileKey } from "../cache/record-cache.js";
-import { describeInputError } from "../errors.js";
-import type { ModuleRecord } from "./module-record.js";
-import type { ReadModuleOptions } from "./read-module.js";
+import { describeInputError } from "../types/errors.js";
+import type { ModuleRecord } from "../types/module-record.js";
+import type { ReadModuleOptions } from "../module/read-module.js";
 import type { PoolResult } from "./read-pool.js";
 
 export interface InputError {
@@ -72,7 +72,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
   };
   if (todo.length === 0) return finish(paths, slots, cache, wantKeys ? keys : null);
   // The reader (ELF parser, codecs, worker pool: ~20 ms of module loading) only when some file missed the cache.
-  const [{ readModule }, { poolAvailable, poolSize, poolWorthwhile, readInPool }] = await Promise.all([import("./read-module.js"), import("./read-pool.js")]);
+  const [{ readModule }, { poolAvailable, poolSize, poolWorthwhile, readInPool }] = await Promise.all([import("../module/read-module.js"), import("./read-pool.js")]);
   const readHere = async (path: string): Promise<PoolResult> => {
     try {
       return { record: await readModule(path, readOptions) };

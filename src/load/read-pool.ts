@@ -3,8 +3,8 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { decodeRecordBatch } from "../cache/record-cache.js";
-import type { ModuleRecord } from "./module-record.js";
-import type { ReadModuleOptions } from "./read-module.js";
+import type { ModuleRecord } from "../types/module-record.js";
+import type { ReadModuleOptions } from "../module/read-module.js";
 
 /**
  * One file's outcome: from a worker, the record as JSON text (cheaper to pass and parse than a

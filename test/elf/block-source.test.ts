@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BlockFileSource } from "../../src/module/block-source.js";
+import { BlockFileSource } from "../../src/elf/block-source.js";
 
 const work = mkdtempSync(join(tmpdir(), "kabi-blocks-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

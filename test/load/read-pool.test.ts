@@ -9,14 +9,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fixtureModules, realSampleModules, ROOT } from "../helpers/paths.js";
 
-const DIST = join(ROOT, "dist/src/module/read-many.js");
+const DIST = join(ROOT, "dist/src/load/read-many.js");
 const work = mkdtempSync(join(tmpdir(), "kabi-pool-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(!existsSync(DIST))("read pool", () => {
   it("matches in-thread reading, in input order, with errors in place", async () => {
-    const { readModules } = (await import(DIST)) as typeof import("../../src/module/read-many.js");
-    const { poolAvailable } = (await import(join(ROOT, "dist/src/module/read-pool.js"))) as typeof import("../../src/module/read-pool.js");
+    const { readModules } = (await import(DIST)) as typeof import("../../src/load/read-many.js");
+    const { poolAvailable } = (await import(join(ROOT, "dist/src/load/read-pool.js"))) as typeof import("../../src/load/read-pool.js");
     expect(poolAvailable()).toBe(true);
     const bad = join(work, "not-a-module.ko");
     writeFileSync(bad, "hello");

@@ -7,10 +7,10 @@ import {
   listKernels,
   locateSymvers,
   parseSymversOption,
-  resolveInRoot,
   symversCandidates,
   SymversOptionError,
-} from "../../src/symvers/locate-symvers.js";
+} from "../../src/root/kernels.js";
+import { resolveInRoot } from "../../src/root/resolve-in-root.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 
 const top = mkdtempSync(path.join(tmpdir(), "kabi-locate-"));

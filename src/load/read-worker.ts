@@ -1,8 +1,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { encodeRecordBatch } from "../cache/record-cache.js";
-import { describeInputError } from "../errors.js";
-import type { ModuleRecord } from "./module-record.js";
-import { readModule, type ReadModuleOptions } from "./read-module.js";
+import { describeInputError } from "../types/errors.js";
+import type { ModuleRecord } from "../types/module-record.js";
+import { readModule, type ReadModuleOptions } from "../module/read-module.js";
 import type { PoolRequest, PoolResponse, WireResult } from "./read-pool.js";
 
 /**

@@ -1,6 +1,7 @@
-import { lstat, readdir, readlink, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { compareKernelReleases, isUsableKernelRelease } from "./kernel-release.js";
+import { resolveInRoot } from "./resolve-in-root.js";
 
 /** Where distributions ship a kernel's symvers, relative to the root, in the order tried. */
 export function symversCandidates(release: string): string[] {
@@ -21,69 +22,6 @@ function checkRelease(release: string): void {
   if (!isUsableKernelRelease(release)) {
     throw new Error(`invalid kernel release ${JSON.stringify(release)}: must be non-empty, not "." or "..", and contain no "/"`);
   }
-}
-
-const MAX_SYMLINKS = 40;
-
-/**
- * Resolves `rel` (a path inside `root`) the way the kernel would after chroot(root):
- * symlinks are followed, an absolute link target starts again at `root`, and ".." never
- * climbs above `root`. Returns the host path of the result (which may not exist:
- * components that don't exist are kept as they are), or null when a component that
- * must be a directory is not one, or there are too many symlinks.
- */
-export async function resolveInRoot(root: string, rel: string): Promise<string | null> {
-  const hostRoot = path.resolve(root);
-  // Components still to walk, first at the end (we pop).
-  const todo = splitComponents(rel).reverse();
-  const done: string[] = []; // resolved components below root
-  let links = 0;
-  while (todo.length > 0) {
-    const name = todo.pop()!;
-    if (name === ".") continue;
-    if (name === "..") {
-      done.pop();
-      continue;
-    }
-    const host = path.join(hostRoot, ...done, name);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") {
-        // Nothing to follow from here on.
-        done.push(name, ...todo.reverse().filter((c) => c !== "."));
-        return normaliseUnder(hostRoot, done);
-      }
-      if (code === "ENOTDIR") return null;
-      throw err;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS) return null;
-      const target = await readlink(host);
-      if (target.startsWith("/")) done.length = 0;
-      todo.push(...splitComponents(target).reverse());
-      continue;
-    }
-    if (todo.length > 0 && !st.isDirectory()) return null;
-    done.push(name);
-  }
-  return path.join(hostRoot, ...done);
-}
-
-function splitComponents(p: string): string[] {
-  return p.split("/").filter((c) => c !== "");
-}
-
-/** Joins components under root, applying ".." without climbing above root. */
-function normaliseUnder(hostRoot: string, comps: string[]): string {
-  const out: string[] = [];
-  for (const c of comps) {
-    if (c === "..") out.pop();
-    else if (c !== ".") out.push(c);
-  }
-  return path.join(hostRoot, ...out);
 }
 
 async function isFileInRoot(root: string, rel: string): Promise<string | null> {

@@ -1,5 +1,5 @@
 import { closeSync } from "node:fs";
-import { openRegularFile, readFullyAt, type ByteSource } from "../elf/byte-source.js";
+import { openRegularFile, readFullyAt, type ByteSource } from "./byte-source.js";
 
 /**
  * Positioned reads of a plain module in aligned blocks, each block read once: the header,

@@ -1,6 +1,6 @@
 import { open, readFile, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { resolveInRoot } from "../symvers/locate-symvers.js";
+import { resolveInRoot } from "./resolve-in-root.js";
 
 /** The lock file's name, in the root's /lib/modules (which every root we work on has). */
 export const LOCK_NAME = ".kabi-weak-modules.lock";

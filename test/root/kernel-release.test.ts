@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareKernelReleases, isUsableKernelRelease } from "../../src/symvers/kernel-release.js";
+import { compareKernelReleases, isUsableKernelRelease } from "../../src/root/kernel-release.js";
 
 describe("compareKernelReleases", () => {
   it("orders numerically, not lexically", () => {

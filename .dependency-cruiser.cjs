@@ -1,0 +1,74 @@
+/**
+ * kabi's layer order, written down once and checked in CI (`npm run lint:deps`).
+ *
+ * The folders read as the data flow, bottom first: shared types and the root (filesystem) layer,
+ * then bytes (codecs, ELF), records (modules, symvers), the caches and the load stage, verdicts
+ * (engine), what is made of them (reports, the weak-updates link plan), and the thin edges (the
+ * public API and the CLI). A file may import its own folder and any folder LOWER in LAYERS,
+ * never a higher one, and no import cycle is allowed anywhere.
+ */
+const LAYERS = [
+  "src/types",
+  "src/root",
+  "native-free-fallback",
+  "src/decompress",
+  "src/elf",
+  "src/module|src/symvers",
+  "src/cache",
+  "src/load",
+  "src/engine",
+  "src/audit|src/weak",
+  "src/api\\.ts",
+  "src/cli",
+];
+
+const layerPath = (layer) => `^(${layer})(/|$)`;
+
+/** One rule per layer: nothing in it imports a layer above it. */
+const upward = LAYERS.slice(0, -1).map((layer, rank) => ({
+  name: `no-upward-import-from-${layer.replace(/[^a-z]+/g, "-")}`,
+  comment: `${layer} is below ${LAYERS.slice(rank + 1).join(", ")} in the data flow and may not import them`,
+  severity: "error",
+  from: { path: layerPath(layer) },
+  to: { path: LAYERS.slice(rank + 1).map(layerPath) },
+}));
+
+module.exports = {
+  forbidden: [
+    ...upward,
+    {
+      // Siblings on one rank (module and symvers; audit and weak) are independent of each other.
+      name: "no-sibling-import",
+      severity: "error",
+      from: { path: "^src/(module|symvers|audit|weak)/" },
+      to: { path: "^src/($1)/", pathNot: "^src/$1/" },
+    },
+    {
+      name: "no-circular",
+      comment: "an import cycle, at any depth",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "src-not-from-tests",
+      severity: "error",
+      from: { path: "^(src|native-free-fallback)/" },
+      to: { path: "^(test|bench|fixtures)/" },
+    },
+    {
+      name: "every-file-in-a-layer",
+      comment: "a new top-level folder of src/ must be given its place in LAYERS",
+      severity: "error",
+      from: { path: "^src/", pathNot: LAYERS.map(layerPath) },
+      to: {},
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^(node_modules|dist)/" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"], extensions: [".ts", ".js"] },
+  },
+};
