@@ -1,4 +1,5 @@
 import path from "node:path";
+import { compareCodeUnits } from "../root/code-unit-order.js";
 import { weakStatus } from "../weak/weak-status.js";
 import type { CliIO } from "./io.js";
 
@@ -41,7 +42,7 @@ export async function statusCommand(args: readonly string[], io: CliIO): Promise
     if (l === undefined) byModule.set(key, (l = []));
     l.push(e);
   }
-  for (const [key, list] of [...byModule].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+  for (const [key, list] of [...byModule].sort((a, b) => compareCodeUnits(a[0], b[0]))) {
     const [name, file] = key.split("\t");
     io.out(`${name} (${file}${list[0].builtFor !== "" ? `, built for ${list[0].builtFor}` : ""})\n`);
     for (const e of list) io.out(`  ${e.kernel}: ${e.text}\n`);

@@ -1,9 +1,9 @@
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { SymversCache } from "../cache/symvers-cache.js";
 import { describeInputError } from "../types/errors.js";
 import type { KernelTarget } from "../types/kernel-target.js";
-import { looksLikeModuleFile } from "./find-modules.js";
+import { looksLikeModuleFile } from "../root/module-file.js";
+import { walkSorted } from "../root/walk.js";
 import { listKernels, locateSymvers } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { readSymvers } from "../symvers/read-symvers.js";
@@ -77,7 +77,7 @@ export async function kernelVermagic(basedir: string, release: string): Promise<
   for (const base of ["lib/modules", "usr/lib/modules"]) {
     const dir = await resolveInRoot(basedir, `${base}/${release}/kernel`);
     if (dir === null) continue;
-    const file = await firstModule(dir, 4);
+    const file = firstModule(dir, 4);
     if (file === null) continue;
     try {
       const { readModule } = await import("../module/read-module.js");
@@ -91,20 +91,29 @@ export async function kernelVermagic(basedir: string, release: string): Promise<
   return undefined;
 }
 
-async function firstModule(dir: string, depth: number): Promise<string | null> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return null;
-  }
-  entries.sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const e of entries) if (e.isFile() && looksLikeModuleFile(e.name)) return join(dir, e.name);
-  if (depth === 0) return null;
-  for (const e of entries) {
-    if (!e.isDirectory()) continue;
-    const found = await firstModule(join(dir, e.name), depth - 1);
-    if (found !== null) return found;
-  }
-  return null;
+/**
+ * The first module file (not a symlink) under `dir`, at most `depth` levels down: a directory's
+ * files are searched before its subdirectories, each in name order. Unreadable directories are passed over.
+ */
+function firstModule(dir: string, depth: number): string | null {
+  let found: string | null = null;
+  walkSorted(
+    dir,
+    (d, entries, enter) => {
+      for (const e of entries) {
+        if (e.isFile() && looksLikeModuleFile(e.name)) {
+          found = d.prefix + e.name;
+          return;
+        }
+      }
+      if (d.depth === depth) return;
+      for (const e of entries) {
+        if (found !== null) return;
+        if (e.isDirectory()) enter(e.name);
+      }
+    },
+    () => undefined,
+    { prefix: join(dir, "x").slice(0, -1) },
+  );
+  return found;
 }

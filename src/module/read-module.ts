@@ -9,7 +9,7 @@ import { DecodeError } from "../types/codec.js";
 import { detectCodec, loadCodec, MAGIC_LENGTH } from "../decompress/codec-table.js";
 import { readExports } from "./exports.js";
 import { modinfoValue, modinfoValues, readModinfo } from "./modinfo.js";
-import { moduleNameFromPath } from "./module-name.js";
+import { moduleNameFromFile } from "../root/module-file.js";
 import { readModversions } from "./modversions.js";
 import type { ModuleRecord, UndefinedSymbol } from "../types/module-record.js";
 
@@ -90,7 +90,7 @@ export function buildRecord(path: string, { elf, compression, source }: OpenedMo
     elfClass: elf.layout.elfClass,
     endianness: elf.layout.endianness,
     machine: elf.machine,
-    name: modinfoValue(modinfo, "name") ?? moduleNameFromPath(path),
+    name: modinfoValue(modinfo, "name") ?? moduleNameFromFile(path),
     builtFor: vermagic.trim().split(/\s+/)[0] ?? "",
     vermagic,
     modversions: modversions.entries,

@@ -1,3 +1,5 @@
+import { compareCodeUnits } from "./code-unit-order.js";
+
 /**
  * Kernel release strings ("6.1.0-10-amd64", "5.14.0-427.13.1.el9_4.x86_64",
  * "6.12.117+deb12-amd64", "6.2.0~rc3") compared the way rpmvercmp does, which for
@@ -18,7 +20,7 @@
 export function compareKernelReleases(a: string, b: string): number {
   const c = rpmvercmp(a, b);
   if (c !== 0) return c;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareCodeUnits(a, b);
 }
 
 function isDigit(c: number): boolean {
@@ -85,7 +87,7 @@ function rpmvercmp(a: string, b: string): number {
       rb = stripZeros(rb);
       if (ra.length !== rb.length) return ra.length < rb.length ? -1 : 1;
     }
-    if (ra !== rb) return ra < rb ? -1 : 1;
+    if (ra !== rb) return compareCodeUnits(ra, rb);
   }
   const ea = i >= na;
   const eb = j >= nb;

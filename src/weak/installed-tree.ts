@@ -1,11 +1,11 @@
-import { readdirSync, type Dirent } from "node:fs";
+import type { Dirent } from "node:fs";
 import { readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { defaultCacheDir, fileKey, type FileKey } from "../cache/record-cache.js";
 import { describeInputError } from "../types/errors.js";
-import { looksLikeModuleFile } from "../load/find-modules.js";
+import { looksLikeModuleFile, moduleNameFromFile } from "../root/module-file.js";
+import { missingIsEmpty, walkSorted } from "../root/walk.js";
 import type { ModuleRecord } from "../types/module-record.js";
-import { moduleNameFromPath } from "../module/module-name.js";
 import { readModules } from "../load/read-many.js";
 import { listKernels } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
@@ -19,13 +19,6 @@ export type ExternalArea = (typeof EXTERNAL_AREAS)[number];
 export const WEAK_DIR = "weak-updates";
 /** Top-level entries of a kernel directory that hold no module of its own. */
 const SKIP_TOP: ReadonlySet<string> = new Set([WEAK_DIR, "build", "source"]);
-
-/** moduleNameFromPath for a bare file name (no directory part). */
-function moduleNameOfFile(fileName: string): string {
-  const dot = fileName.indexOf(".");
-  const stem = dot < 0 ? fileName : fileName.slice(0, dot);
-  return stem.includes("-") ? stem.replaceAll("-", "_") : stem;
-}
 
 /** Prefix of the temporary names links are created under before being renamed into place. */
 export const TEMP_PREFIX = ".kabi-tmp-";
@@ -152,41 +145,28 @@ export function isManagedTarget(linkInsidePath: string, target: string): boolean
   return isModuleFileName(path.posix.basename(norm)) && parseExternalPath(norm) !== null;
 }
 
-/** A directory's entries in name order (code units); none when it is missing or not a directory. */
-function sortedEntries(hostDir: string): Dirent[] {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(hostDir, { withFileTypes: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return [];
-    throw err;
-  }
-  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
 /**
- * Walks a directory tree depth first in name order (code units), without following symlinked
- * directories, calling visit for every non-directory entry. Synchronous on purpose: a kernel
- * tree is ~850 directories, and one readdir per directory costs ~30 µs synchronously against
- * ~70 µs through the thread pool (measured on a 6.1 tree).
+ * Walks a directory tree depth first in name order (code units), entries and subdirectories
+ * interleaved, without following symlinked directories (walkSorted), calling visit for every
+ * non-directory entry with its path below hostDir and on the host. A missing directory has no
+ * entries; `emptyDir` hears of every directory below the top that has none.
  */
-function walkSync(
+function walkEntries(
   hostDir: string,
-  rel: string,
   visit: (rel: string, e: Dirent, host: string) => void,
-  skipTop?: ReadonlySet<string>,
   emptyDir?: (rel: string) => void,
 ): void {
-  const entries = sortedEntries(hostDir);
-  if (entries.length === 0 && rel !== "") emptyDir?.(rel);
-  for (const e of entries) {
-    if (rel === "" && skipTop?.has(e.name)) continue;
-    const host = `${hostDir}/${e.name}`;
-    const r = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) walkSync(host, r, visit, undefined, emptyDir);
-    else visit(r, e, host);
-  }
+  walkSorted(
+    hostDir,
+    (dir, entries, enter) => {
+      if (entries.length === 0 && dir.rel !== "") emptyDir?.(dir.rel);
+      for (const e of entries) {
+        if (e.isDirectory()) enter(e.name);
+        else visit(dir.relPrefix + e.name, e, dir.prefix + e.name);
+      }
+    },
+    missingIsEmpty,
+  );
 }
 
 /** A module file found under a kernel's extra/ or updates/, before it is read. */
@@ -204,7 +184,7 @@ async function findExternal(root: string, k: TreeKernel, opts: ScanOptions): Pro
   const found: FoundExternal[] = [];
   const links: FoundExternal[] = [];
   for (const area of EXTERNAL_AREAS) {
-    walkSync(path.join(k.hostDir, area), "", (rel, e, host) => {
+    walkEntries(path.join(k.hostDir, area), (rel, e, host) => {
       if (!isModuleFileName(e.name)) return;
       const insidePath = `${k.dir}/${area}/${rel}`;
       if (opts.exclude?.has(insidePath)) return;
@@ -241,7 +221,7 @@ function addExternal(f: FoundExternal, record: ModuleRecord): void {
     homeKernel: f.kernel.release,
     area: f.area,
     subPath: f.subPath,
-    name: moduleNameFromPath(f.fileName),
+    name: moduleNameFromFile(f.fileName),
     buildKernel: record.builtFor !== "" ? record.builtFor : f.kernel.release,
     // Reasons name providers by record path: show them as seen inside the root.
     record: { ...record, path: f.insidePath },
@@ -304,7 +284,7 @@ async function readExternal(found: readonly FoundExternal[], opts: ScanOptions, 
 
 async function scanWeak(k: TreeKernel): Promise<void> {
   const links: WeakEntry[] = [];
-  walkSync(path.join(k.hostDir, WEAK_DIR), "", (rel, e, host) => {
+  walkEntries(path.join(k.hostDir, WEAK_DIR), (rel, e, host) => {
     const insidePath = `${k.dir}/${WEAK_DIR}/${rel}`;
     const temp = e.name.startsWith(TEMP_PREFIX);
     if (e.isSymbolicLink()) {
@@ -314,7 +294,7 @@ async function scanWeak(k: TreeKernel): Promise<void> {
     } else {
       k.weak.push({ insidePath, hostPath: host, subPath: rel, kind: e.isFile() ? "file" : "other", target: null, managed: false, temp });
     }
-  }, undefined, (rel) => k.emptyWeakDirs.push(`${k.dir}/${WEAK_DIR}/${rel}`));
+  }, (rel) => k.emptyWeakDirs.push(`${k.dir}/${WEAK_DIR}/${rel}`));
   await Promise.all(
     links.map(async (entry) => {
       const target = await readlink(entry.hostPath);
@@ -337,7 +317,7 @@ export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>
     SKIP_TOP,
     (rel, modules) => {
       for (const m of modules) {
-        const name = moduleNameOfFile(m);
+        const name = moduleNameFromFile(m);
         if (names === undefined || names.has(name)) files.push({ relPath: rel === "" ? m : `${rel}/${m}`, name });
       }
     },
@@ -347,7 +327,7 @@ export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>
   const builtin = new Set<string>();
   try {
     for (const line of (await readFile(path.join(k.hostDir, "modules.builtin"), "utf8")).split("\n")) {
-      if (line.trim() !== "") builtin.add(moduleNameFromPath(line.trim()));
+      if (line.trim() !== "") builtin.add(moduleNameFromFile(line.trim()));
     }
   } catch {
     // no modules.builtin
@@ -421,7 +401,7 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
   const rest = Promise.all([reading, weak, order, caller]);
   rest.catch(() => undefined);
   // Shadowing only concerns names some external module has: keep only those files.
-  const names = new Set(found.map((f) => moduleNameFromPath(f.fileName)));
+  const names = new Set(found.map((f) => moduleNameFromFile(f.fileName)));
   const listingCache = opts.cache ? (typeof opts.cache === "string" ? opts.cache : defaultCacheDir()) : null;
   for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names, listingCache);
   tree.searchOrder = (await rest)[2];

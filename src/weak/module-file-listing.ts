@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, type Dirent, type Stats } from "node:fs";
+import { lstatSync, readFileSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
 import { replaceFile } from "../root/replace-file.js";
-import { looksLikeModuleFile } from "../load/find-modules.js";
+import { looksLikeModuleFile } from "../root/module-file.js";
+import { missingIsEmpty, readDirSorted, walkTree, type WalkedDir } from "../root/walk.js";
 
 /**
  * The module files of a kernel's directory tree, by directory, optionally through a cache of the
@@ -38,18 +39,13 @@ interface CacheFile {
 const FORMAT = 1;
 const RACY_MS = 2000;
 
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** A directory's entries; none when it is missing or not a directory. */
+/** A directory's entries in code-unit order; none when it is missing or not a directory. */
 function entries(hostDir: string): Dirent[] {
   try {
-    return readdirSync(hostDir, { withFileTypes: true });
+    return readDirSorted(hostDir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return [];
-    throw err;
+    missingIsEmpty(hostDir, err);
+    return [];
   }
 }
 
@@ -57,12 +53,11 @@ function entries(hostDir: string): Dirent[] {
 function readDir(hostDir: string, st: Stats | null, now: number): CachedDir {
   const modules: string[] = [];
   const dirs: string[] = [];
+  // Entries come sorted, so both lists are in code-unit order.
   for (const e of entries(hostDir)) {
     if (e.isDirectory()) dirs.push(e.name);
     else if (looksLikeModuleFile(e.name)) modules.push(e.name);
   }
-  modules.sort(byCodeUnit);
-  dirs.sort(byCodeUnit);
   const settled = st !== null && st.ctimeMs < now - RACY_MS;
   return { dev: st?.dev ?? 0, ino: st?.ino ?? 0, mtimeMs: st?.mtimeMs ?? 0, ctimeMs: settled ? st.ctimeMs : -1, modules, dirs };
 }
@@ -114,26 +109,28 @@ export function listModuleFiles(
   const old = file === null ? undefined : load(file, hostDir);
   const fresh: Record<string, CachedDir> = {};
   let changed = false;
-  const walk = (host: string, rel: string): void => {
+  // A directory's listing: the top always read afresh, any other from the cache while its stat matches.
+  const list = ({ path: host, rel }: WalkedDir): CachedDir => {
+    if (rel === "") return readDir(host, null, 0);
     let listing: CachedDir;
-    if (rel === "") listing = readDir(host, null, 0);
+    const st = lstatSync(host, { throwIfNoEntry: false }) ?? null;
+    const c = old?.[rel];
+    if (st !== null && c !== undefined && c.ctimeMs === st.ctimeMs && c.mtimeMs === st.mtimeMs && c.ino === st.ino && c.dev === st.dev && wellFormed(c)) listing = c;
     else {
-      const st = lstatSync(host, { throwIfNoEntry: false }) ?? null;
-      const c = old?.[rel];
-      if (st !== null && c !== undefined && c.ctimeMs === st.ctimeMs && c.mtimeMs === st.mtimeMs && c.ino === st.ino && c.dev === st.dev && wellFormed(c)) listing = c;
-      else {
-        // Gone or replaced since its parent was listed: nothing to list (a symlink is not followed).
-        listing = st === null || !st.isDirectory() ? { dev: 0, ino: 0, mtimeMs: 0, ctimeMs: -1, modules: [], dirs: [] } : readDir(host, st, now());
-        changed = true;
-      }
-      fresh[rel] = listing;
+      // Gone or replaced since its parent was listed: nothing to list (a symlink is not followed).
+      listing = st === null || !st.isDirectory() ? { dev: 0, ino: 0, mtimeMs: 0, ctimeMs: -1, modules: [], dirs: [] } : readDir(host, st, now());
+      changed = true;
     }
+    fresh[rel] = listing;
+    return listing;
+  };
+  // A directory's module files, then its subdirectories, each in code-unit order.
+  walkTree(hostDir, list, ({ rel }, listing, enter) => {
     visit(rel, rel === "" ? listing.modules.filter((m) => !skipTop.has(m)) : listing.modules);
     for (const d of listing.dirs) {
       if (rel === "" && skipTop.has(d)) continue;
-      walk(`${host}/${d}`, rel === "" ? d : `${rel}/${d}`);
+      enter(d);
     }
-  };
-  walk(hostDir, "");
+  });
   if (file !== null && (changed || old === undefined)) save(file, hostDir, fresh);
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { isManagedTarget, TEMP_PREFIX, WEAK_DIR } from "./installed-tree.js";
 import type { LinkAction, WeakLinkPlan } from "./weak-plan.js";
+import { compareCodeUnits } from "../root/code-unit-order.js";
 
 export interface ApplyHooks {
   /** Called before each filesystem operation with its running number (from 1): throw to simulate a crash. */
@@ -132,7 +133,7 @@ export async function applyPlan(root: string, plan: WeakLinkPlan, hooks: ApplyHo
       // resolves outside the root or no longer there: nothing to remove
     }
   }
-  for (const dir of [...emptied].sort().reverse()) {
+  for (const dir of [...emptied].sort(compareCodeUnits).reverse()) {
     let d = dir;
     while (path.basename(d) !== WEAK_DIR && d.split(path.sep).includes(WEAK_DIR)) {
       try {

@@ -6,6 +6,7 @@ import type { SymversTable } from "../types/symvers-table.js";
 import { WEAK_DIR, type ExternalModule, type InstalledTree, type TreeKernel } from "./installed-tree.js";
 import { searchPriority } from "./weak-config.js";
 import { symversSymbols } from "../symvers/symvers-filter.js";
+import { compareCodeUnits } from "../root/code-unit-order.js";
 
 /** What one external module (build) is on one kernel. */
 export type BuildState =
@@ -67,14 +68,10 @@ export interface AssignOptions {
   kernels?: (release: string) => boolean;
 }
 
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Every external module of the tree, in a fixed order (kernel order, then path). */
 export function allExternal(tree: InstalledTree): ExternalModule[] {
   const out: ExternalModule[] = [];
-  for (const k of tree.kernels) out.push(...[...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath)));
+  for (const k of tree.kernels) out.push(...[...k.external].sort((a, b) => compareCodeUnits(a.insidePath, b.insidePath)));
   return out;
 }
 
@@ -105,7 +102,7 @@ export function preferenceOrder(builds: readonly ExternalModule[], release: stri
     const hb = b.homeKernel === b.buildKernel ? 0 : 1;
     if (ha !== hb) return ha - hb;
     if (a.area !== b.area) return a.area === "updates" ? -1 : 1;
-    return byCodeUnit(a.insidePath, b.insidePath);
+    return compareCodeUnits(a.insidePath, b.insidePath);
   };
   older.sort((a, b) => compare(b.buildKernel, a.buildKernel) || tie(a, b));
   newer.sort((a, b) => compare(a.buildKernel, b.buildKernel) || tie(a, b));
@@ -118,7 +115,7 @@ function realWinners(k: TreeKernel, order: InstalledTree["searchOrder"]["entries
   for (const f of k.files ?? k.external.map((e) => ({ relPath: `${e.area}/${e.subPath}`, name: e.name }))) {
     const prio = searchPriority(order, f.relPath);
     const cur = best.get(f.name);
-    if (cur === undefined || prio < cur.prio || (prio === cur.prio && byCodeUnit(f.relPath, cur.relPath) < 0)) {
+    if (cur === undefined || prio < cur.prio || (prio === cur.prio && compareCodeUnits(f.relPath, cur.relPath) < 0)) {
       best.set(f.name, { relPath: f.relPath, prio });
     }
   }
@@ -157,7 +154,7 @@ export function assignWeakLinks(
     if (list === undefined) byName.set(m.name, (list = []));
     list.push(m);
   }
-  const names = [...byName.keys()].sort(byCodeUnit);
+  const names = [...byName.keys()].sort(compareCodeUnits);
 
   const decisions: BuildDecision[] = [];
   // Per judged kernel: name → ordered builds still in the running, and the pointer.
@@ -218,7 +215,7 @@ export function assignWeakLinks(
   const targets: KernelTarget[] = [];
   const targetOf: number[] = judged.map((k, ki) => {
     if (queues[ki].size === 0) return -1;
-    const own = [...k.external].sort((a, b) => byCodeUnit(a.insidePath, b.insidePath));
+    const own = [...k.external].sort((a, b) => compareCodeUnits(a.insidePath, b.insidePath));
     const winners = winnersOf[ki];
     const resident: ModuleRecord[] = [];
     for (const e of own) {

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { resolveInRoot } from "../root/resolve-in-root.js";
+import { compareCodeUnits } from "../root/code-unit-order.js";
 
 /** One entry of depmod's search order: a subdirectory of /lib/modules/<K>, or the `built-in` keyword. */
 export type SearchEntry = { kind: "dir"; dir: string } | { kind: "built-in" };
@@ -55,11 +56,7 @@ export async function depmodConfigFiles(root: string): Promise<{ inside: string;
       byName.set(name, { inside: `/${dir}/${name}`, host });
     }
   }
-  return [...byName.keys()].sort(byCodeUnit).map((n) => byName.get(n)!);
-}
-
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return [...byName.keys()].sort(compareCodeUnits).map((n) => byName.get(n)!);
 }
 
 /** The `search` entries of one configuration file's text, in order. */

@@ -1,8 +1,9 @@
 import path from "node:path";
-import { moduleNameFromPath } from "../module/module-name.js";
+import { moduleNameFromFile } from "../root/module-file.js";
 import type { InstalledTree, WeakEntry } from "./installed-tree.js";
 import { blockingSymbols } from "../engine/verdict-reasons.js";
 import { describeIncompatibility, type BuildDecision, type WeakAssignment } from "./weak-assign.js";
+import { compareCodeUnits } from "../root/code-unit-order.js";
 
 /** One change to a kernel's weak-updates/. Paths are as seen inside the root. */
 export interface LinkAction {
@@ -65,10 +66,6 @@ export interface PlanScope {
   names?: (name: string) => boolean;
 }
 
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function skipOf(d: BuildDecision): SkippedModule | null {
   const base = { kernel: d.kernel, module: d.module.name, path: d.module.insidePath };
   const x = d.decision;
@@ -120,7 +117,7 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
     const wanted = new Map<string, (typeof assignment.links)[number]>();
     for (const l of assignment.links) if (l.kernel === k.release && inNames(l.module.name)) wanted.set(l.link, l);
 
-    for (const [link, l] of [...wanted].sort((a, b) => byCodeUnit(a[0], b[0]))) {
+    for (const [link, l] of [...wanted].sort((a, b) => compareCodeUnits(a[0], b[0]))) {
       const e = existing.get(link);
       const providers = l.verdict.providers.length > 0 ? ` with ${l.verdict.providers.join(", ")}` : "";
       const reason = `compatible with ${k.release}${providers} (built for ${l.module.buildKernel})`;
@@ -139,9 +136,9 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
         });
       }
     }
-    for (const [link, e] of [...existing].sort((a, b) => byCodeUnit(a[0], b[0]))) {
+    for (const [link, e] of [...existing].sort((a, b) => compareCodeUnits(a[0], b[0]))) {
       if (wanted.has(link) || !(e.kind === "symlink" && e.managed)) continue;
-      const name = moduleNameFromPath(link);
+      const name = moduleNameFromFile(link);
       if (!inNames(name)) continue;
       const target = e.target!;
       const abs = path.posix.normalize(target.startsWith("/") ? target : path.posix.join(path.posix.dirname(link), target));

@@ -1,5 +1,5 @@
 import type { ModuleRecord } from "../types/module-record.js";
-import { moduleNameFromPath } from "../module/module-name.js";
+import { moduleNameFromFile, normalizeModuleName } from "../root/module-file.js";
 import type { InputModule } from "./input-paths.js";
 import { scanInstalledTree, type InstalledTree, type KnownRecord } from "./installed-tree.js";
 import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
@@ -46,13 +46,12 @@ export interface WeakRunResult {
 /** Names affected by a change to `names`: those names and every module that depends on one of them, transitively. */
 export function dependentClosure(tree: InstalledTree, names: Iterable<string>): Set<string> {
   const out = new Set(names);
-  const norm = (s: string) => s.replace(/-/g, "_");
   const mods = tree.kernels.flatMap((k) => k.external);
   for (let changed = true; changed; ) {
     changed = false;
     for (const m of mods) {
       if (out.has(m.name)) continue;
-      if (m.record.depends.some((d) => out.has(norm(d)))) {
+      if (m.record.depends.some((d) => out.has(normalizeModuleName(d)))) {
         out.add(m.name);
         changed = true;
       }
@@ -104,7 +103,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
   const assignment = assignWeakLinks(tree, symvers, { kernels: kernelScope });
   let names: ((n: string) => boolean) | undefined;
   if (mode.kind === "add-modules" || mode.kind === "remove-modules") {
-    const closure = dependentClosure(tree, given.map((m) => moduleNameFromPath(m.insidePath)));
+    const closure = dependentClosure(tree, given.map((m) => moduleNameFromFile(m.insidePath)));
     names = (n) => closure.has(n);
   }
   const plan = planWeakLinks(tree, assignment, { kernels: kernelScope, names });

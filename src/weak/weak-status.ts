@@ -4,6 +4,7 @@ import { describeInputError } from "../types/errors.js";
 import type { ModuleRecord } from "../types/module-record.js";
 import { SymversCache } from "../cache/symvers-cache.js";
 import { readSymvers } from "../symvers/read-symvers.js";
+import { moduleNameFromFile } from "../root/module-file.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import type { SymversTable } from "../types/symvers-table.js";
 import { blockingSymbols } from "../engine/verdict-reasons.js";
@@ -140,7 +141,7 @@ export async function weakStatus(
       if (covered.has(abs)) continue;
       const ok = await exists(await resolveInRoot(tree.root, abs));
       entries.push({
-        module: path.posix.basename(e.insidePath).replace(/\..*$/, "").replace(/-/g, "_"),
+        module: moduleNameFromFile(e.insidePath),
         path: abs,
         builtFor: "",
         kernel: k.release,
