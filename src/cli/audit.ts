@@ -1,6 +1,5 @@
 import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput } from "../audit/audit-report.js";
 import { loadKernelTargets, type LoadedKernels } from "../load/kernel-targets.js";
-import { SymversCache } from "../cache/symvers-cache.js";
 import { evaluate } from "../engine/index.js";
 import { describeInputError } from "../types/errors.js";
 import { findModules } from "../load/find-modules.js";
@@ -70,10 +69,10 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
     // A few modules need a few thousand of a kernel's ~27,000 exports: they are read first, then
     // each symvers is parsed for those symbols only (a whole parse is 20-60 ms per kernel).
     read = await readModules(found.files, { cache });
-    kernels = await loadKernelTargets({ ...request, onlySymbols: symversSymbols(read.records, []) });
+    kernels = await loadKernelTargets({ ...request, wanted: symversSymbols(read.records, []) });
   } else {
     // Symvers are parsed here while the module files are read (mostly by worker threads).
-    [kernels, read] = await Promise.all([loadKernelTargets({ ...request, symversCache: cache ? new SymversCache() : undefined }), readModules(found.files, { cache })]);
+    [kernels, read] = await Promise.all([loadKernelTargets({ ...request, cache }), readModules(found.files, { cache })]);
   }
   const errors = [...found.errors.map((e) => ({ path: e.path, message: describeInputError(e.path, e.error) })), ...kernels.errors, ...read.errors];
   if (kernels.kernels.length === 0 && kernels.errors.length === 0) {

@@ -1,13 +1,12 @@
 import { join } from "node:path";
-import type { SymversCache } from "../cache/symvers-cache.js";
 import { describeInputError } from "../types/errors.js";
 import type { KernelTarget } from "../types/kernel-target.js";
 import { looksLikeModuleFile } from "../root/module-file.js";
 import { walkSorted } from "../root/walk.js";
 import { listKernels, locateSymvers } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
-import { readSymvers } from "../symvers/read-symvers.js";
-import type { SymversProblem, SymversTable } from "../types/symvers-table.js";
+import type { SymversProblem } from "../types/symvers-table.js";
+import { loadSymvers } from "./load-symvers.js";
 
 export interface KernelRequest {
   /** `--symvers K=FILE`: explicit files. */
@@ -15,10 +14,10 @@ export interface KernelRequest {
   /** `--kernel K`: located under the root. */
   releases: string[];
   basedir: string;
-  /** Where parsed symvers are kept between runs (none: parse each one). */
-  symversCache?: SymversCache;
-  /** Parse only these symbols' lines of each symvers (readSymvers' `wanted`), with no cache. */
-  onlySymbols?: ReadonlySet<string>;
+  /** The symvers cache (see LoadSymversOptions.cache). */
+  cache?: boolean | string;
+  /** Parse only these symbols' lines of each symvers (see LoadSymversOptions.wanted); then no cache. */
+  wanted?: ReadonlySet<string>;
 }
 
 export interface LoadedKernels {
@@ -44,32 +43,38 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
     seen.add(w.release);
     return true;
   });
-  // Read, decompressed and parsed concurrently; reported in the order asked.
-  const loaded = await Promise.all(
-    unique.map(async (w) => {
-      if (w.file === null) return { w, error: `${w.release}: no symvers found for this kernel under ${req.basedir}` };
-      try {
-        const [symvers, vermagic] = await Promise.all([readTable(req, w.file), kernelVermagic(req.basedir, w.release)]);
-        return { w, file: w.file, symvers, vermagic };
-      } catch (err) {
-        return { w, error: describeInputError(w.file, err) };
-      }
-    }),
-  );
-  for (const l of loaded) {
-    if (l.error !== undefined) {
-      out.errors.push({ path: l.w.file ?? l.w.release, message: l.error });
+  const located = unique.filter((w): w is { release: string; file: string } => w.file !== null);
+  // Read, decompressed and parsed concurrently, with each kernel's vermagic; reported in the order asked.
+  const [tables, vermagics] = await Promise.all([
+    loadSymvers(
+      located.map((w) => w.file),
+      { cache: req.cache, wanted: req.wanted },
+    ),
+    Promise.all(
+      located.map((w) =>
+        kernelVermagic(req.basedir, w.release).then(
+          (vermagic) => ({ vermagic }),
+          (error: unknown) => ({ error }),
+        ),
+      ),
+    ),
+  ]);
+  let i = 0;
+  for (const w of unique) {
+    if (w.file === null) {
+      out.errors.push({ path: w.release, message: `${w.release}: no symvers found for this kernel under ${req.basedir}` });
       continue;
     }
-    out.problems.push(...l.symvers.problems);
-    out.kernels.push({ release: l.w.release, symvers: l.symvers, symversPath: l.file, vermagic: l.vermagic });
+    const loaded = tables[i]!;
+    const v = vermagics[i++]!;
+    if (loaded.error !== undefined || "error" in v) {
+      out.errors.push({ path: w.file, message: loaded.error ?? describeInputError(w.file, "error" in v ? v.error : undefined) });
+      continue;
+    }
+    out.problems.push(...loaded.table.problems);
+    out.kernels.push({ release: w.release, symvers: loaded.table, symversPath: w.file, vermagic: v.vermagic });
   }
   return out;
-}
-
-function readTable(req: KernelRequest, file: string): Promise<SymversTable> {
-  if (req.onlySymbols !== undefined) return readSymvers(file, req.onlySymbols);
-  return req.symversCache !== undefined ? req.symversCache.read(file) : readSymvers(file);
 }
 
 /** The vermagic of the first readable in-tree module of kernel K under the root, if any. */

@@ -6,7 +6,7 @@ import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
 import { assignWeakLinks, type WeakAssignment } from "./weak-assign.js";
 import { acquireLock, type LockOptions } from "../root/lock.js";
 import { changedKernels, planWeakLinks, type WeakLinkPlan } from "./weak-plan.js";
-import { parseKernelSymvers, readKernelSymvers, type DecodedSymvers } from "./weak-symvers.js";
+import { parseKernelSymvers, readKernelSymvers, type KernelSymvers } from "./weak-symvers.js";
 import { runPostActions, type PostOptions, type PostResult } from "./weak-post.js";
 
 export type WeakMode =
@@ -71,7 +71,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
   // Symvers are read and decoded while the module trees are walked: every kernel in scope (for
   // --add-kernel K only K: choosing builds needs release order only, never another kernel's
   // symvers); parsed by the assignment only for kernels it judges, keeping only the symbols it looks up there.
-  let decoded: Promise<DecodedSymvers[]> | undefined;
+  let decoded: Promise<KernelSymvers[]> | undefined;
   const tree = await scanInstalledTree(root, { exclude, filesFor: kernelScope, read: opts.read, cache: opts.cache, known: opts.known }, async (t) => {
     if (mode.kind !== "remove-kernel") decoded = readKernelSymvers(t, kernelScope);
   });

@@ -1,9 +1,7 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { describeInputError } from "../types/errors.js";
 import type { ModuleRecord } from "../types/module-record.js";
-import { SymversCache } from "../cache/symvers-cache.js";
-import { readSymvers } from "../symvers/read-symvers.js";
+import { loadSymvers } from "../load/load-symvers.js";
 import { moduleNameFromFile } from "../root/module-file.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import type { SymversTable } from "../types/symvers-table.js";
@@ -64,15 +62,16 @@ export async function weakStatus(
   const tree = await scanInstalledTree(root, { read, cache: options.cache });
   const warnings = tree.unreadable.map((u) => `skipping unreadable module ${u.error}`);
   const symvers = new Map<string, SymversTable>();
-  const symversCache = options.cache ? new SymversCache(typeof options.cache === "string" ? options.cache : undefined) : null;
-  for (const k of tree.kernels) {
-    if (k.symvers === null) continue;
-    try {
-      symvers.set(k.release, await (symversCache ? symversCache.read(k.symvers) : readSymvers(k.symvers)));
-    } catch (err) {
-      warnings.push(`kernel ${k.release}: ${describeInputError(k.symvers, err)}`);
-    }
-  }
+  const withSymvers = tree.kernels.filter((k) => k.symvers !== null);
+  const loaded = await loadSymvers(
+    withSymvers.map((k) => k.symvers!),
+    { cache: options.cache },
+  );
+  withSymvers.forEach((k, i) => {
+    const l = loaded[i]!;
+    if (l.table !== undefined) symvers.set(k.release, l.table);
+    else warnings.push(`kernel ${k.release}: ${l.error}`);
+  });
   const assignment = assignWeakLinks(tree, symvers);
   const modules = allExternal(tree);
   const entries: StatusEntry[] = [];
