@@ -1,4 +1,5 @@
 import { defaultCacheDir, fileKey, RecordCache, type CacheStats, type FileKey } from "../cache/record-cache.js";
+import { KnownRecords } from "./known-records.js";
 import { describeInputError } from "../types/errors.js";
 import type { ModuleRecord } from "../types/module-record.js";
 import type { ReadModuleOptions } from "../module/read-module.js";
@@ -15,8 +16,8 @@ export interface ReadManyResult {
   errors: InputError[];
   /** Cache counters when a cache was used. */
   cache?: CacheStats;
-  /** With the `keys` option: each path's stat key, taken before its record was looked up or read (absent: not a file). */
-  keys?: Map<string, FileKey>;
+  /** With the `known` option: the records read, each tied to the file as it was (stat'ed) before its record was looked up or read. */
+  known?: KnownRecords;
 }
 
 export interface ReadManyOptions extends ReadModuleOptions {
@@ -27,8 +28,8 @@ export interface ReadManyOptions extends ReadModuleOptions {
   cache?: boolean | string;
   /** Readers: a number to force (0 or 1: this thread alone; n: this thread and n-1 workers), absent for one per core when worthwhile. */
   workers?: number;
-  /** Return each path's stat key (the cache's key; taken with or without a cache). */
-  keys?: boolean;
+  /** Also return the records as KnownRecords, to be taken again later while their files are unchanged (with or without a cache). */
+  known?: boolean;
 }
 
 /**
@@ -38,7 +39,7 @@ export interface ReadManyOptions extends ReadModuleOptions {
  * reader per core (this thread and worker threads) when that pays off, else here, a few at a time.
  */
 export async function readModules(paths: readonly string[], options: ReadManyOptions = {}, concurrency = 8): Promise<ReadManyResult> {
-  const { cache: cacheOption, workers, keys: wantKeys, ...readOptions } = options;
+  const { cache: cacheOption, workers, known: wantKnown, ...readOptions } = options;
   const cache = cacheOption ? new RecordCache(typeof cacheOption === "string" ? cacheOption : defaultCacheDir()) : null;
   const slots: (ModuleRecord | InputError | undefined)[] = new Array(paths.length);
   const keys: (FileKey | null)[] = new Array(paths.length).fill(null);
@@ -46,7 +47,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
   cache?.scope(paths);
 
   for (let i = 0; i < paths.length; i++) {
-    if (cache || wantKeys) keys[i] = fileKey(paths[i]!);
+    if (cache || wantKnown) keys[i] = fileKey(paths[i]!);
     if (cache) {
       const key = keys[i];
       const rec = key && cache.lookupRecord(paths[i]!, key);
@@ -70,7 +71,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     const key = keys[i];
     if (cache && key) cache.storeRecord(path, key, rec);
   };
-  if (todo.length === 0) return finish(paths, slots, cache, wantKeys ? keys : null);
+  if (todo.length === 0) return finish(paths, slots, cache, wantKnown ? keys : null);
   // The reader (ELF parser, codecs, worker pool: ~20 ms of module loading) only when some file missed the cache.
   const [{ readModule }, { poolAvailable, poolSize, poolWorthwhile, readInPool }] = await Promise.all([import("../module/read-module.js"), import("./read-pool.js")]);
   const readHere = async (path: string): Promise<PoolResult> => {
@@ -96,7 +97,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, work));
   }
 
-  return finish(paths, slots, cache, wantKeys ? keys : null);
+  return finish(paths, slots, cache, wantKnown ? keys : null);
 }
 
 function finish(
@@ -115,8 +116,12 @@ function finish(
   }
   const out: ReadManyResult = cache ? { records, errors, cache: cache.stats } : { records, errors };
   if (keys !== null) {
-    out.keys = new Map();
-    keys.forEach((key, i) => key !== null && out.keys!.set(paths[i]!, key));
+    const known = new KnownRecords();
+    slots.forEach((s, i) => {
+      const key = keys[i];
+      if (s !== undefined && !("message" in s) && key !== null && key !== undefined) known.add(paths[i]!, key, s);
+    });
+    out.known = known;
   }
   return out;
 }

@@ -1,7 +1,8 @@
 import { lstatSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { readModules } from "../load/read-many.js";
-import { isModuleFileName, parseExternalPath, type KnownRecord } from "./installed-tree.js";
+import { isModuleFileName, parseExternalPath } from "./installed-tree.js";
+import { KnownRecords } from "../load/known-records.js";
 
 /** A module path given on standard input, checked. */
 export interface InputModule {
@@ -20,7 +21,7 @@ export interface InputCheck {
    * The records read to check --add-modules inputs, by host path (after symlinks): handed to the
    * scan (ScanOptions.known) so that no input is read twice.
    */
-  records: Map<string, KnownRecord>;
+  records: KnownRecords;
 }
 
 export interface InputCheckOptions {
@@ -39,7 +40,7 @@ type Outcome = { error: string } | { module: InputModule; real: string | null };
  */
 export async function checkInputPaths(root: string, text: string, cwd: string, mustExist: boolean, options: InputCheckOptions = {}): Promise<InputCheck> {
   const hostRoot = path.resolve(root);
-  const out: InputCheck = { modules: [], errors: [], records: new Map() };
+  const out: InputCheck = { modules: [], errors: [], records: new KnownRecords() };
   const outcomes: Outcome[] = [];
   let realRoot: string | undefined;
   const realDirs = new Map<string, string>();
@@ -105,11 +106,8 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
   const toRead = [...new Set(outcomes.flatMap((o) => ("module" in o && o.real !== null ? [o.real] : [])))];
   const failed = new Map<string, string>();
   if (toRead.length > 0) {
-    const many = await readModules(toRead, { cache: options.cache ?? false, keys: true });
-    for (const rec of many.records) {
-      const key = many.keys!.get(rec.path);
-      if (key) out.records.set(rec.path, { key, record: rec });
-    }
+    const many = await readModules(toRead, { cache: options.cache ?? false, known: true });
+    out.records = many.known!;
     for (const e of many.errors) failed.set(e.path, e.message);
   }
 

@@ -1,15 +1,16 @@
 import type { Dirent } from "node:fs";
 import { readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
-import { defaultCacheDir, fileKey, type FileKey } from "../cache/record-cache.js";
+import { defaultCacheDir } from "../cache/record-cache.js";
 import { describeInputError } from "../types/errors.js";
 import { looksLikeModuleFile, moduleNameFromFile } from "../root/module-file.js";
 import { missingIsEmpty, walkSorted } from "../root/walk.js";
 import type { ModuleRecord } from "../types/module-record.js";
+import type { KnownRecords } from "../load/known-records.js";
 import { readModules } from "../load/read-many.js";
 import { listKernels } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
-import { listModuleFiles } from "./module-file-listing.js";
+import { listModuleFiles } from "../load/module-file-listing.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
 
 /** The two directories of a kernel that hold external (out-of-tree) modules. */
@@ -27,12 +28,6 @@ export const TEMP_PREFIX = ".kabi-tmp-";
 export const isModuleFileName = looksLikeModuleFile;
 
 /** One external module file found under a kernel's extra/ or updates/. */
-/** A module record already read, with the stat key of the file it was read from. */
-export interface KnownRecord {
-  key: FileKey;
-  record: ModuleRecord;
-}
-
 export interface ExternalModule {
   /** Path as seen inside the root ("/lib/modules/K/extra/x/foo.ko"): what a weak link points to. */
   insidePath: string;
@@ -116,8 +111,8 @@ export interface ScanOptions {
   cache?: boolean | string;
   /** Readers for readModules (see ReadManyOptions.workers); absent: its default. */
   workers?: number;
-  /** Records already read (the checked --add-modules inputs), by host path: used while the file's stat key is unchanged. */
-  known?: ReadonlyMap<string, KnownRecord>;
+  /** Records already read (the checked --add-modules inputs), by host path: used while the file is unchanged. */
+  known?: KnownRecords;
 }
 
 /** "/lib/modules/K/extra/a.ko" → its kernel, area and sub-path, or null. Purely lexical. */
@@ -235,11 +230,9 @@ async function readExternal(found: readonly FoundExternal[], opts: ScanOptions, 
   if (opts.known !== undefined && opts.known.size > 0) {
     const known = opts.known;
     todo = todo.filter((i) => {
-      const k = known.get(found[i]!.hostPath);
-      if (k === undefined) return true;
-      const now = fileKey(found[i]!.hostPath);
-      if (now === null || now.dev !== k.key.dev || now.ino !== k.key.ino || now.size !== k.key.size || now.mtimeNs !== k.key.mtimeNs) return true;
-      results[i] = k.record;
+      const record = known.current(found[i]!.hostPath);
+      if (record === undefined) return true;
+      results[i] = record;
       return false;
     });
   }

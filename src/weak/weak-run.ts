@@ -1,7 +1,8 @@
 import type { ModuleRecord } from "../types/module-record.js";
 import { moduleNameFromFile, normalizeModuleName } from "../root/module-file.js";
 import type { InputModule } from "./input-paths.js";
-import { scanInstalledTree, type InstalledTree, type KnownRecord } from "./installed-tree.js";
+import type { KnownRecords } from "../load/known-records.js";
+import { scanInstalledTree, type InstalledTree } from "./installed-tree.js";
 import { applyPlan, type ActionResult, type ApplyHooks } from "./weak-apply.js";
 import { assignWeakLinks, type WeakAssignment } from "./weak-assign.js";
 import { acquireLock, type LockOptions } from "../root/lock.js";
@@ -27,7 +28,7 @@ export interface WeakRunOptions {
   /** The persistent record cache for external modules (see ReadManyOptions.cache); never used by --dry-run, which writes nothing. */
   cache?: boolean | string;
   /** Records already read (checked --add-modules inputs), see ScanOptions.known. */
-  known?: ReadonlyMap<string, KnownRecord>;
+  known?: KnownRecords;
   /** Progress messages (--verbose). */
   log?: (line: string) => void;
 }

@@ -146,17 +146,23 @@ describe("record cache", () => {
     expect(r.records).toEqual(await fresh(files));
   });
 
-  it("with `keys`, gives each file's stat key (cold, warm, or without a cache), none for a missing path", async () => {
+  it("with `known`, gives the records read (cold, warm, or without a cache), taken again only while each file is unchanged", async () => {
     const { files, cacheDir } = setup();
     const missing = join(cacheDir, "..", "missing.ko");
     const inputs = [...files, missing];
-    const expected = new Map(files.map((f) => [f, fileKey(f)!]));
     for (const cache of [cacheDir, cacheDir, false] as const) {
-      const r = await readModules(inputs, { cache, workers: 0, keys: true });
-      expect(r.keys).toEqual(expected);
+      const r = await readModules(inputs, { cache, workers: 0, known: true });
+      expect([...r.known!.paths()]).toEqual(files);
+      files.forEach((f, i) => expect(r.known!.current(f)).toBe(r.records[i]));
+      expect(r.known!.current(missing)).toBeUndefined();
       expect(r.errors.map((e) => e.path)).toEqual([missing]);
     }
-    expect((await readModules(files, { cache: cacheDir, workers: 0 })).keys).toBeUndefined();
+    const r = await readModules(files, { cache: cacheDir, workers: 0, known: true });
+    const later = new Date(statSync(files[0]!).mtimeMs + 5000);
+    utimesSync(files[0]!, later, later);
+    expect(r.known!.current(files[0]!)).toBeUndefined();
+    expect(r.known!.current(files[1]!)).toBe(r.records[1]);
+    expect((await readModules(files, { cache: cacheDir, workers: 0 })).known).toBeUndefined();
   });
 
   it("is bypassed without the option, and by kabi audit --no-cache", async () => {

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { listModuleFiles } from "../../src/weak/module-file-listing.js";
+import { listModuleFiles } from "../../src/load/module-file-listing.js";
 
 const SKIP = new Set(["weak-updates", "build", "source"]);
 const dirs: string[] = [];
