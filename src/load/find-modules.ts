@@ -2,11 +2,9 @@ import { readdirSync, type Dirent } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 
-const MODULE_SUFFIXES = [".ko", ".ko.xz", ".ko.gz", ".ko.zst"];
-
-export function looksLikeModuleFile(name: string): boolean {
-  return MODULE_SUFFIXES.some((s) => name.endsWith(s));
-}
+import { looksLikeModuleFile } from "../types/compression.js";
+/** Re-exported for src/weak/, which imports it from here (the formats table in src/types/compression.ts owns it). */
+export { looksLikeModuleFile };
 
 export interface FoundModules {
   files: string[];

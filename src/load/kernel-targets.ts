@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { SymversCache } from "../cache/symvers-cache.js";
 import { describeInputError } from "../types/errors.js";
 import type { KernelTarget } from "../types/kernel-target.js";
-import { looksLikeModuleFile } from "./find-modules.js";
+import { looksLikeModuleFile } from "../types/compression.js";
 import { listKernels, locateSymvers } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { readSymvers } from "../symvers/read-symvers.js";
