@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Plain .ko: positioned reads of the ELF header, section table and the few sections used
 // (one read per structure), the same in aligned blocks read once (what kabi's readModules does,
-// src/module/block-source.ts), and reading each whole file and parsing it from memory.
+// src/elf/block-source.ts), and reading each whole file and parsing it from memory.
 // Usage: node bench/positioned-reads.mjs DIR [ROUNDS]   (after npm run build)
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { BufferSource, FileSource } from "../dist/src/elf/byte-source.js";
+import { BufferSource } from "../dist/src/elf/byte-source.js";
+import { FileSource } from "../dist/src/elf/file-source.js";
 import { ElfFile } from "../dist/src/elf/elf-file.js";
 import { buildRecord } from "../dist/src/module/read-module.js";
 import { BlockFileSource } from "../dist/src/elf/block-source.js";

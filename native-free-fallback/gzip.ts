@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { BoundedSink, DecodeError, type Codec } from "../src/types/codec.js";
+import { BoundedSink, DecodeError, type Codec } from "../src/types/compression.js";
 
 /**
  * gzip through node:zlib. zlib is compiled into Node itself, not an addon that can fail to

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import xzDecompress from "xz-decompress";
-import { BoundedSink, DecodeError, type Codec } from "../src/types/codec.js";
+import { BoundedSink, DecodeError, type Codec } from "../src/types/compression.js";
 
 /** xz through xz-decompress (xz-embedded compiled to wasm), streaming. */
 // xz-decompress is CommonJS: under plain Node only its default export is importable by name.

@@ -1,5 +1,5 @@
 import { decompress as decompressFrame, Decompress } from "fzstd";
-import { BoundedSink, DecodeError, type Codec } from "../src/types/codec.js";
+import { BoundedSink, DecodeError, type Codec } from "../src/types/compression.js";
 import { xxh64 } from "./xxh64.js";
 
 /**

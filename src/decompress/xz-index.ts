@@ -1,4 +1,4 @@
-import { DecodeError } from "../types/codec.js";
+import { DecodeError } from "../types/compression.js";
 
 const FOOTER_MAGIC = [0x59, 0x5a]; // "YZ"
 const HEADER_SIZE = 12;

@@ -1,24 +1,19 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { collectInput, DecodeError, type Codec } from "../types/codec.js";
+import { collectInput, DecodeError, type Codec } from "../types/compression.js";
 import { xzDeclaredSize } from "./xz-index.js";
 
 /**
- * The native xz codec: liblzma through node-liblzma's addon, one native call per module.
+ * The native xz codec: liblzma through node-liblzma's addon, one native call per module (its JS
+ * wrapper, `unxzSync`, makes a round trip per 8 KiB and was the slowest of the xz decoders
+ * measured, see bench/results.md). The whole compressed file goes in, and one output buffer
+ * exactly as large as the size the xz index declares (checked against the limit before anything
+ * is allocated), so a stream cannot write past it; anything but a clean end of stream filling
+ * it exactly is a corrupt stream.
  *
- * Measured on the Debian 6.12 tree (4,230 .ko.xz, 507 MB decompressed, one core, CPU time):
- * node-liblzma's prebuilt addon (bundles liblzma 5.8) called directly 4.8 s; the same addon
- * built against Debian 12's liblzma 5.4 6.9 s; `xz -dc` (liblzma 5.4) 7.5 s; @napi-rs/lzma
- * 1.4 (pure-Rust lzma-rs) 12.3 s; lzma-native (bundles liblzma 5.2) 28 s; node-liblzma's own
- * JS wrapper (`unxzSync`) 16-30 s (per-8 KiB round trips). So the addon is used directly:
- * the whole compressed file in, one output buffer exactly as large as the size the xz index
- * declares (checked against the limit before anything is allocated), so a stream cannot
- * write past it; anything but a clean end of stream filling it exactly is a corrupt stream.
- *
- * node-liblzma is an optional dependency: when its addon cannot be loaded, @napi-rs/lzma
- * (a required dependency) decodes instead, and when that fails too the codec table falls
- * back to the native-free codec.
+ * node-liblzma is an optional dependency: when its addon cannot be loaded, importing this
+ * module fails and the codec table uses native-free-fallback/xz.ts instead.
  */
 
 interface LzmaHandle {
@@ -34,8 +29,6 @@ interface LzmaBinding {
   LZMA_RUN: number;
   versionString(): string;
 }
-
-type WholeBufferDecoder = (input: Buffer, declared: number) => Buffer;
 
 const require = createRequire(import.meta.url);
 
@@ -62,7 +55,7 @@ function loadLiblzma(): LzmaBinding {
   return binding;
 }
 
-function liblzmaDecoder(lib: LzmaBinding): WholeBufferDecoder {
+function liblzmaDecoder(lib: LzmaBinding): (input: Buffer, declared: number) => Buffer {
   const options = { check: 0, preset: 6, filters: [0x21], mode: 2, threads: 1, chunkSize: 65536, flushFlag: lib.LZMA_RUN };
   return (input, declared) => {
     const out = Buffer.allocUnsafe(Math.max(declared, 1));
@@ -82,28 +75,11 @@ function liblzmaDecoder(lib: LzmaBinding): WholeBufferDecoder {
   };
 }
 
-async function napiDecoder(): Promise<WholeBufferDecoder> {
-  const { xz } = await import("@napi-rs/lzma");
-  return (input, declared) => {
-    const out = xz.decompressSync(input);
-    if (out.length !== declared) throw new DecodeError(`corrupt xz stream (index says ${declared} bytes, decoded ${out.length})`);
-    return out;
-  };
-}
-
-async function pickDecoder(): Promise<{ decode: WholeBufferDecoder; backend: string }> {
-  try {
-    const lib = loadLiblzma();
-    return { decode: liblzmaDecoder(lib), backend: `liblzma ${lib.versionString()} (node-liblzma)` };
-  } catch {
-    return { decode: await napiDecoder(), backend: "@napi-rs/lzma" };
-  }
-}
-
-const picked = await pickDecoder();
+const lib = loadLiblzma();
+const decode = liblzmaDecoder(lib);
 
 /** Which native xz implementation is in use (for the bench report). */
-export const xzBackend: string = picked.backend;
+export const xzBackend = `liblzma ${lib.versionString()} (node-liblzma)`;
 
 export const xzCodec: Codec = {
   name: "xz",
@@ -113,7 +89,7 @@ export const xzCodec: Codec = {
     const declared = xzDeclaredSize(input);
     if (declared > maxOutput) throw new DecodeError(`decompressed size ${declared} exceeds the limit of ${maxOutput} bytes`);
     try {
-      return picked.decode(input, declared);
+      return decode(input, declared);
     } catch (err) {
       if (err instanceof DecodeError) throw err;
       throw new DecodeError(`corrupt xz stream (${(err as Error).message})`);

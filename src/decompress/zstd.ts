@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DecompressStream } from "zstd-napi";
-import { BoundedSink, DecodeError, type Codec } from "../types/codec.js";
+import { BoundedSink, DecodeError, type Codec } from "../types/compression.js";
 
 /** zstd through zstd-napi (libzstd as a native addon), streaming. */
 export const zstdCodec: Codec = {

@@ -1,5 +1,6 @@
 import { closeSync } from "node:fs";
-import { openRegularFile, readFullyAt, type ByteSource } from "./byte-source.js";
+import type { ByteSource } from "./byte-source.js";
+import { openRegularFile, readFullyAt } from "./file-source.js";
 
 /**
  * Positioned reads of a plain module in aligned blocks, each block read once: the header,

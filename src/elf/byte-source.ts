@@ -1,10 +1,9 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-
 /**
- * Random access to a module's bytes: an in-memory buffer (a decompressed module) or
- * positioned reads on an open file (a plain `.ko`: src/module/block-source.ts, which the
- * reader uses, reads in blocks; FileSource, one read per structure, is the baseline
- * bench/positioned-reads.mjs measures it against).
+ * Random access to a module's bytes, the one interface the ELF reader reads through. Its
+ * implementations: BufferSource (a decompressed module, in memory), BlockFileSource
+ * (src/elf/block-source.ts: a plain `.ko`, positioned reads in blocks, what the reader uses)
+ * and FileSource (src/elf/file-source.ts: one positioned read per structure, the baseline
+ * bench/positioned-reads.mjs measures BlockFileSource against).
  */
 export interface ByteSource {
   readonly size: number;
@@ -13,6 +12,7 @@ export interface ByteSource {
   close(): void;
 }
 
+/** A module held in memory (a decompressed one). */
 export class BufferSource implements ByteSource {
   readonly size: number;
   constructor(private readonly bytes: Buffer) {
@@ -22,57 +22,4 @@ export class BufferSource implements ByteSource {
     return this.bytes.subarray(offset, offset + length);
   }
   close(): void {}
-}
-
-/** Opens `path` for reading; anything but a regular file is refused (EISDIR or EINVAL) and closed again. */
-export function openRegularFile(path: string): { fd: number; size: number } {
-  const fd = openSync(path, "r");
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw Object.assign(new Error("not a regular file"), { code: st.isDirectory() ? "EISDIR" : "EINVAL" });
-    return { fd, size: st.size };
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-}
-
-/** Reads `length` bytes at `position` into the start of `buf`, however many calls it takes; fewer only at end of file. Returns the count read. */
-export function readFullyAt(fd: number, buf: Buffer, length: number, position: number): number {
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return done;
-}
-
-export class FileSource implements ByteSource {
-  readonly size: number;
-  private fd: number;
-
-  private constructor(fd: number, size: number) {
-    this.fd = fd;
-    this.size = size;
-  }
-
-  static open(path: string): FileSource {
-    const { fd, size } = openRegularFile(path);
-    return new FileSource(fd, size);
-  }
-
-  read(offset: number, length: number): Buffer {
-    const out = Buffer.allocUnsafe(length);
-    const done = readFullyAt(this.fd, out, length, offset);
-    // The file shrank under us: hand back what exists; bounds checks upstream see a short buffer.
-    return done === length ? out : out.subarray(0, done);
-  }
-
-  close(): void {
-    if (this.fd >= 0) {
-      closeSync(this.fd);
-      this.fd = -1;
-    }
-  }
 }

@@ -1,6 +1,10 @@
 import type { ElfClass, Endianness } from "../types/module-record.js";
 
-/** Class and byte order in one place: every multi-byte read of an ELF field goes through here. */
+/**
+ * Class and byte order in one place: every multi-byte read of an ELF field goes through here,
+ * the symbol table's loop included. There is one ElfLayout class, so each call site sees one
+ * shape and V8 inlines u16/u32 with their byte-order test; no per-file specialised readers are needed.
+ */
 export class ElfLayout {
   readonly elfClass: ElfClass;
   readonly endianness: Endianness;

@@ -63,15 +63,14 @@ function decodeSymbols(elf: ElfFile, filtered: boolean): ElfSymbol[] {
   const size = layout.symbolSize;
   const out: ElfSymbol[] = [];
   const is64 = layout.elfClass === 64;
-  const little = layout.endianness === "little";
   for (let i = 1; i < count; i++) {
     const at = i * size;
-    const nameOff = little ? data.readUInt32LE(at) : data.readUInt32BE(at);
+    const nameOff = layout.u32(data, at);
     if (nameOff >= stringsLength) {
       throw new FormatError(elf.file, `symbol ${i} name offset ${nameOff} outside ${strtabSection.name}`, symtab.offset + at);
     }
     const shndxAt = is64 ? at + 6 : at + 14;
-    const shndx = little ? data.readUInt16LE(shndxAt) : data.readUInt16BE(shndxAt);
+    const shndx = layout.u16(data, shndxAt);
     if (filtered && !(shndx === SHN_UNDEF ? strings[nameOff] !== 0 : wanted(strings, nameOff))) {
       if (!terminated && strings.indexOf(0, nameOff) < 0) cString(elf.file, strings, nameOff, strtabSection.offset);
       continue;

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { looksLikeModuleFile } from "../root/module-file.js";
+import { looksLikeModuleFile } from "../types/compression.js";
 import { walkSorted } from "../root/walk.js";
 
 export interface FoundModules {

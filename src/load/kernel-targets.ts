@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describeInputError } from "../types/errors.js";
 import type { KernelTarget } from "../types/kernel-target.js";
-import { looksLikeModuleFile } from "../root/module-file.js";
+import { looksLikeModuleFile } from "../types/compression.js";
 import { walkSorted } from "../root/walk.js";
 import { listKernels, locateSymvers } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, readFileSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
 import { replaceFile } from "../root/replace-file.js";
-import { looksLikeModuleFile } from "../root/module-file.js";
+import { looksLikeModuleFile } from "../types/compression.js";
 import { missingIsEmpty, readDirSorted, walkTree, type WalkedDir } from "../root/walk.js";
 
 /**

@@ -1,13 +1,6 @@
 import { basename } from "node:path";
 
-/** Kernel module files as kmod names them: which files are modules, and the module name a file gives. */
-
-const MODULE_SUFFIXES = [".ko", ".ko.xz", ".ko.gz", ".ko.zst"];
-
-/** Whether a file name looks like a kernel module (`.ko`, `.ko.xz`, `.ko.gz`, `.ko.zst`). */
-export function looksLikeModuleFile(name: string): boolean {
-  return MODULE_SUFFIXES.some((s) => name.endsWith(s));
-}
+/** Module names as kmod derives and compares them (which files are modules: looksLikeModuleFile in src/types/compression.ts). */
 
 /** A module name as kmod compares names: '-' read as '_'. */
 export function normalizeModuleName(name: string): string {

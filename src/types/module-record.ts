@@ -1,3 +1,5 @@
+import type { Compression } from "./compression.js";
+
 /** One `(crc, symbol)` the module was built against, from `__versions` or the extended modversions. */
 export interface ModversionEntry {
   crc: number;
@@ -33,7 +35,7 @@ export interface ModuleRecord {
   /** The path the module was read from. */
   path: string;
   /** The codec the file was stored with. */
-  compression: "none" | "xz" | "gzip" | "zstd";
+  compression: Compression;
   elfClass: ElfClass;
   endianness: Endianness;
   /** ELF e_machine. */

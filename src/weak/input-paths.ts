@@ -1,7 +1,8 @@
 import { lstatSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { readModules } from "../load/read-many.js";
-import { isModuleFileName, parseExternalPath } from "./installed-tree.js";
+import { looksLikeModuleFile } from "../types/compression.js";
+import { parseExternalPath } from "./installed-tree.js";
 import { KnownRecords } from "../load/known-records.js";
 
 /** A module path given on standard input, checked. */
@@ -64,7 +65,7 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
     }
     const insidePath = "/" + rel.split(path.sep).join("/");
     const parsed = parseExternalPath(insidePath);
-    if (parsed === null || !isModuleFileName(path.posix.basename(insidePath))) {
+    if (parsed === null || !looksLikeModuleFile(path.posix.basename(insidePath))) {
       outcomes.push({ error: `${quoted}: not a module file (*.ko, *.ko.xz, *.ko.gz, *.ko.zst) under /lib/modules/<kernel>/extra/ or updates/ of the root` });
       continue;
     }

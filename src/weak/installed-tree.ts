@@ -3,7 +3,8 @@ import { readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { defaultCacheDir } from "../cache/record-cache.js";
 import { describeInputError } from "../types/errors.js";
-import { looksLikeModuleFile, moduleNameFromFile } from "../root/module-file.js";
+import { moduleNameFromFile } from "../root/module-file.js";
+import { looksLikeModuleFile } from "../types/compression.js";
 import { missingIsEmpty, walkSorted } from "../root/walk.js";
 import type { ModuleRecord } from "../types/module-record.js";
 import type { KnownRecords } from "../load/known-records.js";
@@ -23,9 +24,6 @@ const SKIP_TOP: ReadonlySet<string> = new Set([WEAK_DIR, "build", "source"]);
 
 /** Prefix of the temporary names links are created under before being renamed into place. */
 export const TEMP_PREFIX = ".kabi-tmp-";
-
-/** Whether a file name looks like a kernel module (`.ko`, `.ko.xz`, `.ko.gz`, `.ko.zst`). */
-export const isModuleFileName = looksLikeModuleFile;
 
 /** One external module file found under a kernel's extra/ or updates/. */
 export interface ExternalModule {
@@ -137,7 +135,7 @@ export function parseExternalPath(insidePath: string): { modulesDir: string; rel
 export function isManagedTarget(linkInsidePath: string, target: string): boolean {
   const abs = target.startsWith("/") ? target : path.posix.join(path.posix.dirname(linkInsidePath), target);
   const norm = path.posix.normalize(abs);
-  return isModuleFileName(path.posix.basename(norm)) && parseExternalPath(norm) !== null;
+  return looksLikeModuleFile(path.posix.basename(norm)) && parseExternalPath(norm) !== null;
 }
 
 /**
@@ -180,7 +178,7 @@ async function findExternal(root: string, k: TreeKernel, opts: ScanOptions): Pro
   const links: FoundExternal[] = [];
   for (const area of EXTERNAL_AREAS) {
     walkEntries(path.join(k.hostDir, area), (rel, e, host) => {
-      if (!isModuleFileName(e.name)) return;
+      if (!looksLikeModuleFile(e.name)) return;
       const insidePath = `${k.dir}/${area}/${rel}`;
       if (opts.exclude?.has(insidePath)) return;
       const f: FoundExternal = { kernel: k, area, insidePath, hostPath: host, subPath: rel, fileName: e.name };

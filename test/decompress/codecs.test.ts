@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CODEC_NAMES, detectCodec, loadCodec } from "../../src/decompress/codec-table.js";
+import { IMPLEMENTATIONS, loadCodec } from "../../src/decompress/codec-table.js";
+import { CODEC_NAMES, COMPRESSION_FORMATS, detectCodec, looksLikeModuleFile, MODULE_SUFFIXES, type CodecName } from "../../src/types/compression.js";
 import { FormatError } from "../../src/types/errors.js";
 import { readModule } from "../../src/module/read-module.js";
 import type { ModuleRecord } from "../../src/types/module-record.js";
@@ -29,6 +30,10 @@ function crc32(b: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+async function* once(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield chunk;
+}
+
 async function bothPaths(file: string): Promise<[ModuleRecord, ModuleRecord]> {
   return [await readModule(file), await readModule(file, { forceFallback: true })];
 }
@@ -43,6 +48,37 @@ describe("codec table", () => {
       expect([fallback.name, fallback.kind]).toEqual([name, "fallback"]);
       expect(fallback).not.toBe(native);
     }
+  });
+
+  // How each format's sample is made here; a new format row needs a line (and both decoders).
+  const COMPRESSORS: Record<CodecName, [string, string[]]> = {
+    xz: ["xz", ["-6", "-T1", "-c"]],
+    gzip: ["gzip", ["-9", "-n", "-c"]],
+    zstd: ["zstd", ["-19", "-q", "-c"]],
+  };
+
+  it("every format row has a native and a native-free decoder, and they decode a sample identically", async () => {
+    expect(Object.keys(IMPLEMENTATIONS).sort()).toEqual([...CODEC_NAMES].sort());
+    const sample = readFileSync(PROVIDER_61);
+    for (const format of COMPRESSION_FORMATS) {
+      const [tool, args] = COMPRESSORS[format.name];
+      const r = spawnSync(tool, args, { input: sample });
+      expect(r.status, tool).toBe(0);
+      expect(detectCodec(r.stdout)).toBe(format.name);
+      const native = await IMPLEMENTATIONS[format.name].native();
+      const fallback = await IMPLEMENTATIONS[format.name].fallback();
+      expect([native.kind, fallback.kind]).toEqual(["native", "fallback"]);
+      const a = await native.decompress(once(r.stdout), 1 << 24);
+      const b = await fallback.decompress(once(r.stdout), 1 << 24);
+      expect(a.equals(sample), `${format.name} native`).toBe(true);
+      expect(b.equals(sample), `${format.name} fallback`).toBe(true);
+    }
+  });
+
+  it("derives the module file suffixes from the format rows", () => {
+    expect(MODULE_SUFFIXES).toEqual([".ko", ".ko.xz", ".ko.gz", ".ko.zst"]);
+    for (const name of ["a.ko", "a.ko.xz", "a.ko.gz", "a.ko.zst"]) expect(looksLikeModuleFile(name), name).toBe(true);
+    for (const name of ["a.ko.bz2", "a.o", "a.ko.xz.sig", "ko"]) expect(looksLikeModuleFile(name), name).toBe(false);
   });
 
   it("detects by magic bytes", () => {
