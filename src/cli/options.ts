@@ -157,10 +157,10 @@ export function parseCommandLine(spec: CommandSpec, args: readonly string[]): Pa
     const raw = args[t.index]!;
     const option = byName.get(t.name);
     if (option === undefined) throw new UsageError(ambiguous.get(t.index) ?? spec.unknownArgument(raw));
-    if (option.name === "help") return "help";
     let value: string | undefined;
     if (option.type === "flag") {
       if (t.value !== undefined && !option.optionalValue) throw new UsageError(spec.unknownArgument(raw));
+      if (option.name === "help") return "help";
       value = t.value;
     } else {
       value = t.value;

@@ -68,6 +68,7 @@ describe("parseCommandLine", () => {
     expect(refusal(SPEC, ["--bogus=1", "--nope"])).toBe("unknown option --bogus=1");
     expect(refusal(SPEC, ["-vx"])).toBe("unknown option -vx");
     expect(refusal(SPEC, ["--json=yes"])).toBe("unknown option --json=yes");
+    expect(refusal(SPEC, ["--help=1"])).toBe("unknown option --help=1");
     expect(refusal(SPEC, ["--basedir"])).toBe("--basedir needs a value");
     expect(refusal(SPEC, ["--basedir="])).toBe("--basedir needs a directory");
     expect(refusal(SPEC, ["--symvers", "K"])).toBe('--symvers K: no "="');
