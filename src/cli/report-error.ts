@@ -10,11 +10,12 @@ import { helpText, parseCommandLine, synopsis, UsageError, type CommandSpec, typ
 export const USAGE_EXIT = 2;
 
 /**
- * The one line of an error: a FileError (its file, reason and offset) or a message the lower
- * layers already worded (they name the file themselves), after the command's prefix.
+ * One line of a command's diagnostics after its prefix: an error (a FileError: its file, reason
+ * and offset; or a message the lower layers already worded, naming the file themselves), or a
+ * note such as weak-modules' "left alone: ..." and --verbose progress.
  */
-export function errorLine(prefix: string, error: FileError | string): string {
-  return `${prefix}: ${typeof error === "string" ? error : error.message}\n`;
+export function prefixedLine(prefix: string, text: FileError | string): string {
+  return `${prefix}: ${typeof text === "string" ? text : text.message}\n`;
 }
 
 /** The line of a warning: "PREFIX: warning: TEXT". */
@@ -23,12 +24,12 @@ export function warningLine(prefix: string, warning: string): string {
 }
 
 export function reportError(io: CliIO, prefix: string, error: FileError | string): void {
-  io.err(errorLine(prefix, error));
+  io.err(prefixedLine(prefix, error));
 }
 
 /** Several error lines in one write (a run can report thousands, and each write to a pipe is a system call). */
 export function reportErrors(io: CliIO, prefix: string, errors: readonly (FileError | string)[]): void {
-  if (errors.length > 0) io.err(errors.map((e) => errorLine(prefix, e)).join(""));
+  if (errors.length > 0) io.err(errors.map((e) => prefixedLine(prefix, e)).join(""));
 }
 
 export function reportWarnings(io: CliIO, prefix: string, warnings: readonly string[]): void {

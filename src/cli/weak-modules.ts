@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { checkInputPaths, isUsableKernelRelease, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../api.js";
 import { processIO, type CliIO } from "./io.js";
 import { UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
-import { commandLine, crashText, errorLine, reportError, reportErrors, reportUsageError, reportWarnings, USAGE_EXIT } from "./report-error.js";
+import { commandLine, crashText, prefixedLine, reportError, reportErrors, reportUsageError, reportWarnings, USAGE_EXIT } from "./report-error.js";
 
 const PREFIX = "weak-modules";
 
@@ -126,13 +126,13 @@ function report(result: WeakRunResult, parsed: Parsed, io: CliIO): void {
   }
   for (const s of plan.skipped) {
     if (s.reason === "incompatible" || s.reason === "foreign-entry" || s.reason === "shadowed" || parsed.verbose) {
-      err.push(errorLine(PREFIX, `${s.path} not linked into ${s.kernel}: ${s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail}`));
+      err.push(prefixedLine(PREFIX, `${s.path} not linked into ${s.kernel}: ${s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail}`));
     }
   }
   for (const f of plan.foreign) {
-    err.push(errorLine(PREFIX, `left alone: ${f.path} (${f.kind === "symlink" ? `symlink to ${f.target}` : f.kind === "file" ? "regular file" : f.kind}, not managed by kabi)`));
+    err.push(prefixedLine(PREFIX, `left alone: ${f.path} (${f.kind === "symlink" ? `symlink to ${f.target}` : f.kind === "file" ? "regular file" : f.kind}, not managed by kabi)`));
   }
-  if (parsed.verbose) for (const k of plan.noSymvers) err.push(errorLine(PREFIX, `kernel ${k} has no symvers: not considered`));
+  if (parsed.verbose) for (const k of plan.noSymvers) err.push(prefixedLine(PREFIX, `kernel ${k} has no symvers: not considered`));
   if (out.length > 0) io.out(out.join(""));
   if (err.length > 0) io.err(err.join(""));
 }
@@ -178,7 +178,7 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
       checkInitramfsProg: parsed.checkInitramfsProg,
       noInitramfs: parsed.noInitramfs,
     },
-    log: parsed.verbose ? (line) => io.err(errorLine(PREFIX, line)) : undefined,
+    log: parsed.verbose ? (line) => io.err(prefixedLine(PREFIX, line)) : undefined,
   });
   result.errors.unshift(...inputErrors);
   if (!parsed.json) {
