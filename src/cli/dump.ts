@@ -1,29 +1,37 @@
-import { describeInputError } from "../types/errors.js";
-import { formatKmodLine, readKmodListings } from "../module/dump-listings.js";
-import { readModule } from "../module/read-module.js";
+import { formatKmodLine, readKmodListings, readModule, toFileError } from "../api.js";
 import type { CliIO } from "./io.js";
-
-const USAGE = "usage: kabi dump [--modversions|--exports|--modinfo|--json] FILE...";
+import { synopsis, type CommandSpec } from "./options.js";
+import { commandLine, reportError, USAGE_EXIT } from "./report-error.js";
 
 type DumpMode = "modversions" | "exports" | "modinfo" | "json";
 
+export const DUMP_SPEC: CommandSpec = {
+  prefix: "kabi dump",
+  usageName: "kabi dump",
+  options: [
+    { name: "modversions", type: "flag", group: "mode", help: "the __versions CRCs, as modprobe --dump-modversions (the default)" },
+    { name: "exports", type: "flag", group: "mode", help: "the exported symbols' CRCs, as modprobe --show-exports" },
+    { name: "modinfo", type: "flag", group: "mode", help: "the .modinfo key=value lines" },
+    { name: "json", type: "flag", group: "mode", help: "the whole record (an array for several files)" },
+    { name: "help", short: "h", type: "flag", hideInSynopsis: true, help: "this help" },
+  ],
+  groups: [{ name: "mode" }],
+  operands: "FILE...",
+  unknownArgument: (arg) => `unknown option ${arg}`,
+  helpColumn: 19,
+};
+
+/** `kabi dump`: what kmod lists for each module file, or its whole record. */
 export async function dumpCommand(args: readonly string[], io: CliIO): Promise<number> {
-  let mode: DumpMode = "modversions";
-  const files: string[] = [];
-  for (const a of args) {
-    if (a === "--modversions" || a === "--exports" || a === "--modinfo" || a === "--json") mode = a.slice(2) as DumpMode;
-    else if (a === "-h" || a === "--help") {
-      io.out(USAGE + "\n");
-      return 0;
-    } else if (a.startsWith("-") && a !== "-") {
-      io.err(`kabi dump: unknown option ${a}\n${USAGE}\n`);
-      return 2;
-    } else files.push(a);
-  }
+  const parsed = commandLine(io, DUMP_SPEC, args);
+  if ("exit" in parsed) return parsed.exit;
+  const files = parsed.operands;
   if (files.length === 0) {
-    io.err(`${USAGE}\n`);
-    return 2;
+    io.err(`${synopsis(DUMP_SPEC)}\n`);
+    return USAGE_EXIT;
   }
+  // The last of the mode options counts.
+  const mode = (parsed.choice(DUMP_SPEC, "mode")?.name ?? "modversions") as DumpMode;
   let failed = false;
   const records: unknown[] = [];
   for (const file of files) {
@@ -39,7 +47,7 @@ export async function dumpCommand(args: readonly string[], io: CliIO): Promise<n
       }
     } catch (err) {
       failed = true;
-      io.err(`kabi dump: ${describeInputError(file, err)}\n`);
+      reportError(io, DUMP_SPEC.prefix, toFileError(file, err));
     }
   }
   if (mode === "json") io.out(JSON.stringify(files.length === 1 && records.length === 1 ? records[0] : records, null, 2) + "\n");

@@ -1,32 +1,65 @@
 import type { CliIO } from "./io.js";
+import { synopsis, type CommandSpec } from "./options.js";
+import { USAGE_EXIT } from "./report-error.js";
 
-const USAGE = `usage: kabi <command> [options]
-commands:
-  dump [--modversions|--exports|--modinfo|--json] FILE...   read modules like modprobe --dump-modversions/--show-exports
-  audit [--basedir DIR] [--symvers K=FILE]... [--kernel K]... [--strict-modversions] [--json] PATH...   modules x kernels compatibility
-`;
+/** A command's entry point and its option table (for the top-level usage). */
+interface CommandModule {
+  run: (args: readonly string[], io: CliIO) => Promise<number>;
+  spec: CommandSpec;
+}
 
 /** Loaded when run: each command imports only what it needs (start-up time counts in every weak-modules call). */
-type Command = (args: readonly string[], io: CliIO) => Promise<number>;
-
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  dump: async () => (await import("./dump.js")).dumpCommand,
-  "weak-modules": async () => (await import("./weak-modules.js")).weakModulesCommand,
-  status: async () => (await import("./status.js")).statusCommand,
-  audit: async () => (await import("./audit.js")).auditCommand,
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  dump: {
+    summary: "read modules like modprobe --dump-modversions/--show-exports",
+    load: async () => {
+      const m = await import("./dump.js");
+      return { run: m.dumpCommand, spec: m.DUMP_SPEC };
+    },
+  },
+  audit: {
+    summary: "modules x kernels compatibility",
+    load: async () => {
+      const m = await import("./audit.js");
+      return { run: m.auditCommand, spec: m.AUDIT_SPEC };
+    },
+  },
+  status: {
+    summary: "every external module's state on every installed kernel",
+    load: async () => {
+      const m = await import("./status.js");
+      return { run: m.statusCommand, spec: m.STATUS_SPEC };
+    },
+  },
+  "weak-modules": {
+    summary: "Red Hat's weak-modules (also installed as its own executable)",
+    load: async () => {
+      const m = await import("./weak-modules.js");
+      return { run: m.weakModulesCommand, spec: m.WEAK_MODULES_SPEC };
+    },
+  },
 };
+
+/** The top-level usage: each command's synopsis (from its option table) and what it is for. */
+async function usage(): Promise<string> {
+  const lines = ["usage: kabi <command> [options]", "commands:"];
+  for (const [name, command] of Object.entries(COMMANDS)) {
+    const { spec } = await command.load();
+    lines.push(`  ${name}${synopsis(spec).slice(`usage: ${spec.usageName}`.length)}   ${command.summary}`);
+  }
+  return lines.join("\n") + "\n";
+}
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "-h" || name === "--help") {
-    io.out(USAGE);
-    return name === undefined ? 2 : 0;
+    io.out(await usage());
+    return name === undefined ? USAGE_EXIT : 0;
   }
-  const load = COMMANDS[name];
-  if (!load) {
-    io.err(`kabi: unknown command '${name}'\n${USAGE}`);
-    return 2;
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    io.err(`kabi: unknown command '${name}'\n${await usage()}`);
+    return USAGE_EXIT;
   }
-  return (await load())(rest, io);
+  return (await command.load()).run(rest, io);
 }
-

@@ -3,32 +3,64 @@ import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { isUsableKernelRelease } from "../root/kernel-release.js";
-import { checkInputPaths } from "../weak/input-paths.js";
-import { runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../weak/weak-run.js";
+import { checkInputPaths, isUsableKernelRelease, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../api.js";
 import { processIO, type CliIO } from "./io.js";
+import { UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
+import { commandLine, crashText, prefixedLine, reportError, reportErrors, reportUsageError, reportWarnings, USAGE_EXIT } from "./report-error.js";
 
-const USAGE = `usage: weak-modules [options] {--add-modules|--remove-modules|--add-kernel [K]|--remove-kernel [K]}
-  --add-modules            link the modules named on standard input into every compatible kernel
-  --remove-modules         remove the links to the modules named on standard input (files may be gone)
-  --add-kernel [K]         compute kernel K's whole weak-updates set (default: the running kernel)
-  --remove-kernel [K]      remove kernel K's weak-updates links (default: the running kernel)
-  --dry-run                show what would change; write nothing
-  --no-initramfs           do not regenerate initramfs images
-  --verbose                say what is done
-  --basedir DIR            work on the root DIR instead of /
-  --dracut PATH            the dracut to run (default: dracut on PATH)
-  --check-initramfs-prog PATH   run "PATH K" for each changed kernel instead of dracut
-  --depmod PATH            the depmod to run (default: depmod on PATH; skipped when absent)
-  --no-cache               do not use the persistent record cache (default: $KABI_CACHE_DIR,
-                           else \${XDG_CACHE_HOME:-~/.cache}/kabi; --dry-run never writes it)
-  --delete-modules         accepted for compatibility; no effect
-  --json                   print a machine-readable account of the changes
-  -h, --help               this help
-`;
+const PREFIX = "weak-modules";
+
+type Action = "add-modules" | "remove-modules" | "add-kernel" | "remove-kernel";
+
+/**
+ * Red Hat's weak-modules parses with getopt_long: options in any order, unique prefixes of long
+ * options, the kernel release of --add-kernel/--remove-kernel an operand (or attached: --add-kernel=K).
+ */
+export const WEAK_MODULES_SPEC: CommandSpec = {
+  prefix: PREFIX,
+  usageName: "weak-modules",
+  options: [
+    { name: "add-modules", type: "flag", group: "action", help: "link the modules named on standard input into every compatible kernel" },
+    { name: "remove-modules", type: "flag", group: "action", help: "remove the links to the modules named on standard input (files may be gone)" },
+    { name: "add-kernel", type: "flag", optionalValue: true, valueName: "K", group: "action", help: "compute kernel K's whole weak-updates set (default: the running kernel)" },
+    { name: "remove-kernel", type: "flag", optionalValue: true, valueName: "K", group: "action", help: "remove kernel K's weak-updates links (default: the running kernel)" },
+    { name: "dry-run", type: "flag", help: "show what would change; write nothing" },
+    { name: "no-initramfs", type: "flag", help: "do not regenerate initramfs images" },
+    { name: "verbose", short: "v", type: "flag", help: "say what is done" },
+    { name: "basedir", type: "value", valueName: "DIR", help: "work on the root DIR instead of /" },
+    { name: "dracut", type: "value", valueName: "PATH", help: "the dracut to run (default: dracut on PATH)" },
+    { name: "check-initramfs-prog", type: "value", valueName: "PATH", help: 'run "PATH K" for each changed kernel instead of dracut' },
+    { name: "depmod", type: "value", valueName: "PATH", help: "the depmod to run (default: depmod on PATH; skipped when absent)" },
+    {
+      name: "no-cache",
+      type: "flag",
+      help: "do not use the persistent record cache (default: $KABI_CACHE_DIR,\nelse ${XDG_CACHE_HOME:-~/.cache}/kabi; --dry-run never writes it)",
+    },
+    { name: "delete-modules", type: "flag", help: "accepted for compatibility; no effect" },
+    { name: "json", type: "flag", help: "print a machine-readable account of the changes" },
+    { name: "help", short: "h", type: "flag", help: "this help" },
+  ],
+  groups: [{ name: "action", required: true, exclusive: true }],
+  // The operand is --add-kernel's or --remove-kernel's release (see validate).
+  maxOperands: Infinity,
+  compactSynopsis: true,
+  abbreviations: true,
+  unknownArgument: (arg) => `unknown argument ${JSON.stringify(arg)}`,
+  helpColumn: 27,
+  // The one operand is --add-kernel's or --remove-kernel's release, unless it was attached. A
+  // release never starts with "-": such an operand ("-", or "-x" after "--") is refused as before.
+  validate: (parsed) => {
+    const action = parsed.choice(WEAK_MODULES_SPEC, "action");
+    const takesRelease = (action?.name === "add-kernel" || action?.name === "remove-kernel") && action.value === undefined;
+    const release = takesRelease ? parsed.operands[0] : undefined;
+    if (release?.startsWith("-")) return WEAK_MODULES_SPEC.unknownArgument(release);
+    const extra = parsed.operands[takesRelease ? 1 : 0];
+    return extra === undefined ? undefined : WEAK_MODULES_SPEC.unknownArgument(extra);
+  },
+};
 
 interface Parsed {
-  action: "add-modules" | "remove-modules" | "add-kernel" | "remove-kernel";
+  action: Action;
   release: string | null;
   dryRun: boolean;
   noInitramfs: boolean;
@@ -41,91 +73,21 @@ interface Parsed {
   noCache: boolean;
 }
 
-class UsageError extends Error {}
-
-function parseArgs(args: readonly string[]): Parsed | "help" {
-  let action: Parsed["action"] | null = null;
-  const p: Omit<Parsed, "action"> = {
-    release: null,
-    dryRun: false,
-    noInitramfs: false,
-    verbose: false,
-    json: false,
-    basedir: "/",
-    dracut: null,
-    checkInitramfsProg: null,
-    depmod: null,
-    noCache: false,
+function settings(p: ParsedOptions): Parsed {
+  const action = p.choice(WEAK_MODULES_SPEC, "action")!;
+  return {
+    action: action.name as Action,
+    release: action.value ?? p.operands[0] ?? null,
+    dryRun: p.has("dry-run"),
+    noInitramfs: p.has("no-initramfs"),
+    verbose: p.has("verbose"),
+    json: p.has("json"),
+    basedir: p.value("basedir") ?? "/",
+    dracut: p.value("dracut") ?? null,
+    checkInitramfsProg: p.value("check-initramfs-prog") ?? null,
+    depmod: p.value("depmod") ?? null,
+    noCache: p.has("no-cache"),
   };
-  const setAction = (a: Parsed["action"]) => {
-    if (action !== null && action !== a) throw new UsageError(`--${action} and --${a} cannot be combined`);
-    action = a;
-  };
-  for (let i = 0; i < args.length; i++) {
-    let a = args[i];
-    let inline: string | null = null;
-    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
-    if (eq > 0) {
-      inline = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const value = (): string => {
-      if (inline !== null) return inline;
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    switch (a) {
-      case "-h":
-      case "--help":
-        return "help";
-      case "--add-modules":
-      case "--remove-modules":
-        setAction(a.slice(2) as Parsed["action"]);
-        break;
-      case "--add-kernel":
-      case "--remove-kernel":
-        setAction(a.slice(2) as Parsed["action"]);
-        if (inline !== null) p.release = inline;
-        else if (i + 1 < args.length && !args[i + 1].startsWith("-")) p.release = args[++i];
-        break;
-      case "--dry-run":
-        p.dryRun = true;
-        break;
-      case "--no-initramfs":
-        p.noInitramfs = true;
-        break;
-      case "--verbose":
-      case "-v":
-        p.verbose = true;
-        break;
-      case "--json":
-        p.json = true;
-        break;
-      case "--delete-modules":
-        break;
-      case "--no-cache":
-        p.noCache = true;
-        break;
-      case "--basedir":
-        p.basedir = value();
-        break;
-      case "--dracut":
-        p.dracut = value();
-        break;
-      case "--check-initramfs-prog":
-        p.checkInitramfsProg = value();
-        break;
-      case "--depmod":
-        p.depmod = value();
-        break;
-      default:
-        throw new UsageError(`unknown argument ${JSON.stringify(args[i])}`);
-    }
-  }
-  if (action === null) throw new UsageError("one of --add-modules, --remove-modules, --add-kernel, --remove-kernel is required");
-  if (p.basedir === "") throw new UsageError("--basedir needs a directory");
-  return { action, ...p };
 }
 
 function report(result: WeakRunResult, parsed: Parsed, io: CliIO): void {
@@ -164,33 +126,22 @@ function report(result: WeakRunResult, parsed: Parsed, io: CliIO): void {
   }
   for (const s of plan.skipped) {
     if (s.reason === "incompatible" || s.reason === "foreign-entry" || s.reason === "shadowed" || parsed.verbose) {
-      err.push(`weak-modules: ${s.path} not linked into ${s.kernel}: ${s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail}\n`);
+      err.push(prefixedLine(PREFIX, `${s.path} not linked into ${s.kernel}: ${s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail}`));
     }
   }
   for (const f of plan.foreign) {
-    err.push(`weak-modules: left alone: ${f.path} (${f.kind === "symlink" ? `symlink to ${f.target}` : f.kind === "file" ? "regular file" : f.kind}, not managed by kabi)\n`);
+    err.push(prefixedLine(PREFIX, `left alone: ${f.path} (${f.kind === "symlink" ? `symlink to ${f.target}` : f.kind === "file" ? "regular file" : f.kind}, not managed by kabi)`));
   }
-  if (parsed.verbose) for (const k of plan.noSymvers) err.push(`weak-modules: kernel ${k} has no symvers: not considered\n`);
+  if (parsed.verbose) for (const k of plan.noSymvers) err.push(prefixedLine(PREFIX, `kernel ${k} has no symvers: not considered`));
   if (out.length > 0) io.out(out.join(""));
   if (err.length > 0) io.err(err.join(""));
 }
 
 export async function weakModulesCommand(args: readonly string[], io: CliIO): Promise<number> {
-  let parsed: Parsed;
-  try {
-    const p = parseArgs(args);
-    if (p === "help") {
-      io.out(USAGE);
-      return 0;
-    }
-    parsed = p;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`weak-modules: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+  const given = commandLine(io, WEAK_MODULES_SPEC, args);
+  if ("exit" in given) return given.exit;
+  const parsed = settings(given);
+  if (parsed.basedir === "") return reportUsageError(io, WEAK_MODULES_SPEC, new UsageError("--basedir needs a directory"));
   const root = path.resolve(io.cwd, parsed.basedir);
   const inputErrors: string[] = [];
   let mode: WeakMode;
@@ -204,12 +155,12 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
   } else {
     const release = parsed.release ?? os.release();
     if (!isUsableKernelRelease(release)) {
-      io.err(`weak-modules: ${JSON.stringify(release)} is not a kernel release\n`);
-      return 2;
+      reportError(io, PREFIX, `${JSON.stringify(release)} is not a kernel release`);
+      return USAGE_EXIT;
     }
     mode = { kind: parsed.action, release };
   }
-  for (const e of inputErrors) io.err(`weak-modules: ${e}\n`);
+  reportErrors(io, PREFIX, inputErrors);
   if ((mode.kind === "add-modules" || mode.kind === "remove-modules") && mode.modules.length === 0) {
     // Nothing valid to do: touch nothing at all (not even the lock).
     if (parsed.json) io.out(JSON.stringify({ dryRun: parsed.dryRun, actions: [], errors: inputErrors }, null, 2) + "\n");
@@ -227,12 +178,12 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
       checkInitramfsProg: parsed.checkInitramfsProg,
       noInitramfs: parsed.noInitramfs,
     },
-    log: parsed.verbose ? (line) => io.err(`weak-modules: ${line}\n`) : undefined,
+    log: parsed.verbose ? (line) => io.err(prefixedLine(PREFIX, line)) : undefined,
   });
   result.errors.unshift(...inputErrors);
   if (!parsed.json) {
-    for (const e of result.errors.slice(inputErrors.length)) io.err(`weak-modules: ${e}\n`);
-    for (const w of result.warnings) io.err(`weak-modules: warning: ${w}\n`);
+    reportErrors(io, PREFIX, result.errors.slice(inputErrors.length));
+    reportWarnings(io, PREFIX, result.warnings);
   }
   report(result, parsed, io);
   return result.errors.length > 0 ? 1 : 0;
@@ -252,7 +203,7 @@ if (isMain()) {
   weakModulesCommand(process.argv.slice(2), processIO()).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-      process.stderr.write(`weak-modules: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(crashText(PREFIX, err));
       process.exitCode = 2;
     },
   );

@@ -4,6 +4,9 @@ import { readVersionsSection } from "./modversions.js";
 import type { ModversionEntry } from "../types/module-record.js";
 import { openModule, type ReadModuleOptions } from "./read-module.js";
 
+// Its own module, so that printing a listing does not load the ELF reader.
+export { formatKmodLine } from "./kmod-line.js";
+
 /** The listings `modprobe --dump-modversions` and `modprobe --show-exports` print for a file. */
 export async function readKmodListings(path: string, options: ReadModuleOptions = {}): Promise<{ modversions: ModversionEntry[]; exports: ModversionEntry[] }> {
   const { elf, source } = await openModule(path, options);
@@ -14,8 +17,3 @@ export async function readKmodListings(path: string, options: ReadModuleOptions 
   }
 }
 
-/** kmod prints `0x%08"PRIx64"\t%s`. */
-export function formatKmodLine(e: ModversionEntry): string {
-  const crc = e.crc < 0 ? "ffffffffffffffff" : e.crc.toString(16).padStart(8, "0");
-  return `0x${crc}\t${e.symbol}`;
-}
