@@ -12,81 +12,6 @@ export interface AuditKernel {
   strictModversions?: true;
 }
 
-export interface AuditPair {
-  compatible: boolean;
-  missing: string[];
-  mismatched: { symbol: string; moduleCrc: string; kernelCrc: string; provider: string }[];
-  noSymbolVersion: { symbol: string; provider: string }[];
-  blockedBy: { provider: string; providerPath: string; symbols: string[] }[];
-  missingImportNs: { symbol: string; namespace: string }[];
-  gplOnly: { symbol: string; provider: string; license: string | null }[];
-  proprietaryTaint: { symbol: string; provider: string; taintedBy: string; gplOnlySymbol: string; gplOnlyProvider: string }[];
-  vermagicMismatch: { module: string; kernel: string } | null;
-  noModversions: boolean;
-  providers: string[];
-}
-
-export interface AuditModule {
-  path: string;
-  name: string;
-  builtFor: string;
-  hasModversions: boolean;
-  kernels: Record<string, AuditPair>;
-}
-
-/** The `kabi audit --json` document. */
-export interface AuditReport {
-  kernels: AuditKernel[];
-  modules: AuditModule[];
-  errors: InputError[];
-  symversProblems: SymversProblem[];
-}
-
-export function buildAuditReport(
-  kernels: readonly AuditKernel[],
-  modules: readonly ModuleRecord[],
-  report: CompatibilityReport,
-  errors: InputError[],
-  symversProblems: SymversProblem[],
-): AuditReport {
-  return {
-    kernels: [...kernels],
-    modules: modules.map((m, mi) => {
-      const perKernel: Record<string, AuditPair> = {};
-      kernels.forEach((k, ki) => {
-        const v = report.verdict(mi, ki);
-        if (v) perKernel[k.release] = auditPair(v);
-      });
-      return { path: m.path, name: m.name, builtFor: m.builtFor, hasModversions: m.hasModversions, kernels: perKernel };
-    }),
-    errors,
-    symversProblems,
-  };
-}
-
-function auditPair(v: PairVerdict): AuditPair {
-  return {
-    compatible: v.compatible,
-    missing: v.missing,
-    mismatched: v.mismatched.map((x) => ({ symbol: x.symbol, moduleCrc: hexCrc(x.moduleCrc), kernelCrc: hexCrc(x.kernelCrc), provider: x.provider })),
-    noSymbolVersion: v.noSymbolVersion,
-    blockedBy: v.blockedBy,
-    missingImportNs: v.missingImportNs,
-    gplOnly: v.gplOnly,
-    proprietaryTaint: v.proprietaryTaint,
-    vermagicMismatch: v.vermagicMismatch,
-    noModversions: v.noModversions,
-    providers: v.providers,
-  };
-}
-
-/** 0 when every module is compatible with every kernel, 1 when some pair is not, 2 on input errors. */
-export function auditExitCode(r: AuditReport): number {
-  if (r.errors.length > 0) return 2;
-  return r.modules.every((m) => Object.values(m.kernels).every((p) => p.compatible)) ? 0 : 1;
-}
-
-
 /** What a streamed report is made from: the engine's report over the records read. */
 export interface AuditInput {
   kernels: readonly AuditKernel[];
@@ -96,7 +21,10 @@ export interface AuditInput {
   symversProblems: readonly SymversProblem[];
 }
 
-/** The exit code of `auditExitCode`, from the engine's bitsets (no verdict is computed). */
+/**
+ * The exit code from the engine's bitsets (no verdict is computed): 0 when every module is
+ * compatible with every kernel, 1 when some pair is not, 2 on input errors.
+ */
 export function auditInputExitCode(input: AuditInput): number {
   if (input.errors.length > 0) return 2;
   const { report } = input;
@@ -185,7 +113,7 @@ const plainTail = (noModversions: boolean): Buffer =>
 const PLAIN_TAIL = plainTail(false);
 const PLAIN_TAIL_NO_MODVERSIONS = plainTail(true);
 
-/** JSON.stringify(auditPair(v)), written directly, piece by piece (no nested concatenation). */
+/** The JSON of a pair's verdict (its fields in PairVerdict order, CRCs as `0x%08x`), written directly, piece by piece (no nested concatenation). */
 function writePairJson(w: ByteWriter, v: PairVerdict, mismatches: MismatchFragments, names: Map<string, Buffer>): void {
   w.bytes(v.compatible ? COMPATIBLE_HEAD : INCOMPATIBLE_HEAD);
   writeNameList(w, v.missing, names);
@@ -242,7 +170,7 @@ function writePairJson(w: ByteWriter, v: PairVerdict, mismatches: MismatchFragme
 const indented = (x: unknown): string => JSON.stringify(x, null, 2).replace(/\n/g, "\n  ");
 
 /**
- * Writes the `kabi audit --json` document (the AuditReport of buildAuditReport) as it goes: one
+ * Writes the `kabi audit --json` document as it goes: one
  * module per line, each pair's verdict computed while writing and dropped after, so memory stays
  * flat however many kernels and mismatches there are.
  */
@@ -283,7 +211,8 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
   w.flush();
 }
 
-interface TextRows {
+/** What the text report is made from (the streamed report, or a whole-report model in the tests). */
+export interface TextRows {
   kernels: readonly AuditKernel[];
   modules: readonly { path: string; builtFor: string; hasModversions: boolean }[];
   /** The matrix cell of module m on kernel k ("-", "ok?", "ok", "NO"). */
@@ -292,7 +221,8 @@ interface TextRows {
   reasons(m: number, k: number): string[] | null;
 }
 
-function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
+/** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
+export function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
   const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
   w.text("kernels:\n");
@@ -333,28 +263,7 @@ function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
   w.flush();
 }
 
-/** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
-export function formatAuditText(r: AuditReport): string {
-  const parts: Buffer[] = [];
-  writeText(
-    {
-      kernels: r.kernels,
-      modules: r.modules,
-      mark: (m, k) => {
-        const p = r.modules[m].kernels[r.kernels[k].release];
-        return !p ? "-" : p.compatible ? (p.noModversions ? "ok?" : "ok") : "NO";
-      },
-      reasons: (m, k) => {
-        const p = r.modules[m].kernels[r.kernels[k].release];
-        return !p || p.compatible ? null : verdictReasonLines(p);
-      },
-    },
-    (t) => parts.push(t),
-  );
-  return Buffer.concat(parts).toString("utf8");
-}
-
-/** formatAuditText of the report of `input`, written as it goes (verdicts computed and dropped). */
+/** The text report of `input`, written as it goes (verdicts computed and dropped). */
 export function writeAuditText(input: AuditInput, sink: (chunk: Buffer) => void): void {
   const { report, modules } = input;
   let explainedModule = -1;

@@ -8,7 +8,7 @@ export function hexCrc(crc: number): string {
 }
 
 /**
- * What the reason lines are made from: an engine PairVerdict, or its audit JSON form (AuditPair,
+ * What the reason lines are made from: an engine PairVerdict, or its audit JSON form (the tests' AuditPair,
  * whose CRCs are already `0x%08x` strings). Both fit as they are.
  */
 export interface ReasonSource {

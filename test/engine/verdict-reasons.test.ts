@@ -3,7 +3,7 @@
  * AuditPair of the JSON report), weak-modules and `kabi status` use verdictReasonLines.
  */
 import { describe, expect, it } from "vitest";
-import type { AuditPair } from "../../src/audit/audit-report.js";
+import type { AuditPair } from "../audit/whole-report.js";
 import type { PairVerdict } from "../../src/engine/index.js";
 import { blockingSymbols, verdictReasonLines } from "../../src/engine/verdict-reasons.js";
 import { describeIncompatibility } from "../../src/weak/weak-assign.js";
