@@ -5,8 +5,8 @@ import { addKernel, fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, sets
 import { moduleIsGplCompatible } from "./license.js";
 import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, crcAccepts, RequirementBuilder } from "./requirements.js";
-import { sharedInterner } from "./symbol-interner.js";
+import { ANY_CRC, crcAccepts, RequirementBuilder, type Requirements } from "./requirements.js";
+import { sharedInterner, type SymbolInterner } from "./symbol-interner.js";
 import type { CompatibilityReport, CrcMismatch, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
 import { vermagicFlags } from "./vermagic.js";
 
@@ -36,6 +36,202 @@ interface CandidateProvider {
 }
 
 /**
+ * Judges every module on every kernel at once.
+ *
+ * Each module's requirements are AND-ed as kernel bitsets, one set per (symbol, crc) key, so the
+ * cost grows with the number of requirements, not with modules × kernels. Requirements that
+ * candidate modules can satisfy are resolved to the greatest fixed point: every candidate starts
+ * compatible, those that fail are removed, until stable. Detailed reasons are computed lazily.
+ *
+ * The phases, each a function below: the requirements and the static provider index
+ * (indexRequirements), the candidate sets (candidateSets), the candidate modules' exports
+ * (candidateExports), the vermagic groups (vermagicGroups), the per-module fast pass (fastPass),
+ * the greatest fixed point with the inherited taint (greatestFixedPoint), the report object
+ * (reportOf).
+ */
+export function evaluate(modules: readonly ModuleRecord[], kernels: readonly KernelTarget[], options: EvaluateOptions = {}): CompatibilityReport {
+  const indexed = indexRequirements(modules, kernels);
+  const candidate = candidateSets(modules.length, kernels.length, options.isCandidate);
+  const exports = candidateExports(modules, indexed);
+  const vermagic = vermagicGroups(modules, kernels);
+  const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic);
+  const taint = InheritedTaint.create(
+    modules,
+    kernels,
+    candidate,
+    exports.gplOk,
+    indexed.index,
+    indexed.interner,
+    exports.moduleNames,
+    indexed.requirements,
+    exports.exporters,
+    exports.exportOf,
+  );
+  greatestFixedPoint(compat, dynamic, taint, indexed.words);
+  return reportOf({
+    modules,
+    kernels,
+    kernelFlags: vermagic.kernelFlags,
+    moduleFlags: vermagic.moduleFlags,
+    gplOk: exports.gplOk,
+    requirements: indexed.requirements,
+    interner: indexed.interner,
+    index: indexed.index,
+    moduleNames: exports.moduleNames,
+    moduleNameIds: exports.moduleNameIds,
+    exporters: exports.exporters,
+    candidate,
+    compat,
+    strict: indexed.strict,
+    symversMismatches: new Array<CrcMismatch | undefined>(kernels.length * indexed.symbolCount),
+    sharedMismatchCount: 0,
+    taint,
+  });
+}
+
+/** What indexRequirements computes. */
+interface IndexedRequirements {
+  /** Words of a kernel set. */
+  words: number;
+  /** Kernels with Debian's strict check_version (KernelTarget.strictModversions), or null when none. */
+  strict: Uint32Array | null;
+  interner: SymbolInterner;
+  requirements: Requirements;
+  /** 1 for the symbol ids some module requires; its length is the number of symbol ids indexed. */
+  required: Uint8Array;
+  symbolCount: number;
+  index: StaticProviderIndex;
+}
+
+/**
+ * Every module's requirements (RequirementBuilder: the strict-only ones too when some kernel is
+ * strict) and the static provider index of the symbols they name: what each kernel's symvers and
+ * resident modules provide, as kernel sets per (symbol, CRC), so the fast pass reads words, not
+ * entries.
+ */
+function indexRequirements(modules: readonly ModuleRecord[], kernels: readonly KernelTarget[]): IndexedRequirements {
+  const kernelCount = kernels.length;
+  const words = wordsFor(kernelCount);
+  let strict: Uint32Array | null = null;
+  for (let k = 0; k < kernelCount; k++) if (kernels[k].strictModversions === true) addKernel((strict ??= newSet(words)), k);
+
+  const interner = sharedInterner();
+  const builder = new RequirementBuilder(interner, strict !== null);
+  const requirements = builder.buildAll(modules);
+  const required = new Uint8Array(interner.size);
+  const reqSym = requirements.sym;
+  for (let i = 0, end = requirements.start[modules.length]; i < end; i++) required[reqSym[i]] = 1;
+  const index = new StaticProviderIndex(interner, kernels, required);
+  return { words, strict, interner, requirements, required, symbolCount: required.length, index };
+}
+
+/**
+ * Per module, the kernels it is a candidate on (EvaluateOptions.isCandidate; by default one shared
+ * full set): only there is it judged, and only there do its exports count.
+ */
+function candidateSets(moduleCount: number, kernelCount: number, isCandidate: EvaluateOptions["isCandidate"]): Uint32Array[] {
+  const words = wordsFor(kernelCount);
+  const all = fullSet(kernelCount);
+  const candidate: Uint32Array[] = new Array<Uint32Array>(moduleCount);
+  for (let m = 0; m < moduleCount; m++) {
+    if (isCandidate === undefined) {
+      candidate[m] = all;
+    } else {
+      const set = newSet(words);
+      for (let k = 0; k < kernelCount; k++) if (isCandidate(m, k)) addKernel(set, k);
+      candidate[m] = set;
+    }
+  }
+  return candidate;
+}
+
+/** What candidateExports computes. */
+interface CandidateExports {
+  /** Symbol id → the candidate modules exporting it (required symbols only), in module order. */
+  exporters: (number[] | undefined)[];
+  /**
+   * 1 where the module's licence lets it use GPL-only exports (nearly every module: those skip
+   * every GPL-only check).
+   */
+  gplOk: Uint8Array;
+  /** Module names with '-' read as '_'. */
+  moduleNames: string[];
+  /** index.moduleNameId of each module name (for the stand-in rule). */
+  moduleNameIds: Int32Array;
+  /** Module m's export of a symbol it exports (a map per module, made on first use). */
+  exportOf: (m: number, name: string) => ExportedSymbol;
+}
+
+/**
+ * What the modules themselves offer: which of them export each required symbol, whether each may
+ * use GPL-only exports, and the names a module stands in for an in-tree module by.
+ */
+function candidateExports(modules: readonly ModuleRecord[], indexed: IndexedRequirements): CandidateExports {
+  const { interner, required, symbolCount, index } = indexed;
+  const moduleCount = modules.length;
+  const exporters = new Array<number[] | undefined>(symbolCount);
+  for (let m = 0; m < moduleCount; m++) {
+    for (const x of modules[m].exports) {
+      const id = interner.lookup(x.name);
+      if (id < 0 || id >= symbolCount || required[id] !== 1) continue;
+      let list = exporters[id];
+      if (list === undefined) exporters[id] = list = [];
+      if (list[list.length - 1] !== m) list.push(m);
+    }
+  }
+  const gplOk = new Uint8Array(moduleCount);
+  for (let m = 0; m < moduleCount; m++) gplOk[m] = moduleIsGplCompatible(modules[m].modinfo) ? 1 : 0;
+  const moduleNames = modules.map((m) => normalizeModuleName(m.name));
+  const moduleNameIds = Int32Array.from(moduleNames, (name) => index.moduleNameId(name));
+  const exportMaps = new Array<Map<string, ExportedSymbol> | undefined>(moduleCount);
+  const exportOf = (m: number, name: string): ExportedSymbol => {
+    let map = exportMaps[m];
+    if (map === undefined) {
+      map = new Map<string, ExportedSymbol>();
+      for (const x of modules[m].exports) if (!map.has(x.name)) map.set(x.name, x);
+      exportMaps[m] = map;
+    }
+    return map.get(name)!;
+  };
+  return { exporters, gplOk, moduleNames, moduleNameIds, exportOf };
+}
+
+/** What vermagicGroups computes. */
+interface VermagicGroups {
+  /** vermagicFlags of each kernel's vermagic, null when unknown. */
+  kernelFlags: (string | null)[];
+  /** vermagicFlags of each module's vermagic, null when it has none. */
+  moduleFlags: (string | null)[];
+  /** Kernels without a known vermagic: they accept any module. */
+  unknownVermagic: Uint32Array;
+  /** Flags → the kernels with those flags. */
+  byFlags: Map<string, Uint32Array>;
+}
+
+/**
+ * The vermagic rule's kernel sets: a module whose vermagic flags differ from a kernel's is refused
+ * there, so kernels are grouped by flags and a module keeps the group of its own flags (and the
+ * kernels of unknown vermagic).
+ */
+function vermagicGroups(modules: readonly ModuleRecord[], kernels: readonly KernelTarget[]): VermagicGroups {
+  const words = wordsFor(kernels.length);
+  const kernelFlags = kernels.map((k) => (k.vermagic === undefined ? null : vermagicFlags(k.vermagic)));
+  const moduleFlags = modulesVermagicFlags(modules);
+  const unknownVermagic = newSet(words);
+  const byFlags = new Map<string, Uint32Array>();
+  kernelFlags.forEach((flags, k) => {
+    if (flags === null) {
+      addKernel(unknownVermagic, k);
+      return;
+    }
+    let set = byFlags.get(flags);
+    if (set === undefined) byFlags.set(flags, (set = newSet(words)));
+    addKernel(set, k);
+  });
+  return { kernelFlags, moduleFlags, unknownVermagic, byFlags };
+}
+
+/**
  * vermagicFlags of each module's vermagic, or null when it has none (blank). A tree's modules
  * share one vermagic, so it is split once and reused while the strings are equal.
  */
@@ -54,99 +250,37 @@ function modulesVermagicFlags(modules: readonly ModuleRecord[]): (string | null)
   return out;
 }
 
+/** What fastPass computes. */
+interface FastPassResult {
+  /** Per module: the kernels where it passes the fast pass (narrowed later by the fixed point). */
+  compat: Uint32Array[];
+  /** Per module still compatible somewhere: its requirements candidate modules may satisfy. */
+  dynamic: (DynamicRequirement[] | undefined)[];
+}
+
 /**
- * Judges every module on every kernel at once.
- *
- * Each module's requirements are AND-ed as kernel bitsets, one set per (symbol, crc) key, so the
- * cost grows with the number of requirements, not with modules × kernels. Requirements that
- * candidate modules can satisfy are resolved to the greatest fixed point: every candidate starts
- * compatible, those that fail are removed, until stable. Detailed reasons are computed lazily.
+ * One pass per module over its requirements, all kernels at once: compat[m] starts as the kernels
+ * it is a candidate on with matching vermagic, and each requirement the static providers alone
+ * decide narrows it (a module is dropped from the pass as soon as no kernel is left). A
+ * requirement some other candidate module may satisfy is kept as a DynamicRequirement for the
+ * fixed point instead.
  */
-export function evaluate(
+function fastPass(
   modules: readonly ModuleRecord[],
-  kernels: readonly KernelTarget[],
-  options: EvaluateOptions = {},
-): CompatibilityReport {
-  const kernelCount = kernels.length;
+  indexed: IndexedRequirements,
+  candidate: readonly Uint32Array[],
+  exports: CandidateExports,
+  vermagic: VermagicGroups,
+): FastPassResult {
+  const { words, strict, interner, requirements, index } = indexed;
+  const { exporters, gplOk, moduleNameIds, exportOf } = exports;
+  const { moduleFlags, unknownVermagic, byFlags } = vermagic;
   const moduleCount = modules.length;
-  const words = wordsFor(kernelCount);
-  const all = fullSet(kernelCount);
-
-  // Kernels with Debian's strict check_version (KernelTarget.strictModversions), or null when none.
-  let strict: Uint32Array | null = null;
-  for (let k = 0; k < kernelCount; k++) if (kernels[k].strictModversions === true) addKernel((strict ??= newSet(words)), k);
-
-  const interner = sharedInterner();
-  const builder = new RequirementBuilder(interner, strict !== null);
-  const requirements = builder.buildAll(modules);
-  const required = new Uint8Array(interner.size);
+  const pool = index.pool.raw();
   const reqSym = requirements.sym;
   const reqCrc = requirements.crc;
   const reqWeak = requirements.weak;
   const reqStart = requirements.start;
-  for (let i = 0, end = reqStart[moduleCount]; i < end; i++) required[reqSym[i]] = 1;
-  const symbolCount = required.length;
-  const index = new StaticProviderIndex(interner, kernels, required);
-  const pool = index.pool.raw();
-
-  // Candidate sets.
-  const candidate: Uint32Array[] = new Array<Uint32Array>(moduleCount);
-  const isCandidate = options.isCandidate;
-  for (let m = 0; m < moduleCount; m++) {
-    if (isCandidate === undefined) {
-      candidate[m] = all;
-    } else {
-      const set = newSet(words);
-      for (let k = 0; k < kernelCount; k++) if (isCandidate(m, k)) addKernel(set, k);
-      candidate[m] = set;
-    }
-  }
-
-  // Candidate exports of required symbols: symbol id → module indices.
-  const exporters = new Array<number[] | undefined>(symbolCount);
-  for (let m = 0; m < moduleCount; m++) {
-    for (const x of modules[m].exports) {
-      const id = interner.lookup(x.name);
-      if (id < 0 || id >= symbolCount || required[id] !== 1) continue;
-      let list = exporters[id];
-      if (list === undefined) exporters[id] = list = [];
-      if (list[list.length - 1] !== m) list.push(m);
-    }
-  }
-  // 1 where the module's licence lets it use GPL-only exports (nearly every module: those skip
-  // every GPL-only check below).
-  const gplOk = new Uint8Array(moduleCount);
-  for (let m = 0; m < moduleCount; m++) gplOk[m] = moduleIsGplCompatible(modules[m].modinfo) ? 1 : 0;
-  const moduleNames = modules.map((m) => normalizeModuleName(m.name));
-  const moduleNameIds = Int32Array.from(moduleNames, (name) => index.moduleNameId(name));
-  const exportMaps = new Array<Map<string, ExportedSymbol> | undefined>(moduleCount);
-  const exportOf = (m: number, name: string): ExportedSymbol => {
-    let map = exportMaps[m];
-    if (map === undefined) {
-      map = new Map<string, ExportedSymbol>();
-      for (const x of modules[m].exports) if (!map.has(x.name)) map.set(x.name, x);
-      exportMaps[m] = map;
-    }
-    return map.get(name)!;
-  };
-
-  // Vermagic flags: kernels grouped by flags; kernels without a known vermagic accept any module.
-  const kernelFlags = kernels.map((k) => (k.vermagic === undefined ? null : vermagicFlags(k.vermagic)));
-  const moduleFlags = modulesVermagicFlags(modules);
-  const unknownVermagic = newSet(words);
-  const byFlags = new Map<string, Uint32Array>();
-  kernelFlags.forEach((flags, k) => {
-    if (flags === null) {
-      addKernel(unknownVermagic, k);
-      return;
-    }
-    let set = byFlags.get(flags);
-    if (set === undefined) byFlags.set(flags, (set = newSet(words)));
-    addKernel(set, k);
-  });
-
-  // Fast path: one pass per module over its requirements, all kernels at once. compat[m] starts
-  // as the kernels that pass this pass; the fixed point below only narrows it.
   const compat: Uint32Array[] = new Array<Uint32Array>(moduleCount);
   const dynamic: (DynamicRequirement[] | undefined)[] = new Array<DynamicRequirement[] | undefined>(moduleCount);
   const sat = newSet(words);
@@ -285,19 +419,25 @@ export function evaluate(
     }
     dynamic[m] = alive ? dyn : undefined;
   }
+  return { compat, dynamic };
+}
 
-  // Greatest fixed point over requirements candidate modules can satisfy. A module's set only
-  // shrinks (`next` starts from its current set), so this terminates after at most
-  // (dependency depth + 1) sweeps. One approximation: a weak requirement that a candidate exported
-  // with a wrong CRC stays failed even if that candidate later drops out (the symbol would then be
-  // absent, which a weak reference tolerates). Once stable, the inherited proprietary taint (which
-  // depends on the modules that load) may refuse more modules, and the sweeps go on.
+/**
+ * Narrows `compat` to the greatest fixed point over the requirements candidate modules can
+ * satisfy: a candidate's export counts on a kernel only while that candidate is itself compatible
+ * there. A module's set only shrinks (`next` starts from its current set), so this terminates
+ * after at most (dependency depth + 1) sweeps. One approximation: a weak requirement that a
+ * candidate exported with a wrong CRC stays failed even if that candidate later drops out (the
+ * symbol would then be absent, which a weak reference tolerates). Once stable, the inherited
+ * proprietary taint (which depends on the modules that load) may refuse more modules, and the
+ * sweeps go on.
+ */
+function greatestFixedPoint(compat: Uint32Array[], dynamic: readonly (DynamicRequirement[] | undefined)[], taint: InheritedTaint | null, words: number): void {
   const dynModules: number[] = [];
-  for (let m = 0; m < moduleCount; m++) if (dynamic[m] !== undefined) dynModules.push(m);
+  for (let m = 0; m < compat.length; m++) if (dynamic[m] !== undefined) dynModules.push(m);
   const next = newSet(words);
   const aliveSet = newSet(words);
   const aliveAny = newSet(words);
-  const taint = InheritedTaint.create(modules, kernels, candidate, gplOk, index, interner, moduleNames, requirements, exporters, exportOf);
   for (let changed = dynModules.length > 0 || taint !== null; changed; ) {
     changed = false;
     for (const m of dynModules) {
@@ -323,28 +463,19 @@ export function evaluate(
     }
     if (!changed && taint !== null) changed = taint.narrow(compat);
   }
+}
 
-  const state: EngineState = {
-    modules,
-    kernels,
-    kernelFlags,
-    moduleFlags,
-    gplOk,
-    requirements,
-    interner,
-    index,
-    moduleNames,
-    moduleNameIds,
-    exporters,
-    candidate,
-    compat,
-    strict,
-    symversMismatches: new Array<CrcMismatch | undefined>(kernelCount * symbolCount),
-    sharedMismatchCount: 0,
-    taint,
-  };
+/**
+ * The CompatibilityReport over the engine's final state: the bitsets answer the cheap questions,
+ * and the detailed verdicts are explained on request (explain.ts), those asked for by `verdict`
+ * cached by pair.
+ */
+function reportOf(state: EngineState): CompatibilityReport {
+  const { candidate, compat } = state;
+  const moduleCount = state.modules.length;
+  const kernelCount = state.kernels.length;
   const cache = new Map<number, PairVerdict | null>();
-  const releases = kernels.map((k) => k.release);
+  const releases = state.kernels.map((k) => k.release);
 
   const report: CompatibilityReport = {
     moduleCount,
