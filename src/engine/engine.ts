@@ -3,9 +3,21 @@ import { explainModule, explainPair, type EngineState } from "./explain.js";
 import { InheritedTaint } from "./inherited-taint.js";
 import { addKernel, fullSet, hasKernel, isEmpty, kernelsOf, newSet, NO_SET, setsEqual, wordsFor } from "./kernel-set.js";
 import { moduleIsGplCompatible } from "./license.js";
-import { namespaceAllowed } from "./namespace.js";
 import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, crcAccepts, RequirementBuilder, type Requirements } from "./requirements.js";
+import { ANY_CRC, RequirementBuilder, type Requirements } from "./requirements.js";
+import {
+  candidateMayProvideWord,
+  crcAcceptedWord,
+  crcAccepts,
+  exportSatisfies,
+  gplHidden,
+  Imports,
+  isStrictOnly,
+  namespaceAllowed,
+  staticSatisfiesWord,
+  strictKernels,
+  strictOnlyHoldsWord,
+} from "./rules.js";
 import { sharedInterner, type SymbolInterner } from "./symbol-interner.js";
 import type { CompatibilityReport, CrcMismatch, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
 import { vermagicFlags } from "./vermagic.js";
@@ -273,7 +285,6 @@ function fastPass(
   vermagic: VermagicGroups,
 ): FastPassResult {
   const { words, strict, interner, requirements, index } = indexed;
-  const { exporters, gplOk, moduleNameIds, exportOf } = exports;
   const { moduleFlags, unknownVermagic, byFlags } = vermagic;
   const moduleCount = modules.length;
   const pool = index.pool.raw();
@@ -283,9 +294,8 @@ function fastPass(
   const reqStart = requirements.start;
   const compat: Uint32Array[] = new Array<Uint32Array>(moduleCount);
   const dynamic: (DynamicRequirement[] | undefined)[] = new Array<DynamicRequirement[] | undefined>(moduleCount);
-  const sat = newSet(words);
-  const bad = newSet(words);
-  const allowedScratch = newSet(words);
+  const scratch: Scratch = { sat: newSet(words), refusedNs: newSet(words), allowed: newSet(words) };
+  const sat = scratch.sat;
   let lastFlags: string | null = null;
   let lastOk: Uint32Array | undefined;
   for (let m = 0; m < moduleCount; m++) {
@@ -301,117 +311,26 @@ function fastPass(
       const ok = lastOk;
       for (let w = 0; w < words; w++) acc[w] &= unknownVermagic[w] | (ok === undefined ? 0 : ok[w]);
     }
-    let imports: Set<string> | undefined;
+    const imports = new Imports(record.importNamespaces);
     let dyn: DynamicRequirement[] | undefined;
     let alive = !isEmpty(acc);
-    const gplHidden = gplOk[m] === 0;
-    // A module with modversions on strict kernels: a name-only requirement needs a provider
-    // without CRC there (a strict-only requirement is satisfied on the other kernels).
-    const strictMask = strict !== null && record.hasModversions ? strict : null;
+    const gplOk = exports.gplOk[m] === 1;
+    const strictMask = strictKernels(strict, record.hasModversions);
     for (let i = reqStart[m], end = reqStart[m + 1]; i < end && alive; i++) {
       const id = reqSym[i];
       const crc = reqCrc[i];
       const weak = reqWeak[i] === 1;
-      const anySlot = index.any[id];
-      // Kernels whose static provider has a matching CRC.
-      const matchSlot = crc === ANY_CRC ? anySlot : anySlot === NO_SET ? NO_SET : index.exactSlot(id, crc);
-      const wildSlot = index.wild[id];
-      const nsNames = index.nsNames[id];
-      // Kernels whose static provider exports it GPL-only, for a module that may not use those:
-      // the kernel does not see that export (refused, unless the reference is weak).
-      const gplSlot = gplHidden ? index.gpl[id] : NO_SET;
-      let hasBad = false;
-      if (nsNames !== undefined) {
-        imports ??= new Set(record.importNamespaces);
-        const nsSlots = index.nsSlots[id]!;
-        for (let j = 0; j < nsNames.length; j++) {
-          if (namespaceAllowed(nsNames[j], imports, record.name)) continue;
-          if (!hasBad) bad.fill(0);
-          hasBad = true;
-          const o = nsSlots[j] * words;
-          for (let w = 0; w < words; w++) bad[w] |= pool[o + w];
-        }
-      }
-      const mo = matchSlot * words;
-      const wo = wildSlot * words;
-      const ao = anySlot * words;
-      const go = gplSlot * words;
-      const strictHere = strictMask !== null && crc === ANY_CRC;
-      if (!strictHere) {
-        for (let w = 0; w < words; w++) {
-          let s = (matchSlot === NO_SET ? 0 : pool[mo + w]) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
-          if (hasBad) s &= ~bad[w];
-          if (gplSlot !== NO_SET) s &= ~pool[go + w];
-          // A weak reference may stay unresolved: where there is no provider, or one it cannot see.
-          if (weak) s |= (anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (gplSlot === NO_SET ? 0 : pool[go + w]);
-          sat[w] = s;
-        }
-      } else {
-        // Name-only on strict kernels: only a provider without CRC (wild) satisfies it there.
-        for (let w = 0; w < words; w++) {
-          const st = strictMask[w];
-          let s = (matchSlot === NO_SET ? 0 : pool[mo + w] & ~st) | (wildSlot === NO_SET ? 0 : pool[wo + w]);
-          if (hasBad) s &= ~bad[w];
-          if (gplSlot !== NO_SET) s &= ~pool[go + w];
-          // Weak: strict-only, so satisfied on the other kernels too.
-          if (weak) s |= (anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (gplSlot === NO_SET ? 0 : pool[go + w]) | ~st;
-          sat[w] = s;
-        }
-      }
-      // Candidate exporters and the kernels where each may provide: where there is no static
-      // provider, or where the static provider is the symvers entry of a module of its name.
-      let candidates: CandidateProvider[] | undefined;
-      const list = exporters[id];
-      if (list !== undefined) {
-        const owned = index.hasOwner(id);
-        for (let j = 0; j < list.length; j++) {
-          const p = list[j];
-          if (p === m) continue;
-          const ownerSlot = owned ? index.ownerSlot(id, moduleNameIds[p]) : NO_SET;
-          const oo = ownerSlot === NO_SET ? -1 : ownerSlot * words;
-          const cp = candidate[p];
-          let useful = 0;
-          let some = 0;
-          for (let w = 0; w < words; w++) {
-            const a = ((anySlot === NO_SET ? 0xffffffff : ~pool[ao + w]) | (oo < 0 ? 0 : pool[oo + w])) & cp[w];
-            allowedScratch[w] = a;
-            some |= a;
-            // Only kernels still open for m where the static provider does not already do.
-            useful |= a & acc[w] & ~sat[w];
-          }
-          if (weak ? some === 0 : useful === 0) continue;
-          (candidates ??= []).push({ module: p, allowed: allowedScratch.slice(), matches: false });
-        }
-      }
-      if (candidates !== undefined) {
-        const name = interner.name(id);
-        imports ??= new Set(record.importNamespaces);
-        // A GPL-only export is not there at all for this module (weak or not).
-        if (gplHidden) candidates = candidates.filter((c) => !exportOf(c.module, name).gplOnly);
-        for (const c of candidates) {
-          const x = exportOf(c.module, name);
-          c.matches = crcAccepts(crc, false, x.crc === null ? null : x.crc >>> 0) && namespaceAllowed(x.namespace, imports, record.name);
-          if (strictHere) {
-            // Strict kernels: an export with a CRC does not satisfy a name-only requirement. A
-            // strict-only (weak) requirement only concerns strict kernels; a name-only one is
-            // served by such an export on the other kernels only.
-            const a = c.allowed;
-            if (weak) {
-              for (let w = 0; w < words; w++) a[w] &= strictMask[w];
-              if (x.crc !== null) c.matches = false;
-            } else if (x.crc !== null) for (let w = 0; w < words; w++) a[w] &= ~strictMask[w];
-          }
-        }
-        if (strictHere) candidates = candidates.filter((c) => !isEmpty(c.allowed));
-        // A non-weak requirement only cares about exports that satisfy it.
-        if (!weak) candidates = candidates.filter((c) => c.matches);
-        if (candidates.length === 0) candidates = undefined;
-      }
+      // A name-only requirement of a module with modversions, where some kernel is strict.
+      const strictHere = strictMask !== null && crc === ANY_CRC ? strictMask : null;
+      staticSatisfaction(index, pool, words, id, crc, weak, strictHere, gplOk, imports, record.name, scratch);
+      const candidates = candidateProviders(index, interner, pool, words, candidate, exports, m, id, crc, weak, strictHere, gplOk, imports, record.name, acc, scratch);
       if (candidates === undefined) {
         let any = 0;
         for (let w = 0; w < words; w++) any |= acc[w] &= sat[w];
         alive = any !== 0;
       } else {
+        const anySlot = index.any[id];
+        const ao = anySlot * words;
         const noStatic = newSet(words);
         for (let w = 0; w < words; w++) noStatic[w] = anySlot === NO_SET ? 0xffffffff : ~pool[ao + w];
         (dyn ??= []).push({ staticSat: sat.slice(), noStatic, candidates, weak });
@@ -420,6 +339,146 @@ function fastPass(
     dynamic[m] = alive ? dyn : undefined;
   }
   return { compat, dynamic };
+}
+
+/** The fast pass's work sets, of one kernel set each. */
+interface Scratch {
+  /** staticSatisfaction's result. */
+  sat: Uint32Array;
+  refusedNs: Uint32Array;
+  allowed: Uint32Array;
+}
+
+/**
+ * Writes into scratch.sat the kernels where the static provider satisfies requirement (id, crc,
+ * weak) of a module: staticSatisfiesWord on each word of the provider index's sets. `strictHere`:
+ * the strict kernels, when the requirement is name-only and the module has modversions, else null.
+ */
+function staticSatisfaction(
+  index: StaticProviderIndex,
+  pool: Uint32Array,
+  words: number,
+  id: number,
+  crc: number,
+  weak: boolean,
+  strictHere: Uint32Array | null,
+  gplOk: boolean,
+  imports: Imports,
+  moduleName: string,
+  scratch: Scratch,
+): void {
+  const { sat, refusedNs } = scratch;
+  const anySlot = index.any[id];
+  // Kernels whose static provider has a matching CRC.
+  const matchSlot = crc === ANY_CRC ? anySlot : anySlot === NO_SET ? NO_SET : index.exactSlot(id, crc);
+  const wildSlot = index.wild[id];
+  // Kernels whose static provider exports it GPL-only, where the module cannot see that.
+  const gplSlot = gplHidden(gplOk, true) ? index.gpl[id] : NO_SET;
+  const nsNames = index.nsNames[id];
+  let refused = false;
+  if (nsNames !== undefined) {
+    const nsSlots = index.nsSlots[id]!;
+    for (let j = 0; j < nsNames.length; j++) {
+      if (namespaceAllowed(nsNames[j], imports.get(), moduleName)) continue;
+      if (!refused) refusedNs.fill(0);
+      refused = true;
+      const o = nsSlots[j] * words;
+      for (let w = 0; w < words; w++) refusedNs[w] |= pool[o + w];
+    }
+  }
+  const mo = matchSlot * words;
+  const wo = wildSlot * words;
+  const ao = anySlot * words;
+  const go = gplSlot * words;
+  const strictOnly = strictHere !== null && isStrictOnly(crc, weak);
+  for (let w = 0; w < words; w++) {
+    sat[w] = staticSatisfiesWord(
+      matchSlot === NO_SET ? 0 : pool[mo + w],
+      wildSlot === NO_SET ? 0 : pool[wo + w],
+      strictHere === null ? 0 : strictHere[w],
+      refused ? refusedNs[w] : 0,
+      gplSlot === NO_SET ? 0 : pool[go + w],
+      anySlot === NO_SET ? 0 : pool[ao + w],
+      weak,
+      strictOnly,
+    );
+  }
+}
+
+/**
+ * The candidate modules (other than m) whose export of symbol id may serve requirement (id, crc,
+ * weak) of module m, each with the kernels where it may (candidateMayProvideWord), or undefined
+ * when none does: for a non-weak requirement only exports that satisfy it and only where m is
+ * still open and the static provider does not already do (scratch.sat); for a weak one every
+ * export it could resolve to (a wrong one refuses the load). `strictHere` as staticSatisfaction's.
+ */
+function candidateProviders(
+  index: StaticProviderIndex,
+  interner: SymbolInterner,
+  pool: Uint32Array,
+  words: number,
+  candidate: readonly Uint32Array[],
+  exports: CandidateExports,
+  m: number,
+  id: number,
+  crc: number,
+  weak: boolean,
+  strictHere: Uint32Array | null,
+  gplOk: boolean,
+  imports: Imports,
+  moduleName: string,
+  acc: Uint32Array,
+  scratch: Scratch,
+): CandidateProvider[] | undefined {
+  const list = exports.exporters[id];
+  if (list === undefined) return undefined;
+  const { sat, allowed } = scratch;
+  const anySlot = index.any[id];
+  const ao = anySlot * words;
+  const owned = index.hasOwner(id);
+  let candidates: CandidateProvider[] | undefined;
+  for (let j = 0; j < list.length; j++) {
+    const p = list[j];
+    if (p === m) continue;
+    const ownerSlot = owned ? index.ownerSlot(id, exports.moduleNameIds[p]) : NO_SET;
+    const oo = ownerSlot === NO_SET ? -1 : ownerSlot * words;
+    const cp = candidate[p];
+    let useful = 0;
+    let some = 0;
+    for (let w = 0; w < words; w++) {
+      const a = candidateMayProvideWord(anySlot === NO_SET ? 0 : pool[ao + w], oo < 0 ? 0 : pool[oo + w], cp[w]);
+      allowed[w] = a;
+      some |= a;
+      // Only kernels still open for m where the static provider does not already do.
+      useful |= a & acc[w] & ~sat[w];
+    }
+    if (weak ? some === 0 : useful === 0) continue;
+    (candidates ??= []).push({ module: p, allowed: allowed.slice(), matches: false });
+  }
+  if (candidates === undefined) return undefined;
+  const name = interner.name(id);
+  const exportOf = exports.exportOf;
+  // A GPL-only export is not there at all for this module (weak or not).
+  if (!gplOk) candidates = candidates.filter((c) => !gplHidden(gplOk, exportOf(c.module, name).gplOnly));
+  for (const c of candidates) {
+    const x = exportOf(c.module, name);
+    const provided = x.crc === null ? null : x.crc >>> 0;
+    c.matches = exportSatisfies(crc, false, provided, x.namespace, x.gplOnly, imports.get(), moduleName, gplOk);
+    if (strictHere !== null) {
+      // Strict kernels: an export with a CRC does not satisfy a name-only requirement. A
+      // strict-only (weak) requirement only concerns strict kernels; a name-only one is served by
+      // such an export on the other kernels only.
+      const a = c.allowed;
+      if (weak) {
+        for (let w = 0; w < words; w++) a[w] &= ~strictOnlyHoldsWord(strictHere[w]);
+        if (!crcAccepts(crc, true, provided)) c.matches = false;
+      } else if (provided !== null) for (let w = 0; w < words; w++) a[w] &= crcAcceptedWord(0xffffffff, 0, strictHere[w]);
+    }
+  }
+  if (strictHere !== null) candidates = candidates.filter((c) => !isEmpty(c.allowed));
+  // A non-weak requirement only cares about exports that satisfy it.
+  if (!weak) candidates = candidates.filter((c) => c.matches);
+  return candidates.length === 0 ? undefined : candidates;
 }
 
 /**
