@@ -286,6 +286,7 @@ function fastPass(
 ): FastPassResult {
   const { words, strict, interner, requirements, index } = indexed;
   const { moduleFlags, unknownVermagic, byFlags } = vermagic;
+  const exporters = exports.exporters;
   const moduleCount = modules.length;
   const pool = index.pool.raw();
   const reqSym = requirements.sym;
@@ -323,7 +324,10 @@ function fastPass(
       // A name-only requirement of a module with modversions, where some kernel is strict.
       const strictHere = strictMask !== null && crc === ANY_CRC ? strictMask : null;
       staticSatisfaction(index, pool, words, id, crc, weak, strictHere, gplOk, imports, record.name, scratch);
-      const candidates = candidateProviders(index, interner, pool, words, candidate, exports, m, id, crc, weak, strictHere, gplOk, imports, record.name, acc, scratch);
+      const candidates =
+        exporters[id] === undefined
+          ? undefined
+          : candidateProviders(index, interner, pool, words, candidate, exports, m, id, crc, weak, strictHere, gplOk, imports, record.name, acc, scratch);
       if (candidates === undefined) {
         let any = 0;
         for (let w = 0; w < words; w++) any |= acc[w] &= sat[w];
