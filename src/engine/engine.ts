@@ -7,6 +7,7 @@ import { normalizeModuleName, StaticProviderIndex } from "./provider-index.js";
 import { ANY_CRC, RequirementBuilder, type Requirements } from "./requirements.js";
 import {
   candidateMayProvideWord,
+  candidateSatisfiesWord,
   crcAcceptedWord,
   crcAccepts,
   exportSatisfies,
@@ -513,11 +514,7 @@ function greatestFixedPoint(compat: Uint32Array[], dynamic: readonly (DynamicReq
           if (c.matches) for (let w = 0; w < words; w++) aliveSet[w] |= cm[w] & c.allowed[w];
           if (r.weak) for (let w = 0; w < words; w++) aliveAny[w] |= cm[w] & c.allowed[w] & r.noStatic[w];
         }
-        for (let w = 0; w < words; w++) {
-          let s = r.staticSat[w] | aliveSet[w];
-          if (r.weak) s &= ~aliveAny[w] | aliveSet[w] | (r.staticSat[w] & ~r.noStatic[w]);
-          next[w] &= s;
-        }
+        for (let w = 0; w < words; w++) next[w] &= candidateSatisfiesWord(r.staticSat[w], aliveSet[w], aliveAny[w], r.noStatic[w], r.weak);
       }
       if (!setsEqual(next, compat[m])) {
         compat[m].set(next);

@@ -23,7 +23,9 @@
  *   can see (unresolvedOkWord, mayStayUnresolved);
  * - candidate modules provide where there is no static provider, or where the static provider is
  *   the symvers entry of the in-tree module of the candidate's name, which the candidate stands in
- *   for (candidateMayProvideWord, candidateMayProvide).
+ *   for (candidateMayProvideWord, candidateMayProvide); only while they are themselves compatible
+ *   there, and a weak reference that resolves to a candidate's wrong export fails
+ *   (candidateSatisfiesWord, in the fixed point).
  */
 import { ANY_CRC } from "./requirements.js";
 
@@ -117,6 +119,19 @@ export function staticSatisfiesWord(
  */
 export function candidateMayProvideWord(provided: number, standsIn: number, candidateOn: number): number {
   return (~provided | standsIn) & candidateOn;
+}
+
+/**
+ * Candidate resolution rule, on a word of kernels: where a requirement some candidate module may
+ * serve holds, given which candidates are compatible. `staticSat`: where the static provider
+ * satisfies it (staticSatisfiesWord); `good`: where a compatible candidate's export satisfies it;
+ * for a weak one, `resolved`: the kernels without a static provider (`noStatic`) where it resolves
+ * to some compatible candidate's export, which then has to satisfy it (a wrong one refuses the load).
+ */
+export function candidateSatisfiesWord(staticSat: number, good: number, resolved: number, noStatic: number, weak: boolean): number {
+  let s = staticSat | good;
+  if (weak) s &= ~resolved | good | (staticSat & ~noStatic);
+  return s;
 }
 
 /** candidateMayProvideWord on one kernel. */
