@@ -112,6 +112,8 @@ const isFast = (key: VerdictFieldKey): key is FastField => key === "missing" || 
 const TAIL_START = VERDICT_FIELDS.reduce((end, f, i) => (isFast(f.key) ? i + 1 : end), 0);
 const TAIL_FIELDS = VERDICT_FIELDS.slice(TAIL_START);
 const TAIL_FLAGS = TAIL_FIELDS.filter((f) => f.kind === "flag").map((f) => f.key);
+/** `,"key":` of each field of TAIL_FIELDS, as text. */
+const TAIL_KEYS = TAIL_FIELDS.map((f) => "," + q(f.key) + ":");
 
 /** The start of a pair, up to its first field's key. */
 const pairHead = (compatible: boolean): Buffer => Buffer.concat([Buffer.from('{"compatible":' + compatible), FIELD_KEYS[0]]);
@@ -152,7 +154,7 @@ function writePairJson(w: ByteWriter, v: PairVerdict, mismatches: MismatchFragme
   }
   if (plain) return w.bytes(PLAIN_TAILS[bits]);
   let out = "";
-  for (let i = 0; i < TAIL_FIELDS.length; i++) out += "," + q(TAIL_FIELDS[i].key) + ":" + TAIL_FIELDS[i].json(v);
+  for (let i = 0; i < TAIL_FIELDS.length; i++) out += TAIL_KEYS[i] + TAIL_FIELDS[i].json(v);
   w.text(out + "}");
 }
 
