@@ -52,19 +52,7 @@ export { evaluate } from "./engine/index.js";
 export type { CompatibilityReport, EvaluateOptions, PairVerdict } from "./engine/index.js";
 
 /** The audit report: streamed text or JSON, its exit code (0 compatible, 1 some pair incompatible, 2 input errors). */
-export {
-  auditExitCode,
-  auditInputExitCode,
-  buildAuditReport,
-  formatAuditText,
-  writeAuditJson,
-  writeAuditText,
-  type AuditInput,
-  type AuditKernel,
-  type AuditModule,
-  type AuditPair,
-  type AuditReport,
-} from "./audit/audit-report.js";
+export { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput, type AuditKernel } from "./audit/audit-report.js";
 
 /** weak-modules: the module paths given on standard input checked, the link plan, and the whole run (lock, apply, depmod, initramfs). */
 export { checkInputPaths, type InputCheck, type InputCheckOptions, type InputModule } from "./weak/input-paths.js";

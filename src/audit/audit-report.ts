@@ -1,5 +1,5 @@
 import { sharedMismatchSerial, type CompatibilityReport, type CrcMismatch, type PairVerdict } from "../engine/verdict.js";
-import { hexCrc, verdictReasonLines } from "../engine/verdict-reasons.js";
+import { crcMismatchJson, verdictReasonLines, VERDICT_FIELDS, type VerdictFieldKey } from "../engine/verdict-reasons.js";
 import type { ModuleRecord } from "../types/module-record.js";
 import type { InputError } from "../load/read-many.js";
 import type { SymversProblem } from "../types/symvers-table.js";
@@ -12,81 +12,6 @@ export interface AuditKernel {
   strictModversions?: true;
 }
 
-export interface AuditPair {
-  compatible: boolean;
-  missing: string[];
-  mismatched: { symbol: string; moduleCrc: string; kernelCrc: string; provider: string }[];
-  noSymbolVersion: { symbol: string; provider: string }[];
-  blockedBy: { provider: string; providerPath: string; symbols: string[] }[];
-  missingImportNs: { symbol: string; namespace: string }[];
-  gplOnly: { symbol: string; provider: string; license: string | null }[];
-  proprietaryTaint: { symbol: string; provider: string; taintedBy: string; gplOnlySymbol: string; gplOnlyProvider: string }[];
-  vermagicMismatch: { module: string; kernel: string } | null;
-  noModversions: boolean;
-  providers: string[];
-}
-
-export interface AuditModule {
-  path: string;
-  name: string;
-  builtFor: string;
-  hasModversions: boolean;
-  kernels: Record<string, AuditPair>;
-}
-
-/** The `kabi audit --json` document. */
-export interface AuditReport {
-  kernels: AuditKernel[];
-  modules: AuditModule[];
-  errors: InputError[];
-  symversProblems: SymversProblem[];
-}
-
-export function buildAuditReport(
-  kernels: readonly AuditKernel[],
-  modules: readonly ModuleRecord[],
-  report: CompatibilityReport,
-  errors: InputError[],
-  symversProblems: SymversProblem[],
-): AuditReport {
-  return {
-    kernels: [...kernels],
-    modules: modules.map((m, mi) => {
-      const perKernel: Record<string, AuditPair> = {};
-      kernels.forEach((k, ki) => {
-        const v = report.verdict(mi, ki);
-        if (v) perKernel[k.release] = auditPair(v);
-      });
-      return { path: m.path, name: m.name, builtFor: m.builtFor, hasModversions: m.hasModversions, kernels: perKernel };
-    }),
-    errors,
-    symversProblems,
-  };
-}
-
-function auditPair(v: PairVerdict): AuditPair {
-  return {
-    compatible: v.compatible,
-    missing: v.missing,
-    mismatched: v.mismatched.map((x) => ({ symbol: x.symbol, moduleCrc: hexCrc(x.moduleCrc), kernelCrc: hexCrc(x.kernelCrc), provider: x.provider })),
-    noSymbolVersion: v.noSymbolVersion,
-    blockedBy: v.blockedBy,
-    missingImportNs: v.missingImportNs,
-    gplOnly: v.gplOnly,
-    proprietaryTaint: v.proprietaryTaint,
-    vermagicMismatch: v.vermagicMismatch,
-    noModversions: v.noModversions,
-    providers: v.providers,
-  };
-}
-
-/** 0 when every module is compatible with every kernel, 1 when some pair is not, 2 on input errors. */
-export function auditExitCode(r: AuditReport): number {
-  if (r.errors.length > 0) return 2;
-  return r.modules.every((m) => Object.values(m.kernels).every((p) => p.compatible)) ? 0 : 1;
-}
-
-
 /** What a streamed report is made from: the engine's report over the records read. */
 export interface AuditInput {
   kernels: readonly AuditKernel[];
@@ -96,7 +21,10 @@ export interface AuditInput {
   symversProblems: readonly SymversProblem[];
 }
 
-/** The exit code of `auditExitCode`, from the engine's bitsets (no verdict is computed). */
+/**
+ * The exit code from the engine's bitsets (no verdict is computed): 0 when every module is
+ * compatible with every kernel, 1 when some pair is not, 2 on input errors.
+ */
 export function auditInputExitCode(input: AuditInput): number {
   if (input.errors.length > 0) return 2;
   const { report } = input;
@@ -107,13 +35,6 @@ export function auditInputExitCode(input: AuditInput): number {
 }
 
 const q = (s: string): string => JSON.stringify(s);
-
-function stringArrayJson(xs: readonly string[]): string {
-  if (xs.length === 0) return "[]";
-  let out = "[" + q(xs[0]);
-  for (let i = 1; i < xs.length; i++) out += "," + q(xs[i]);
-  return out + "]";
-}
 
 /** Size of the slabs mismatch fragments are cut from (~2,400 fragments each). */
 const FRAGMENT_SLAB = 1 << 18;
@@ -137,7 +58,7 @@ class MismatchFragments {
       const made = this.bySerial[serial];
       if (made !== undefined) return made;
     }
-    const text = ',{"symbol":' + this.quote(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + this.quote(x.provider) + "}";
+    const text = "," + crcMismatchJson(x, this.quoteName);
     // At most 3 UTF-8 bytes per UTF-16 unit.
     if (this.at + text.length * 3 > this.slab.length) {
       this.slab = Buffer.allocUnsafe(Math.max(FRAGMENT_SLAB, text.length * 3));
@@ -149,6 +70,8 @@ class MismatchFragments {
     if (serial !== undefined) this.bySerial[serial] = made;
     return made;
   }
+
+  private readonly quoteName = (name: string): string => this.quote(name);
 
   private quote(name: string): string {
     let json = this.quoted.get(name);
@@ -177,72 +100,78 @@ function writeNameList(w: ByteWriter, names: readonly string[], encoded: Map<str
   w.bytes(CLOSE_BRACKET);
 }
 
-const COMPATIBLE_HEAD = Buffer.from('{"compatible":true,"missing":');
-const INCOMPATIBLE_HEAD = Buffer.from('{"compatible":false,"missing":');
-/** The end of a pair whose lists after `mismatched` are empty (most pairs: tens of thousands in a multi-kernel report). */
-const plainTail = (noModversions: boolean): Buffer =>
-  Buffer.from(`,"noSymbolVersion":[],"blockedBy":[],"missingImportNs":[],"gplOnly":[],"proprietaryTaint":[],"vermagicMismatch":null,"noModversions":${noModversions},"providers":[]}`);
-const PLAIN_TAIL = plainTail(false);
-const PLAIN_TAIL_NO_MODVERSIONS = plainTail(true);
+/** `,"key":` of each field of VERDICT_FIELDS. */
+const FIELD_KEYS = VERDICT_FIELDS.map((f) => Buffer.from("," + q(f.key) + ":"));
 
-/** JSON.stringify(auditPair(v)), written directly, piece by piece (no nested concatenation). */
+/**
+ * The fields some writer below writes its own way (from cached bytes): the lists with the most
+ * entries. Every field from TAIL_START on is written from VERDICT_FIELDS alone.
+ */
+type FastField = "missing" | "mismatched";
+const isFast = (key: VerdictFieldKey): key is FastField => key === "missing" || key === "mismatched";
+const TAIL_START = VERDICT_FIELDS.reduce((end, f, i) => (isFast(f.key) ? i + 1 : end), 0);
+const TAIL_FIELDS = VERDICT_FIELDS.slice(TAIL_START);
+const TAIL_FLAGS = TAIL_FIELDS.filter((f) => f.kind === "flag").map((f) => f.key);
+/** `,"key":` of each field of TAIL_FIELDS, as text. */
+const TAIL_KEYS = TAIL_FIELDS.map((f) => "," + q(f.key) + ":");
+
+/** The start of a pair, up to its first field's key. */
+const pairHead = (compatible: boolean): Buffer => Buffer.concat([Buffer.from('{"compatible":' + compatible), FIELD_KEYS[0]]);
+const COMPATIBLE_HEAD = pairHead(true);
+const INCOMPATIBLE_HEAD = pairHead(false);
+
+/**
+ * The end of a pair whose fields from TAIL_START on are all empty (most pairs: tens of thousands in
+ * a multi-kernel report), one per combination of its flags (bit i: TAIL_FLAGS[i] is true).
+ */
+const PLAIN_TAILS: Buffer[] = Array.from({ length: 1 << TAIL_FLAGS.length }, (_, bits) => {
+  let out = "";
+  for (const f of TAIL_FIELDS) {
+    out += "," + q(f.key) + ":";
+    if (f.kind === "flag") out += (bits & (1 << TAIL_FLAGS.indexOf(f.key))) !== 0 ? "true" : "false";
+    else out += f.kind === "list" ? "[]" : "null";
+  }
+  return Buffer.from(out + "}");
+});
+
+/** The JSON of a pair's verdict (VERDICT_FIELDS, CRCs as `0x%08x`), written directly, piece by piece. */
 function writePairJson(w: ByteWriter, v: PairVerdict, mismatches: MismatchFragments, names: Map<string, Buffer>): void {
   w.bytes(v.compatible ? COMPATIBLE_HEAD : INCOMPATIBLE_HEAD);
-  writeNameList(w, v.missing, names);
-  if (v.mismatched.length === 0) w.text(',"mismatched":[]');
-  else {
-    w.text(',"mismatched":[');
-    w.bytes(mismatches.get(v.mismatched[0]).subarray(1));
-    for (let i = 1; i < v.mismatched.length; i++) w.bytes(mismatches.get(v.mismatched[i]));
-    w.text("]");
+  for (let i = 0; i < TAIL_START; i++) {
+    if (i > 0) w.bytes(FIELD_KEYS[i]);
+    const key = VERDICT_FIELDS[i].key;
+    if (key === "missing") writeNameList(w, v.missing, names);
+    else if (key === "mismatched") writeMismatches(w, v.mismatched, mismatches);
+    else w.text(VERDICT_FIELDS[i].json(v));
   }
-  if (
-    v.noSymbolVersion.length === 0 &&
-    v.blockedBy.length === 0 &&
-    v.missingImportNs.length === 0 &&
-    v.gplOnly.length === 0 &&
-    v.proprietaryTaint.length === 0 &&
-    v.vermagicMismatch === null &&
-    v.providers.length === 0
-  ) {
-    return w.bytes(v.noModversions ? PLAIN_TAIL_NO_MODVERSIONS : PLAIN_TAIL);
+  let plain = true;
+  let bits = 0;
+  for (let i = 0; i < TAIL_FIELDS.length && plain; i++) {
+    const f = TAIL_FIELDS[i];
+    if (f.kind === "flag") {
+      if (v[f.key] === true) bits |= 1 << TAIL_FLAGS.indexOf(f.key);
+    } else plain = f.isEmpty(v);
   }
-  let out = ',"noSymbolVersion":[';
-  for (let i = 0; i < v.noSymbolVersion.length; i++) {
-    const x = v.noSymbolVersion[i];
-    out += (i === 0 ? "" : ",") + '{"symbol":' + q(x.symbol) + ',"provider":' + q(x.provider) + "}";
-  }
-  out += '],"blockedBy":[';
-  for (let i = 0; i < v.blockedBy.length; i++) {
-    const b = v.blockedBy[i];
-    out += (i === 0 ? "" : ",") + '{"provider":' + q(b.provider) + ',"providerPath":' + q(b.providerPath) + ',"symbols":' + stringArrayJson(b.symbols) + "}";
-  }
-  out += '],"missingImportNs":[';
-  for (let i = 0; i < v.missingImportNs.length; i++) {
-    const n = v.missingImportNs[i];
-    out += (i === 0 ? "" : ",") + '{"symbol":' + q(n.symbol) + ',"namespace":' + q(n.namespace) + "}";
-  }
-  out += '],"gplOnly":[';
-  for (let i = 0; i < v.gplOnly.length; i++) {
-    const g = v.gplOnly[i];
-    out += (i === 0 ? "" : ",") + '{"symbol":' + q(g.symbol) + ',"provider":' + q(g.provider) + ',"license":' + (g.license === null ? "null" : q(g.license)) + "}";
-  }
-  out += '],"proprietaryTaint":[';
-  for (let i = 0; i < v.proprietaryTaint.length; i++) {
-    const t = v.proprietaryTaint[i];
-    out += (i === 0 ? "" : ",") + '{"symbol":' + q(t.symbol) + ',"provider":' + q(t.provider) + ',"taintedBy":' + q(t.taintedBy) + ',"gplOnlySymbol":' + q(t.gplOnlySymbol) + ',"gplOnlyProvider":' + q(t.gplOnlyProvider) + "}";
-  }
-  out += '],"vermagicMismatch":';
-  out += v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}";
-  out += ',"noModversions":' + (v.noModversions ? "true" : "false") + ',"providers":' + stringArrayJson(v.providers) + "}";
-  w.text(out);
+  if (plain) return w.bytes(PLAIN_TAILS[bits]);
+  let out = "";
+  for (let i = 0; i < TAIL_FIELDS.length; i++) out += TAIL_KEYS[i] + TAIL_FIELDS[i].json(v);
+  w.text(out + "}");
+}
+
+/** A pair's `mismatched`, from the fragments. */
+function writeMismatches(w: ByteWriter, mismatched: readonly CrcMismatch[], mismatches: MismatchFragments): void {
+  if (mismatched.length === 0) return w.bytes(EMPTY_LIST);
+  w.bytes(OPEN_BRACKET);
+  w.bytes(mismatches.get(mismatched[0]).subarray(1));
+  for (let i = 1; i < mismatched.length; i++) w.bytes(mismatches.get(mismatched[i]));
+  w.bytes(CLOSE_BRACKET);
 }
 
 /** A value pretty-printed as JSON.stringify(x, null, 2) does, at one level of indentation. */
 const indented = (x: unknown): string => JSON.stringify(x, null, 2).replace(/\n/g, "\n  ");
 
 /**
- * Writes the `kabi audit --json` document (the AuditReport of buildAuditReport) as it goes: one
+ * Writes the `kabi audit --json` document as it goes: one
  * module per line, each pair's verdict computed while writing and dropped after, so memory stays
  * flat however many kernels and mismatches there are.
  */
@@ -283,7 +212,8 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
   w.flush();
 }
 
-interface TextRows {
+/** What the text report is made from (the streamed report, or a whole-report model in the tests). */
+export interface TextRows {
   kernels: readonly AuditKernel[];
   modules: readonly { path: string; builtFor: string; hasModversions: boolean }[];
   /** The matrix cell of module m on kernel k ("-", "ok?", "ok", "NO"). */
@@ -292,7 +222,8 @@ interface TextRows {
   reasons(m: number, k: number): string[] | null;
 }
 
-function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
+/** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
+export function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
   const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
   w.text("kernels:\n");
@@ -333,28 +264,7 @@ function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
   w.flush();
 }
 
-/** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
-export function formatAuditText(r: AuditReport): string {
-  const parts: Buffer[] = [];
-  writeText(
-    {
-      kernels: r.kernels,
-      modules: r.modules,
-      mark: (m, k) => {
-        const p = r.modules[m].kernels[r.kernels[k].release];
-        return !p ? "-" : p.compatible ? (p.noModversions ? "ok?" : "ok") : "NO";
-      },
-      reasons: (m, k) => {
-        const p = r.modules[m].kernels[r.kernels[k].release];
-        return !p || p.compatible ? null : verdictReasonLines(p);
-      },
-    },
-    (t) => parts.push(t),
-  );
-  return Buffer.concat(parts).toString("utf8");
-}
-
-/** formatAuditText of the report of `input`, written as it goes (verdicts computed and dropped). */
+/** The text report of `input`, written as it goes (verdicts computed and dropped). */
 export function writeAuditText(input: AuditInput, sink: (chunk: Buffer) => void): void {
   const { report, modules } = input;
   let explainedModule = -1;

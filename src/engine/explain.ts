@@ -2,9 +2,21 @@ import type { ExportedSymbol, ModuleRecord } from "../types/module-record.js";
 import type { InheritedTaint } from "./inherited-taint.js";
 import { hasKernel, NO_SET } from "./kernel-set.js";
 import { moduleLicense } from "./license.js";
-import { namespaceAllowed } from "./namespace.js";
 import type { StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, crcAccepts, type Requirements } from "./requirements.js";
+import { ANY_CRC, type Requirements } from "./requirements.js";
+import {
+  candidateMayProvide,
+  crcAccepts,
+  exportSatisfies,
+  gplHidden,
+  Imports,
+  isStrictOnly,
+  mayStayUnresolved,
+  namespaceAllowed,
+  staticSatisfiesWord,
+  strictKernels,
+  strictOnlyHoldsWord,
+} from "./rules.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import { shareMismatch, type BlockedBy, type CrcMismatch, type GplOnlyUse, type KernelTarget, type PairVerdict } from "./verdict.js";
 
@@ -88,23 +100,60 @@ export function explainPair(state: EngineState, m: number, k: number): PairVerdi
   const work = startPair(state, m, k);
   const imports = new Imports(state.modules[m].importNamespaces);
   const req = state.requirements;
-  const { index } = state;
-  const pool = index.pool;
-  // Name-only requirements of this module are strict on k (see strictOn).
-  const strictK = strictOn(state, m) !== null && hasKernel(state.strict!, k);
+  const strict = strictKernels(state.strict, state.modules[m].hasModversions);
+  const gplOk = state.gplOk[m] === 1;
+  const w = k >>> 5;
+  const bit = 1 << (k & 31);
   for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
-    const id = req.sym[i];
     const crc = req.crc[i];
-    // A strict-only requirement (name-only and weak) on a kernel that is not strict.
-    if (crc === ANY_CRC && !strictK && req.weak[i] === 1) continue;
-    // Satisfied by the symvers on k (bitsets only, no string work): nothing to report.
-    if (index.residentProvided[id] === 0 && pool.has(index.any[id], k) && !namespacedOn(index, id, k) && !hiddenOn(state, m, id, k)) {
-      const slot = crc === ANY_CRC ? (strictK ? NO_SET : index.any[id]) : index.exactSlot(id, crc);
-      if (pool.has(slot, k) || pool.has(index.wild[id], k)) continue;
-    }
-    explainRequirement(state, m, k, i, work, imports, crc === ANY_CRC && strictK);
+    const strictReq = strict !== null && crc === ANY_CRC;
+    // Only kernel k's bit of the word counts.
+    const st = strictReq ? strict[w] & bit : 0;
+    if ((symversSatisfiedWord(state, gplOk, i, w, st) & bit) !== 0) continue;
+    explainRequirement(state, m, k, i, work, imports, (st & bit) !== 0);
   }
   return finishPair(work);
+}
+
+/**
+ * The kernels (word w) where requirement i is satisfied by the symvers entry alone, so there is
+ * nothing to report: staticSatisfiesWord, for a symbol no resident module provides on any kernel,
+ * taking every namespace as refused (which namespaces are imported is left to explainRequirement)
+ * and without the weak rule (an unresolved weak reference may still be served by a candidate, a
+ * provider to list); a strict-only requirement holds off the strict kernels. `st`: the strict
+ * kernels of a name-only requirement, else 0. Bitsets only, no string work.
+ */
+function symversSatisfiedWord(state: EngineState, gplOk: boolean, i: number, w: number, st: number): number {
+  const req = state.requirements;
+  const { index } = state;
+  const id = req.sym[i];
+  const crc = req.crc[i];
+  let ok = 0;
+  const anySlot = index.any[id];
+  if (index.residentProvided[id] === 0 && anySlot !== NO_SET) {
+    const raw = index.pool.raw();
+    const words = index.pool.words;
+    const matchSlot = crc === ANY_CRC ? anySlot : index.exactSlot(id, crc);
+    const wildSlot = index.wild[id];
+    const nsSlots = index.nsSlots[id];
+    let namespaced = 0;
+    if (nsSlots !== undefined) for (let j = 0; j < nsSlots.length; j++) namespaced |= raw[nsSlots[j] * words + w];
+    const gplSlot = gplHidden(gplOk, true) ? index.gpl[id] : NO_SET;
+    ok =
+      raw[anySlot * words + w] &
+      staticSatisfiesWord(
+        matchSlot === NO_SET ? 0 : raw[matchSlot * words + w],
+        wildSlot === NO_SET ? 0 : raw[wildSlot * words + w],
+        st,
+        namespaced,
+        gplSlot === NO_SET ? 0 : raw[gplSlot * words + w],
+        0,
+        false,
+        false,
+      );
+  }
+  if (isStrictOnly(crc, req.weak[i] === 1)) ok |= strictOnlyHoldsWord(st);
+  return ok;
 }
 
 /**
@@ -118,40 +167,21 @@ export function explainModule(state: EngineState, m: number): (PairVerdict | nul
   for (let k = 0; k < kernelCount; k++) works[k] = hasKernel(state.candidate[m], k) ? startPair(state, m, k) : null;
   const imports = new Imports(state.modules[m].importNamespaces);
   const req = state.requirements;
-  const { index } = state;
-  const pool = index.pool;
-  const words = pool.words;
+  const words = state.index.pool.words;
   const open = Uint32Array.from(state.candidate[m]);
-  const gplHidden = state.gplOk[m] === 0;
-  const strict = strictOn(state, m);
+  const gplOk = state.gplOk[m] === 1;
+  const strict = strictKernels(state.strict, state.modules[m].hasModversions);
   for (let i = req.start[m], end = req.start[m + 1]; i < end; i++) {
-    const id = req.sym[i];
-    const crc = req.crc[i];
-    const strictReq = strict !== null && crc === ANY_CRC;
-    const raw = pool.raw();
+    const strictReq = strict !== null && req.crc[i] === ANY_CRC;
     for (let w = 0; w < words; w++) {
-      // Kernels satisfied by their symvers entry: as explainPair's first check, for all kernels.
-      let ok = 0;
-      const anySlot = index.any[id];
-      // Name-only on strict kernels: only a provider without CRC satisfies it there.
       const st = strictReq ? strict[w] : 0;
-      if (index.residentProvided[id] === 0 && anySlot !== NO_SET) {
-        const matchSlot = crc === ANY_CRC ? anySlot : index.exactSlot(id, crc);
-        const wildSlot = index.wild[id];
-        ok = raw[anySlot * words + w] & ((matchSlot === NO_SET ? 0 : raw[matchSlot * words + w] & ~st) | (wildSlot === NO_SET ? 0 : raw[wildSlot * words + w]));
-        const nsSlots = index.nsSlots[id];
-        if (ok !== 0 && nsSlots !== undefined) for (let j = 0; j < nsSlots.length; j++) ok &= ~raw[nsSlots[j] * words + w];
-        const gplSlot = index.gpl[id];
-        if (ok !== 0 && gplHidden && gplSlot !== NO_SET) ok &= ~raw[gplSlot * words + w];
-      }
-      // A strict-only requirement (name-only and weak) holds on the kernels that are not strict.
-      if (strictReq && req.weak[i] === 1) ok |= ~st;
-      let todo = open[w] & ~ok;
+      // Kernels satisfied by their symvers entry: as explainPair's first check, for all kernels.
+      let todo = open[w] & ~symversSatisfiedWord(state, gplOk, i, w, st);
       while (todo !== 0) {
         const low = todo & -todo;
         const k = (w << 5) + (31 - Math.clz32(low));
         todo ^= low;
-        const strictK = strictReq && (st & low) !== 0;
+        const strictK = (st & low) !== 0;
         if (!plainOnKernel(state, m, k, i, works[k]!, strictK)) explainRequirement(state, m, k, i, works[k]!, imports, strictK);
       }
     }
@@ -178,7 +208,7 @@ function plainOnKernel(state: EngineState, m: number, k: number, i: number, work
   const entryCrc = index.symversCrc[entryAt];
   if (entryCrc < 0) {
     // No provider at all on k (the resident and candidate cases are excluded above).
-    if (req.weak[i] !== 1) verdict.missing.push(state.interner.name(id));
+    if (!mayStayUnresolved(req.weak[i] === 1, false, false)) verdict.missing.push(state.interner.name(id));
     return true;
   }
   if (crcAccepts(crc, false, entryCrc) || hiddenOn(state, m, id, k)) return false;
@@ -191,24 +221,7 @@ function plainOnKernel(state: EngineState, m: number, k: number, i: number, work
  * is not GPL-compatible: the kernel does not show m that export.
  */
 function hiddenOn(state: EngineState, m: number, id: number, k: number): boolean {
-  return state.gplOk[m] === 0 && state.index.pool.has(state.index.gpl[id], k);
-}
-
-/** A module's import_ns set, made on first use. */
-class Imports {
-  private set: ReadonlySet<string> | undefined;
-  constructor(private readonly list: readonly string[]) {}
-  get(): ReadonlySet<string> {
-    return (this.set ??= new Set(this.list));
-  }
-}
-
-/**
- * The kernels on which module m's name-only requirements are strict (a module with modversions,
- * on kernels with strictModversions), or null when there are none.
- */
-function strictOn(state: EngineState, m: number): Uint32Array | null {
-  return state.strict !== null && state.modules[m].hasModversions ? state.strict : null;
+  return gplHidden(state.gplOk[m] === 1, state.index.pool.has(state.index.gpl[id], k));
 }
 
 /**
@@ -256,9 +269,9 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
       let standIn = -1;
       for (const p of list) {
         if (p === m || !hasKernel(candidateOn[p], k)) continue;
-        // The kernels whose entry is that of p's namesake.
-        const slot = index.ownerSlot(id, state.moduleNameIds[p]);
-        if (pool.has(slot, k) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, strict, imports, record.name, gplOk)) {
+        // Whether k's entry is that of p's namesake, which p stands in for.
+        const standsIn = pool.has(index.ownerSlot(id, state.moduleNameIds[p]), k);
+        if (candidateMayProvide(true, standsIn, true) && hasKernel(state.compat[p], k) && satisfies(state.modules[p], symbol, crc, strict, imports, record.name, gplOk)) {
           standIn = p;
           break;
         }
@@ -269,7 +282,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
       }
     }
     if (hidden) {
-      if (!weak) verdict.gplOnly.push(gplOnlyUse(record, symbol, entryModule));
+      if (!mayStayUnresolved(weak, true, true)) verdict.gplOnly.push(gplOnlyUse(record, symbol, entryModule));
     } else if (strict) verdict.noSymbolVersion.push({ symbol, provider: entryModule });
     else if (!crcOk) verdict.mismatched.push(symversMismatch(state, entryAt, symbol, crc, entryCrc, entryModule));
     else verdict.missingImportNs.push({ symbol, namespace });
@@ -283,18 +296,20 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
   const exportOf = (p: number) => exportNamed(state.modules[p], symbol);
   const alive = (p: number) => hasKernel(state.compat[p], k);
   const sat = (p: number) => satisfies(state.modules[p], symbol, crc, strict, imports, record.name, gplOk);
-  const reachable = (list ?? []).filter((p) => p !== m && hasKernel(candidateOn[p], k));
+  // No static provider on k once past the resident one below: a candidate may provide wherever it is one.
+  const reachable = (list ?? []).filter((p) => p !== m && candidateMayProvide(false, false, hasKernel(candidateOn[p], k)));
   // A GPL-only export of a candidate is not there at all for a module that may not use it.
-  const candidates = gplOk ? reachable : reachable.filter((p) => !exportOf(p).gplOnly);
+  const candidates = gplOk ? reachable : reachable.filter((p) => !gplHidden(gplOk, exportOf(p).gplOnly));
 
   // A resident module as the static provider.
   const provider = index.provider(k, id);
   if (provider !== null) {
     if (hidden) {
-      if (!weak) verdict.gplOnly.push(gplOnlyUse(record, symbol, provider.name));
+      if (!mayStayUnresolved(weak, true, true)) verdict.gplOnly.push(gplOnlyUse(record, symbol, provider.name));
       return;
     }
-    if (crcMatches(provider.crc) && namespaceAllowed(provider.namespace, imports, record.name)) {
+    // Visible (not hidden), so its GPL-only flag does not count.
+    if (exportSatisfies(crc, strict, provider.crc, provider.namespace, false, imports, record.name, gplOk)) {
       if (provider.resident !== null) (work.providers ??= new Set<string>()).add(provider.name);
       return;
     }
@@ -310,7 +325,8 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
 
   // No static provider: candidate modules on k.
   if (candidates.length === 0) {
-    if (weak) return;
+    // Nothing it can see provides it.
+    if (mayStayUnresolved(weak, reachable.length > 0, reachable.length > 0)) return;
     if (reachable.length > 0) {
       const p = reachable.find(alive) ?? reachable[0];
       verdict.gplOnly.push(gplOnlyUse(record, symbol, state.modules[p].name));
@@ -323,7 +339,7 @@ function explainRequirement(state: EngineState, m: number, k: number, i: number,
     (work.providers ??= new Set<string>()).add(state.modules[goodAlive].name);
     return;
   }
-  if (weak && !candidates.some(alive)) return; // resolves to nothing: fine for a weak symbol
+  if (weak && mayStayUnresolved(weak, candidates.some(alive), false)) return; // resolves to nothing: fine for a weak symbol
   if (good.length > 0) {
     for (const p of good) addBlocked((work.blocked ??= new Map()), state.modules[p], p, symbol);
     return;
@@ -376,7 +392,7 @@ function exportNamed(record: ModuleRecord, symbol: string): ExportedSymbol {
  */
 function satisfies(provider: ModuleRecord, symbol: string, crc: number, strict: boolean, imports: ReadonlySet<string>, moduleName: string, gplOk: boolean): boolean {
   const x = exportNamed(provider, symbol);
-  return crcAccepts(crc, strict, x.crc) && namespaceAllowed(x.namespace, imports, moduleName) && (gplOk || !x.gplOnly);
+  return exportSatisfies(crc, strict, x.crc, x.namespace, x.gplOnly, imports, moduleName, gplOk);
 }
 
 /** The GPL-only reason of `record` needing `symbol` from `provider`. */
@@ -391,12 +407,4 @@ function addBlocked(blocked: Map<number, BlockedBy>, record: ModuleRecord, p: nu
     blocked.set(p, entry);
   }
   entry.symbols.push(symbol);
-}
-
-/** Whether the static provider of symbol id on kernel k exports it in a namespace. */
-function namespacedOn(index: StaticProviderIndex, id: number, k: number): boolean {
-  const nsSlots = index.nsSlots[id];
-  if (nsSlots === undefined) return false;
-  for (let j = 0; j < nsSlots.length; j++) if (index.pool.has(nsSlots[j], k)) return true;
-  return false;
 }

@@ -2,7 +2,8 @@ import type { ExportedSymbol, ModuleRecord } from "../types/module-record.js";
 import { hasKernel, kernelsOf, removeKernel } from "./kernel-set.js";
 import { moduleIsGplCompatible } from "./license.js";
 import { symversModuleName, type StaticProviderIndex } from "./provider-index.js";
-import { ANY_CRC, crcAccepts, type Requirements } from "./requirements.js";
+import { ANY_CRC, type Requirements } from "./requirements.js";
+import { crcAccepts } from "./rules.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { KernelTarget, ProprietaryTaintConflict } from "./verdict.js";
 

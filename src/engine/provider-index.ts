@@ -6,6 +6,7 @@ import { resolveSymvers, type ResolvedSymvers } from "./resolved-symvers.js";
 import type { SymversEntry } from "../types/symvers-table.js";
 import type { SymbolInterner } from "./symbol-interner.js";
 import type { KernelTarget } from "./verdict.js";
+import { normalizeModuleName } from "../root/module-file.js";
 
 /** The provider the kernel finds first for a symbol: its symvers entry, else a resident module. */
 export interface StaticProvider {
@@ -273,9 +274,4 @@ class SlotsByKey {
 /** kmod's module name of a symvers module column ("drivers/net/usb/usbnet" → "usbnet"). */
 export function symversModuleName(column: string): string {
   return normalizeModuleName(column.slice(column.lastIndexOf("/") + 1));
-}
-
-/** Module names compare with '-' and '_' equivalent, as kmod does. */
-export function normalizeModuleName(name: string): string {
-  return name.includes("-") ? name.replace(/-/g, "_") : name;
 }

@@ -5,15 +5,6 @@ import type { SymbolInterner } from "./symbol-interner.js";
 export const ANY_CRC = -1;
 
 /**
- * Whether an export with CRC `provided` (unsigned; null: exported without CRCs) satisfies a
- * requirement of CRC `required` (ANY_CRC: by name only). `strict`: a name-only requirement on a
- * strict kernel, which only an export without CRC satisfies.
- */
-export function crcAccepts(required: number, strict: boolean, provided: number | null): boolean {
-  return provided === null || (required === ANY_CRC ? !strict : provided === required);
-}
-
-/**
  * What one module needs from a kernel, as parallel arrays in a deterministic order: first its
  * modversions in file order, then (by name only) its non-weak undefined symbols that have no
  * modversion entry, in symbol-table order.

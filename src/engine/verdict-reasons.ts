@@ -1,4 +1,4 @@
-import type { BlockedBy, GplOnlyUse, MissingImportNs, NoSymbolVersion, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
+import type { BlockedBy, CrcMismatch, GplOnlyUse, MissingImportNs, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -8,8 +8,8 @@ export function hexCrc(crc: number): string {
 }
 
 /**
- * What the reason lines are made from: an engine PairVerdict, or its audit JSON form (AuditPair,
- * whose CRCs are already `0x%08x` strings). Both fit as they are.
+ * What the reason lines are made from: an engine PairVerdict, or its audit JSON form (the tests'
+ * AuditPair, whose CRCs are already `0x%08x` strings). Both fit as they are.
  */
 export interface ReasonSource {
   readonly missing: readonly string[];
@@ -23,46 +23,204 @@ export interface ReasonSource {
 }
 
 const crcText = (crc: number | string): string => (typeof crc === "number" ? hexCrc(crc) : crc);
+const q = (s: string): string => JSON.stringify(s);
+
+/** The audit JSON of a CRC mismatch; `quote` gives a name's JSON (a writer may cache those). */
+export function crcMismatchJson(x: CrcMismatch, quote: (s: string) => string = q): string {
+  return '{"symbol":' + quote(x.symbol) + ',"moduleCrc":"' + hexCrc(x.moduleCrc) + '","kernelCrc":"' + hexCrc(x.kernelCrc) + '","provider":' + quote(x.provider) + "}";
+}
+
+/** The PairVerdict fields after `compatible`, which VERDICT_FIELDS lists. */
+export type VerdictFieldKey = Exclude<keyof PairVerdict, "compatible">;
+
+/**
+ * One field of PairVerdict as every output writes it.
+ * - `kind`: "list" (an array, empty when it holds nothing), "nullable" (an object or null) or
+ *   "flag" (a boolean, always written).
+ * - `json`: the field's value in the audit JSON document (JSON.stringify of its audit form: CRCs as
+ *   `0x%08x` strings; the keys in their interface order).
+ * - `reason`: for a field that makes a pair incompatible, its place among the reason lines (`rank`:
+ *   ascending), its lines, and the symbols it blocks on (for machine-readable output).
+ */
+export interface VerdictField {
+  readonly key: VerdictFieldKey;
+  readonly kind: "list" | "nullable" | "flag";
+  /** Whether the field holds nothing (a list without items, null; a flag never does). */
+  isEmpty(v: PairVerdict): boolean;
+  json(v: PairVerdict): string;
+  readonly reason: VerdictReason | null;
+}
+
+export interface VerdictReason {
+  readonly rank: number;
+  lines(v: ReasonSource, out: string[]): void;
+  symbols(v: ReasonSource, out: Set<string>): void;
+}
+
+type ListKey = { [K in VerdictFieldKey]: PairVerdict[K] extends readonly unknown[] ? K : never }[VerdictFieldKey];
+
+function list<K extends ListKey>(key: K, item: (x: PairVerdict[K][number]) => string, reason: VerdictReason | null): VerdictField {
+  return {
+    key,
+    kind: "list",
+    isEmpty: (v) => v[key].length === 0,
+    json(v) {
+      const xs = v[key] as readonly PairVerdict[K][number][];
+      let out = "[";
+      for (let i = 0; i < xs.length; i++) out += (i === 0 ? "" : ",") + item(xs[i]);
+      return out + "]";
+    },
+    reason,
+  };
+}
+
+/**
+ * A reason: its rank, its lines and its blocking symbols, each a function of its own (the loops
+ * over a field's entries stay monomorphic: the text report writes ~1.3 million lines for a 6.12
+ * tree against 6.1 kernels).
+ */
+function reason(rank: number, lines: VerdictReason["lines"], symbols: VerdictReason["symbols"] = () => {}): VerdictReason {
+  return { rank, lines, symbols };
+}
+
+/**
+ * The fields of PairVerdict after `compatible`, in its interface order, which is the order of
+ * their keys in the audit JSON. The reason lines (verdictReasonLines), the blocking symbols
+ * (blockingSymbols) and the JSON writer (src/audit/audit-report.ts: field order, the constant
+ * tail of a pair whose fields are all empty) are derived from this table: a new verdict field is
+ * its type in PairVerdict, its rule in the engine, and one entry here.
+ */
+export const VERDICT_FIELDS: readonly VerdictField[] = [
+  list("missing", q, reason(
+      1,
+      (v, out) => {
+        for (const s of v.missing) out.push(`missing symbol ${s}`);
+      },
+      (v, out) => {
+        for (const s of v.missing) out.add(s);
+      },
+    )),
+  list(
+    "mismatched",
+    (x) => crcMismatchJson(x),
+    reason(
+      4,
+      (v, out) => {
+        for (const x of v.mismatched) out.push(`CRC mismatch ${x.symbol}: module ${crcText(x.moduleCrc)}, ${x.provider} ${crcText(x.kernelCrc)}`);
+      },
+      (v, out) => {
+        for (const x of v.mismatched) out.add(x.symbol);
+      },
+    ),
+  ),
+  list(
+    "noSymbolVersion",
+    (x) => '{"symbol":' + q(x.symbol) + ',"provider":' + q(x.provider) + "}",
+    reason(
+      5,
+      (v, out) => {
+        for (const x of v.noSymbolVersion) out.push(`no symbol version for ${x.symbol}: ${x.provider} exports it with a CRC the module does not list (strict modversions)`);
+      },
+      (v, out) => {
+        for (const x of v.noSymbolVersion) out.add(x.symbol);
+      },
+    ),
+  ),
+  list(
+    "blockedBy",
+    (b) => '{"provider":' + q(b.provider) + ',"providerPath":' + q(b.providerPath) + ',"symbols":' + JSON.stringify(b.symbols) + "}",
+    reason(
+      0,
+      (v, out) => {
+        for (const b of v.blockedBy) out.push(`needs ${b.provider} (${b.providerPath}), itself incompatible here, for: ${b.symbols.join(", ")}`);
+      },
+      (v, out) => {
+        for (const b of v.blockedBy) for (const s of b.symbols) out.add(s);
+      },
+    ),
+  ),
+  list(
+    "missingImportNs",
+    (n) => '{"symbol":' + q(n.symbol) + ',"namespace":' + q(n.namespace) + "}",
+    reason(
+      6,
+      (v, out) => {
+        for (const n of v.missingImportNs) out.push(`uses ${n.symbol} from namespace ${n.namespace} without MODULE_IMPORT_NS(${n.namespace})`);
+      },
+      (v, out) => {
+        for (const n of v.missingImportNs) out.add(n.symbol);
+      },
+    ),
+  ),
+  list(
+    "gplOnly",
+    (g) => '{"symbol":' + q(g.symbol) + ',"provider":' + q(g.provider) + ',"license":' + (g.license === null ? "null" : q(g.license)) + "}",
+    reason(
+      2,
+      (v, out) => {
+        for (const g of v.gplOnly) {
+          const license = g.license === null ? "with no MODULE_LICENSE" : `under license ${JSON.stringify(g.license)}`;
+          out.push(`uses GPL-only ${g.symbol} (${g.provider}) ${license}, not GPL-compatible`);
+        }
+      },
+      (v, out) => {
+        for (const g of v.gplOnly) out.add(g.symbol);
+      },
+    ),
+  ),
+  list(
+    "proprietaryTaint",
+    (t) =>
+      '{"symbol":' + q(t.symbol) + ',"provider":' + q(t.provider) + ',"taintedBy":' + q(t.taintedBy) + ',"gplOnlySymbol":' + q(t.gplOnlySymbol) + ',"gplOnlyProvider":' + q(t.gplOnlyProvider) + "}",
+    reason(
+      3,
+      (v, out) => {
+        for (const t of v.proprietaryTaint) {
+          const provider = t.taintedBy === t.provider ? `proprietary module ${t.provider}` : `${t.provider} (tainted proprietary by ${t.taintedBy})`;
+          out.push(
+            t.symbol === t.gplOnlySymbol
+              ? `uses GPL-only ${t.symbol} from ${provider}: the kernel refuses it (inherited proprietary taint)`
+              : `uses ${t.symbol} from ${provider} and GPL-only ${t.gplOnlySymbol} (${t.gplOnlyProvider}): the kernel refuses one of the two (inherited proprietary taint)`,
+          );
+        }
+      },
+      (v, out) => {
+        for (const t of v.proprietaryTaint) out.add(t.symbol).add(t.gplOnlySymbol);
+      },
+    ),
+  ),
+  {
+    key: "vermagicMismatch",
+    kind: "nullable",
+    isEmpty: (v) => v.vermagicMismatch === null,
+    json: (v) => (v.vermagicMismatch === null ? "null" : '{"module":' + q(v.vermagicMismatch.module) + ',"kernel":' + q(v.vermagicMismatch.kernel) + "}"),
+    reason: reason(7, (v, out) => {
+      if (v.vermagicMismatch) out.push(`vermagic flags differ: module "${v.vermagicMismatch.module}", kernel "${v.vermagicMismatch.kernel}"`);
+    }),
+  },
+  { key: "noModversions", kind: "flag", isEmpty: () => false, json: (v) => (v.noModversions ? "true" : "false"), reason: null },
+  list("providers", q, null),
+];
+
+/** The reasons of VERDICT_FIELDS by rank: the order of the reason lines. */
+const REASONS: readonly VerdictReason[] = VERDICT_FIELDS.flatMap((f) => (f.reason === null ? [] : [f.reason])).sort((a, b) => a.rank - b.rank);
 
 /**
  * Why a pair is incompatible, one reason per line, in one wording for every output: the audit
- * text (one line each), weak-modules and `kabi status` (joined with "; "). Order: providers that
- * block it, missing symbols, GPL-only exports it may not use, GPL-only exports next to a tainted
- * module's, CRC mismatches, symbols without a modversion on a strict-modversions kernel, namespaces
- * not imported, vermagic.
+ * text (one line each), weak-modules and `kabi status` (joined with "; "). Order (VERDICT_FIELDS'
+ * ranks): providers that block it, missing symbols, GPL-only exports it may not use, GPL-only
+ * exports next to a tainted module's, CRC mismatches, symbols without a modversion on a
+ * strict-modversions kernel, namespaces not imported, vermagic.
  */
 export function verdictReasonLines(v: ReasonSource): string[] {
   const out: string[] = [];
-  for (const b of v.blockedBy) out.push(`needs ${b.provider} (${b.providerPath}), itself incompatible here, for: ${b.symbols.join(", ")}`);
-  for (const s of v.missing) out.push(`missing symbol ${s}`);
-  for (const g of v.gplOnly) {
-    const license = g.license === null ? "with no MODULE_LICENSE" : `under license ${JSON.stringify(g.license)}`;
-    out.push(`uses GPL-only ${g.symbol} (${g.provider}) ${license}, not GPL-compatible`);
-  }
-  for (const t of v.proprietaryTaint) {
-    const provider = t.taintedBy === t.provider ? `proprietary module ${t.provider}` : `${t.provider} (tainted proprietary by ${t.taintedBy})`;
-    out.push(
-      t.symbol === t.gplOnlySymbol
-        ? `uses GPL-only ${t.symbol} from ${provider}: the kernel refuses it (inherited proprietary taint)`
-        : `uses ${t.symbol} from ${provider} and GPL-only ${t.gplOnlySymbol} (${t.gplOnlyProvider}): the kernel refuses one of the two (inherited proprietary taint)`,
-    );
-  }
-  for (const x of v.mismatched) out.push(`CRC mismatch ${x.symbol}: module ${crcText(x.moduleCrc)}, ${x.provider} ${crcText(x.kernelCrc)}`);
-  for (const x of v.noSymbolVersion) out.push(`no symbol version for ${x.symbol}: ${x.provider} exports it with a CRC the module does not list (strict modversions)`);
-  for (const n of v.missingImportNs) out.push(`uses ${n.symbol} from namespace ${n.namespace} without MODULE_IMPORT_NS(${n.namespace})`);
-  if (v.vermagicMismatch) out.push(`vermagic flags differ: module "${v.vermagicMismatch.module}", kernel "${v.vermagicMismatch.kernel}"`);
+  for (let i = 0; i < REASONS.length; i++) REASONS[i].lines(v, out);
   return out;
 }
 
 /** The symbols that block a pair (for machine-readable output), first-seen order, each once. */
 export function blockingSymbols(v: ReasonSource): string[] {
   const out = new Set<string>();
-  for (const b of v.blockedBy) for (const s of b.symbols) out.add(s);
-  for (const s of v.missing) out.add(s);
-  for (const x of v.gplOnly) out.add(x.symbol);
-  for (const x of v.proprietaryTaint) out.add(x.symbol).add(x.gplOnlySymbol);
-  for (const x of v.mismatched) out.add(x.symbol);
-  for (const x of v.noSymbolVersion) out.add(x.symbol);
-  for (const x of v.missingImportNs) out.add(x.symbol);
+  for (let i = 0; i < REASONS.length; i++) REASONS[i].symbols(v, out);
   return [...out];
 }

@@ -9,12 +9,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import type { AuditReport } from "../../src/audit/audit-report.js";
 import { main } from "../../src/cli/main.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { corpusCases, corpusDir, caseModules, fullCorpus, spread } from "../helpers/corpus.js";
 import { haveModprobe, kmodListings } from "../helpers/kmod.js";
 import { modulesUnder, REAL_SAMPLE, ROOT } from "../helpers/paths.js";
+import type { AuditReport } from "./whole-report.js";
 
 interface KernelCase {
   release: string;

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { auditExitCode, buildAuditReport, type AuditReport } from "../../src/audit/audit-report.js";
 import { main } from "../../src/cli/main.js";
 import { evaluate } from "../../src/engine/index.js";
 import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
+import { auditExitCode, buildAuditReport, type AuditReport } from "./whole-report.js";
 
 const K53 = "6.1.0-53-amd64";
 const K54 = "6.1.0-54-amd64";

@@ -1,18 +1,11 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  auditExitCode,
-  auditInputExitCode,
-  buildAuditReport,
-  formatAuditText,
-  writeAuditJson,
-  writeAuditText,
-  type AuditInput,
-} from "../../src/audit/audit-report.js";
+import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput } from "../../src/audit/audit-report.js";
 import { evaluate } from "../../src/engine/index.js";
 import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
+import { auditExitCode, buildAuditReport, formatAuditText } from "./whole-report.js";
 
 const RELEASES = ["6.1.0-53-amd64", "6.1.0-54-amd64", "6.1.0-55-amd64", "6.12.113+deb12-amd64", "6.12.117+deb12-amd64"];
 

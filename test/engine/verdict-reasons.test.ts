@@ -3,9 +3,9 @@
  * AuditPair of the JSON report), weak-modules and `kabi status` use verdictReasonLines.
  */
 import { describe, expect, it } from "vitest";
-import type { AuditPair } from "../../src/audit/audit-report.js";
+import type { AuditPair } from "../audit/whole-report.js";
 import type { PairVerdict } from "../../src/engine/index.js";
-import { blockingSymbols, verdictReasonLines } from "../../src/engine/verdict-reasons.js";
+import { blockingSymbols, VERDICT_FIELDS, verdictReasonLines } from "../../src/engine/verdict-reasons.js";
 import { describeIncompatibility } from "../../src/weak/weak-assign.js";
 
 // One reason of every kind, with the values of the kbuild fixtures (fixtures/modules/README.md).
@@ -55,5 +55,15 @@ describe("verdictReasonLines", () => {
     expect(verdictReasonLines(asAudit)).toEqual(lines);
     expect(describeIncompatibility(verdict)).toBe(lines.join("; "));
     expect(blockingSymbols(verdict)).toEqual(["kabi_provider_add", "kabi_provider_gpl_mul", "sk_skb_reason_drop", "recalibrate_cpu_khz", "skb_put", "kabi_relay_value", "cpu_mitigations_off", "kabi_prop_value", "module_layout", "kabi_provider_ns_sub"]);
+  });
+});
+
+describe("VERDICT_FIELDS", () => {
+  it("lists PairVerdict's fields after `compatible` in order, and its JSON is JSON.stringify of the audit form", () => {
+    expect(["compatible", ...VERDICT_FIELDS.map((f) => f.key)]).toEqual(Object.keys(verdict));
+    const json = "{" + ['"compatible":false', ...VERDICT_FIELDS.map((f) => JSON.stringify(f.key) + ":" + f.json(verdict))].join(",") + "}";
+    expect(json).toBe(JSON.stringify(asAudit));
+    const reasons = VERDICT_FIELDS.filter((f) => f.reason !== null).map((f) => f.key);
+    expect(reasons.sort()).toEqual(Object.keys(asAudit).filter((k) => !["compatible", "noModversions", "providers"].includes(k)).sort());
   });
 });
