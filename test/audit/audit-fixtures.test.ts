@@ -34,8 +34,11 @@ describe("kabi audit on the kbuild fixtures", () => {
     const [provider, consumer] = report.modules;
     expect(provider!.name).toBe("kabi_provider");
     expect(provider!.builtFor).toBe(K53);
-    for (const k of [K53, K54, K612]) expect(consumer!.kernels[k]!.compatible).toBe(provider!.kernels[k]!.compatible);
-    expect(provider!.kernels[K53]!.compatible).toBe(true);
+    // fixtures/modules/README.md: the provider loads on its own kernel only (its skb CRCs differ
+    // on every other), and the consumer's own imports match on 6.1.0-53.
+    const compatibleOn = (m: typeof provider) => [K53, K54, K612].filter((k) => m!.kernels[k]!.compatible);
+    expect(compatibleOn(provider)).toEqual([K53]);
+    expect(compatibleOn(consumer)).toEqual([K53]);
     expect(provider!.kernels[K54]!.mismatched.map((m) => m.symbol).sort()).toEqual(["__alloc_skb", "kfree_skb_reason", "skb_put"]);
     expect(provider!.kernels[K54]!.mismatched.find((m) => m.symbol === "skb_put")).toEqual({ symbol: "skb_put", moduleCrc: "0x359ec46d", kernelCrc: "0x69958214", provider: "vmlinux" });
     const blocked = consumer!.kernels[K54]!;
