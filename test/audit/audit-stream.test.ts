@@ -4,7 +4,7 @@ import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput } f
 import { evaluate } from "../../src/engine/index.js";
 import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
-import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
+import { committedModules, MODULE_FIXTURES, REAL_SAMPLE, ROOT } from "../helpers/paths.js";
 import { auditExitCode, buildAuditReport, formatAuditText } from "./whole-report.js";
 
 const RELEASES = ["6.1.0-53-amd64", "6.1.0-54-amd64", "6.1.0-55-amd64", "6.12.113+deb12-amd64", "6.12.117+deb12-amd64"];
@@ -34,13 +34,13 @@ function collect(write: (sink: (chunk: Buffer) => void) => void): string {
 }
 
 describe("streamed audit output", () => {
-  const kbuild = () => modulesUnder(join(MODULE_FIXTURES, "6.1.0-53-amd64"));
+  const kbuild = () => committedModules(join(MODULE_FIXTURES, "6.1.0-53-amd64"));
   const sets: [string, () => string[], ((k: number) => boolean)?][] = [
     ["kbuild fixtures", kbuild],
-    ["real sample", () => [...modulesUnder(join(REAL_SAMPLE, "amd64-6.1")), ...modulesUnder(join(REAL_SAMPLE, "amd64-6.12"))]],
+    ["real sample", () => [...committedModules(join(REAL_SAMPLE, "amd64-6.1")), ...committedModules(join(REAL_SAMPLE, "amd64-6.12"))]],
     ["no modules", () => []],
     // proprietaryTaint on kabi_taint_consumer and kabi_taint_relay_user.
-    ["kbuild fixtures with the proprietary-taint ones", () => [...kbuild(), ...modulesUnder(join(MODULE_FIXTURES, "proprietary-taint", "6.1.0-53-amd64"))]],
+    ["kbuild fixtures with the proprietary-taint ones", () => [...kbuild(), ...committedModules(join(MODULE_FIXTURES, "proprietary-taint", "6.1.0-53-amd64"))]],
     // noSymbolVersion on the strict kernels (kabi_consumer_nosymvers), none on the others.
     ["kbuild fixtures, some kernels strict", kbuild, (k) => k % 2 === 0],
   ];

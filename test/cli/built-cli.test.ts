@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { modulesUnder, REAL_SAMPLE, ROOT } from "../helpers/paths.js";
+import { committedModules, REAL_SAMPLE, ROOT } from "../helpers/paths.js";
 
 const KABI = join(ROOT, "dist/src/cli/kabi.js");
 
@@ -20,7 +20,7 @@ describe("built kabi executable", () => {
     expect(existsSync(KABI), `${KABI} missing: run npm run build first`).toBe(true);
   });
 
-  const compressed = modulesUnder(REAL_SAMPLE).filter((p) => !p.endsWith(".ko"));
+  const compressed = committedModules(REAL_SAMPLE).filter((p) => !p.endsWith(".ko"));
 
   it("dumps every compressed sample module identically with native and native-free codecs", () => {
     expect(compressed.some((p) => p.endsWith(".xz")) && compressed.some((p) => p.endsWith(".zst")) && compressed.some((p) => p.endsWith(".gz"))).toBe(true);

@@ -4,7 +4,7 @@ import { evaluate } from "../../src/engine/index.js";
 import { sharedMismatchSerial } from "../../src/engine/verdict.js";
 import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
-import { MODULE_FIXTURES, REAL_SAMPLE, ROOT, modulesUnder } from "../helpers/paths.js";
+import { committedModules, MODULE_FIXTURES, REAL_SAMPLE, ROOT } from "../helpers/paths.js";
 
 const RELEASES = ["6.1.0-53-amd64", "6.1.0-54-amd64", "6.1.0-55-amd64", "6.12.113+deb12-amd64", "6.12.117+deb12-amd64"];
 
@@ -14,9 +14,9 @@ describe("explainModule", () => {
       RELEASES.map(async (release) => ({ release, symvers: await readSymvers(join(ROOT, "fixtures/symvers", `${release}.symvers.gz`)) })),
     );
     const paths = [
-      ...modulesUnder(join(MODULE_FIXTURES, "6.1.0-53-amd64")),
-      ...modulesUnder(join(REAL_SAMPLE, "amd64-6.1")),
-      ...modulesUnder(join(REAL_SAMPLE, "amd64-6.12")),
+      ...committedModules(join(MODULE_FIXTURES, "6.1.0-53-amd64")),
+      ...committedModules(join(REAL_SAMPLE, "amd64-6.1")),
+      ...committedModules(join(REAL_SAMPLE, "amd64-6.12")),
     ];
     const { records } = await readModules(paths, { workers: 1 });
     // Not every module a candidate everywhere, so null pairs are covered too.
@@ -40,7 +40,7 @@ describe("CRC mismatches against a symvers entry", () => {
   it("are one frozen object per (kernel, symbol, module CRC), shared by the verdicts of every module that has it", async () => {
     // The real 6.1 sample (built for 6.1.0-53) on 6.1.0-55, whose vmlinux CRCs differ for most symbols.
     const kernels = [{ release: "6.1.0-55-amd64", symvers: await readSymvers(join(ROOT, "fixtures/symvers", "6.1.0-55-amd64.symvers.gz")) }];
-    const { records } = await readModules(modulesUnder(join(REAL_SAMPLE, "amd64-6.1")), { workers: 1 });
+    const { records } = await readModules(committedModules(join(REAL_SAMPLE, "amd64-6.1")), { workers: 1 });
     const report = evaluate(records, kernels);
     const seen = new Map<string, object>();
     const bySerial = new Map<number, object>();

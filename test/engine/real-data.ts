@@ -14,14 +14,31 @@ export const MODULE_FIXTURES = join(ROOT, "fixtures/modules");
 export const SYMVERS_FIXTURES = join(ROOT, "fixtures/symvers");
 export const REAL_SAMPLE = join(ROOT, "fixtures/real-sample");
 
-/** Releases with both built fixture modules and the kernel's symvers. */
+/**
+ * The kernel releases the kbuild fixtures were built for (fixtures/modules/README.md's table):
+ * fixtures/modules/<release>/ and fixtures/symvers/<release>.symvers.gz are committed for each.
+ */
+export const FIXTURE_RELEASES = ["6.1.0-53-amd64", "6.1.0-54-amd64", "6.12.117+deb12-amd64"];
+
+/**
+ * Releases with both built fixture modules and the kernel's symvers, sorted. These are committed:
+ * a lost directory or symvers file throws (the test file fails to load) instead of leaving the
+ * tests that loop over the releases with nothing to check.
+ */
 export function fixtureReleases(): string[] {
-  if (!existsSync(MODULE_FIXTURES)) return [];
-  return readdirSync(MODULE_FIXTURES, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && d.name !== "src")
-    .map((d) => d.name)
-    .filter((r) => existsSync(join(SYMVERS_FIXTURES, `${r}.symvers.gz`)))
-    .sort();
+  const notReleases = new Set(["src", "no-modversions", "proprietary-taint"]);
+  const found = existsSync(MODULE_FIXTURES)
+    ? readdirSync(MODULE_FIXTURES, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && !notReleases.has(d.name))
+        .map((d) => d.name)
+        .sort()
+    : [];
+  const lost = [
+    ...FIXTURE_RELEASES.filter((r) => !found.includes(r)).map((r) => join(MODULE_FIXTURES, r)),
+    ...found.map((r) => join(SYMVERS_FIXTURES, `${r}.symvers.gz`)).filter((f) => !existsSync(f)),
+  ];
+  if (lost.length > 0) throw new Error(`committed kbuild fixtures missing: ${lost.join(", ")}`);
+  return found;
 }
 
 const moduleCache = new Map<string, Promise<ModuleRecord>>();
@@ -44,6 +61,8 @@ export interface PlainJudgement {
   ok: boolean;
   missing: string[];
   mismatched: { symbol: string; moduleCrc: number; kernelCrc: number; provider: string }[];
+  /** Strict kernels only: resolved symbols the modversions do not list, whose provider has a CRC. */
+  noSymbolVersion: { symbol: string; provider: string }[];
   missingImportNs: { symbol: string; namespace: string }[];
   gplOnly: { symbol: string; provider: string; license: string | null }[];
   proprietaryTaint: { symbol: string; provider: string; taintedBy: string; gplOnlySymbol: string; gplOnlyProvider: string }[];
@@ -133,15 +152,20 @@ function plainInheritTaint(module: ModuleRecord, symvers: SymversTable, resident
 /**
  * A module against one symvers table and the kernel's resident modules (taken as loaded; symvers
  * entries as untainted), by plain loops over the module's modversions and undefined symbols (no
- * engine code).
+ * engine code). `strict`: Debian's check_version (kernel/module/version.c with the patch "module:
+ * Disable matching missing version CRC"): a module with modversions that resolves a symbol (weak
+ * or not) its modversions do not list, from an exporter with a CRC, is refused; so is one whose
+ * modversions do not list module_layout (check_modstruct_version).
  */
-export function plainJudge(module: ModuleRecord, symvers: SymversTable, resident: readonly ModuleRecord[] = []): PlainJudgement {
-  const out: PlainJudgement = { ok: true, missing: [], mismatched: [], missingImportNs: [], gplOnly: [], proprietaryTaint: [] };
+export function plainJudge(module: ModuleRecord, symvers: SymversTable, resident: readonly ModuleRecord[] = [], options: { strict?: boolean } = {}): PlainJudgement {
+  const out: PlainJudgement = { ok: true, missing: [], mismatched: [], noSymbolVersion: [], missingImportNs: [], gplOnly: [], proprietaryTaint: [] };
   const license = module.modinfo.find((e) => e.key === "license")?.value ?? null;
   const gplOk = isGplCompatible(module);
+  const strict = options.strict === true && module.hasModversions;
   const weak = new Set(module.undefinedSymbols.filter((u) => u.weak).map((u) => u.name));
   const strong = new Set(module.undefinedSymbols.filter((u) => !u.weak).map((u) => u.name));
   const versioned = new Set<string>();
+  // crc: the module's modversion CRC, or null when its modversions do not list the symbol.
   const check = (symbol: string, crc: number | null) => {
     const e = plainFind(symbol, symvers, resident);
     if (e === undefined) {
@@ -155,6 +179,8 @@ export function plainJudge(module: ModuleRecord, symvers: SymversTable, resident
     }
     if (crc !== null && e.crc !== null && e.crc !== crc >>> 0) {
       out.mismatched.push({ symbol, moduleCrc: crc >>> 0, kernelCrc: e.crc, provider: e.provider });
+    } else if (crc === null && strict && e.crc !== null) {
+      out.noSymbolVersion.push({ symbol, provider: e.provider });
     } else if (e.namespace !== "" && !module.importNamespaces.includes(e.namespace)) {
       out.missingImportNs.push({ symbol, namespace: e.namespace });
     }
@@ -167,18 +193,88 @@ export function plainJudge(module: ModuleRecord, symvers: SymversTable, resident
     }
   }
   for (const name of strong) if (!versioned.has(name)) check(name, null);
+  if (strict) {
+    // Only a strict kernel cares: weak references that resolve go through check_version too.
+    for (const name of weak) if (!strong.has(name) && !versioned.has(name)) check(name, null);
+    if (!versioned.has("module_layout")) {
+      const e = plainFind("module_layout", symvers, resident);
+      if (e !== undefined && e.crc !== null) out.noSymbolVersion.push({ symbol: "module_layout", provider: e.provider });
+    }
+  }
   out.proprietaryTaint = plainInheritTaint(module, symvers, resident);
-  out.ok = out.missing.length === 0 && out.mismatched.length === 0 && out.missingImportNs.length === 0 && out.gplOnly.length === 0 && out.proprietaryTaint.length === 0;
+  out.ok = plainBlocking(out) === 0;
   return out;
 }
 
-/** Every kernel symvers under fixtures/symvers, by release, sorted. */
+/**
+ * How many reasons in a plain judgement block the load (every list of PlainJudgement; `except`
+ * leaves some out). A Record over the keys, so a new field does not compile until it is counted.
+ */
+export function plainBlocking(j: PlainJudgement, except: readonly (keyof PlainJudgement)[] = []): number {
+  const counts: Record<Exclude<keyof PlainJudgement, "ok">, number> = {
+    missing: j.missing.length,
+    mismatched: j.mismatched.length,
+    noSymbolVersion: j.noSymbolVersion.length,
+    missingImportNs: j.missingImportNs.length,
+    gplOnly: j.gplOnly.length,
+    proprietaryTaint: j.proprietaryTaint.length,
+  };
+  return Object.entries(counts).reduce((n, [field, c]) => (except.includes(field as keyof PlainJudgement) ? n : n + c), 0);
+}
+
+type VerdictField = Exclude<keyof PairVerdict, "compatible">;
+
+/**
+ * Every field of PairVerdict but `compatible`: how many blocking reasons it holds, or null for the
+ * fields that are not reasons (noModversions: judged by names only, not blocking by itself;
+ * providers). A Record over PairVerdict's keys: a new verdict field does not compile (tsconfig.test.json)
+ * until it is listed here, and blockingReasons fails at run time on a verdict with a field it lacks.
+ */
+const VERDICT_FIELDS: { readonly [F in VerdictField]: ((value: PairVerdict[F]) => number) | null } = {
+  missing: (x) => x.length,
+  mismatched: (x) => x.length,
+  noSymbolVersion: (x) => x.length,
+  blockedBy: (x) => x.length,
+  missingImportNs: (x) => x.length,
+  gplOnly: (x) => x.length,
+  proprietaryTaint: (x) => x.length,
+  vermagicMismatch: (x) => (x === null ? 0 : 1),
+  noModversions: null,
+  providers: null,
+};
+
+/** The names of every PairVerdict field, `compatible` included, sorted. */
+export const PAIR_VERDICT_KEYS: readonly string[] = ["compatible", ...Object.keys(VERDICT_FIELDS)].sort();
+
+/**
+ * How many blocking reasons a verdict gives, over every field of PairVerdict (`except` leaves some
+ * out). Throws on a verdict whose fields are not exactly PAIR_VERDICT_KEYS, so that a new field
+ * cannot go uncounted.
+ */
+export function blockingReasons(v: PairVerdict, except: readonly VerdictField[] = []): number {
+  const keys = Object.keys(v).sort();
+  if (keys.join() !== PAIR_VERDICT_KEYS.join()) throw new Error(`verdict fields ${keys.join(", ")} are not the ones counted: ${PAIR_VERDICT_KEYS.join(", ")}`);
+  let n = 0;
+  for (const field of Object.keys(VERDICT_FIELDS) as VerdictField[]) {
+    const count = VERDICT_FIELDS[field] as ((value: PairVerdict[VerdictField]) => number) | null;
+    if (count !== null && !except.includes(field)) n += count(v[field]);
+  }
+  return n;
+}
+
+/** The flags of a vermagic after its first word (the release), written out apart from the engine's. */
+const plainVermagicFlags = (vermagic: string): string => vermagic.split(" ").filter((w) => w !== "").slice(1).join(" ");
+
+/** Every kernel symvers under fixtures/symvers, by release, sorted (committed: none throws). */
 export function symversReleases(): string[] {
-  if (!existsSync(SYMVERS_FIXTURES)) return [];
-  return readdirSync(SYMVERS_FIXTURES)
-    .filter((f) => f.endsWith(".symvers.gz"))
-    .map((f) => f.slice(0, -".symvers.gz".length))
-    .sort();
+  const found = existsSync(SYMVERS_FIXTURES)
+    ? readdirSync(SYMVERS_FIXTURES)
+        .filter((f) => f.endsWith(".symvers.gz"))
+        .map((f) => f.slice(0, -".symvers.gz".length))
+        .sort()
+    : [];
+  if (found.length === 0) throw new Error(`committed kernel symvers missing: no ${SYMVERS_FIXTURES}/*.symvers.gz`);
+  return found;
 }
 
 export interface RealSampleCase {
@@ -188,8 +284,21 @@ export interface RealSampleCase {
   paths: string[];
 }
 
-/** The real Debian module samples: fixtures/real-sample/<case>/ with a RELEASE file. */
+/** The committed real Debian samples (fixtures/real-sample/README.md). */
+export const REAL_SAMPLE_IDS = ["amd64-6.1", "amd64-6.1-gz", "amd64-6.1-zst", "amd64-6.12", "i386-6.1", "s390x-6.1"];
+
+/**
+ * The real Debian module samples: fixtures/real-sample/<case>/ with a RELEASE file. They are
+ * committed: a lost sample throws (the test file fails to load) instead of being skipped.
+ */
 export function realSampleCases(): RealSampleCase[] {
+  const cases = findRealSampleCases();
+  const lost = REAL_SAMPLE_IDS.filter((id) => !cases.some((c) => c.id === id));
+  if (lost.length > 0) throw new Error(`committed real sample missing (or without modules or RELEASE): ${lost.map((id) => join(REAL_SAMPLE, id)).join(", ")}`);
+  return cases;
+}
+
+function findRealSampleCases(): RealSampleCase[] {
   if (!existsSync(REAL_SAMPLE)) return [];
   const cases: RealSampleCase[] = [];
   for (const d of readdirSync(REAL_SAMPLE, { withFileTypes: true })) {
@@ -223,24 +332,60 @@ export function symversByRelease(release: string): Promise<SymversTable> {
 }
 
 /**
- * Asserts that the engine's verdict of `module` (judged alone) on each kernel agrees with
- * plainJudge against that kernel's symvers and resident modules; returns the verdicts by kernel
- * index.
+ * Asserts that the engine's verdict of `module` (judged alone) on each kernel equals, field by
+ * field, one made by plainJudge against that kernel's symvers and resident modules (strict where
+ * the kernel is), with the vermagic flags compared by hand; returns the verdicts by kernel index.
+ * The expected verdict is a PairVerdict literal, so a new verdict field does not compile until it
+ * has a plain value here, and toEqual fails at run time on a field the engine adds.
  */
 export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonly KernelTarget[], verdict: (k: number) => PairVerdict, isCompatible: (k: number) => boolean): PairVerdict[] {
   return kernels.map((k, ki) => {
-    const plain = plainJudge(module, k.symvers, k.resident);
+    const plain = plainJudge(module, k.symvers, k.resident, { strict: k.strictModversions === true });
+    const vermagicMismatch =
+      k.vermagic !== undefined && module.vermagic !== "" && plainVermagicFlags(module.vermagic) !== plainVermagicFlags(k.vermagic) ? { module: module.vermagic, kernel: k.vermagic } : null;
+    const expected: PairVerdict = {
+      compatible: plain.ok && vermagicMismatch === null,
+      missing: plain.missing,
+      mismatched: plain.mismatched,
+      noSymbolVersion: plain.noSymbolVersion,
+      // Judged alone: no candidate module can block it.
+      blockedBy: [],
+      missingImportNs: plain.missingImportNs,
+      gplOnly: plain.gplOnly,
+      proprietaryTaint: plain.proprietaryTaint,
+      vermagicMismatch,
+      noModversions: !module.hasModversions,
+      providers: plainProviders(module, k, plain),
+    };
     const v = verdict(ki);
-    const label = `${module.path} on ${k.release}`;
-    expect(v.compatible, label).toBe(plain.ok);
-    expect(isCompatible(ki), label).toBe(plain.ok);
-    expect(v.missing, label).toEqual(plain.missing);
-    expect(v.mismatched, label).toEqual(plain.mismatched);
-    expect(v.missingImportNs, label).toEqual(plain.missingImportNs);
-    expect(v.gplOnly, label).toEqual(plain.gplOnly);
-    expect(v.proprietaryTaint, label).toEqual(plain.proprietaryTaint);
+    const label = `${module.path} on ${k.release} (kernel ${ki}${k.strictModversions === true ? ", strict" : ""}${k.resident === undefined ? "" : `, resident ${k.resident.map((r) => r.name).join(" ")}`})`;
+    expect(v, label).toEqual(expected);
+    expect(isCompatible(ki), label).toBe(expected.compatible);
+    expect(v.compatible, label).toBe(blockingReasons(v) === 0);
     return v;
   });
+}
+
+/**
+ * The resident modules that provide a requirement of the module on kernel k (symbols the symvers
+ * does not have, and that the plain judgement does not refuse), in the order of its requirements:
+ * modversions, then undefined symbols (weak ones only on a strict kernel).
+ */
+function plainProviders(module: ModuleRecord, k: KernelTarget, plain: PlainJudgement): string[] {
+  // A weak reference its modversions do not list is a requirement on strict kernels only (upstream never refuses it).
+  const strict = k.strictModversions === true && module.hasModversions;
+  const needs = [...(module.hasModversions ? module.modversions.map((v) => v.symbol) : []), ...module.undefinedSymbols.filter((u) => strict || !u.weak).map((u) => u.name)];
+  const refused = new Set([
+    ...plain.missing,
+    ...[...plain.mismatched, ...plain.noSymbolVersion, ...plain.missingImportNs, ...plain.gplOnly].map((x) => x.symbol),
+  ]);
+  const out = new Set<string>();
+  for (const s of needs) {
+    if (k.symvers.entries.has(s) || refused.has(s)) continue;
+    const r = (k.resident ?? []).find((x) => x.exports.some((e) => e.name === s));
+    if (r !== undefined) out.add(r.name);
+  }
+  return [...out];
 }
 
 /**
@@ -262,6 +407,8 @@ export function expectManyKernelsAgreeWithEachAlone(
     kernels.forEach((_, ki) => {
       const v = together.verdict(m, ki)!;
       expect(v).toEqual(alone[ki % base.length].verdict(m, 0));
+      // The bitset pass decided `compatible`; the reasons were collected apart from it.
+      expect(v.compatible).toBe(blockingReasons(v) === 0);
       verdicts.push(v);
     });
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { evaluate, type KernelTarget } from "../../src/engine/index.js";
 import type { ModuleRecord } from "../../src/types/module-record.js";
 import type { SymversTable } from "../../src/types/symvers-table.js";
-import { expectAgreesWithPlainJoin, expectManyKernelsAgreeWithEachAlone, plainJudge, readModuleCached, realSampleCases, symversByRelease, symversReleases } from "./real-data.js";
+import { blockingReasons, expectAgreesWithPlainJoin, expectManyKernelsAgreeWithEachAlone, plainBlocking, plainJudge, readModuleCached, realSampleCases, symversByRelease, symversReleases } from "./real-data.js";
 
 const cases = realSampleCases();
 const releases = symversReleases();
@@ -20,7 +20,8 @@ function without(table: SymversTable, moduleColumns: ReadonlySet<string>): Symve
   return { ...table, entries: new Map([...table.entries].filter(([, e]) => !moduleColumns.has(e.module))) };
 }
 
-describe.skipIf(cases.length === 0 || releases.length === 0)("engine on real Debian modules and kernel symvers", () => {
+// Committed: realSampleCases() and symversReleases() throw when the sample or the symvers are lost.
+describe("engine on real Debian modules and kernel symvers", () => {
   it("has samples for several architectures and kernels", () => {
     expect(cases.map((c) => c.id)).toEqual(expect.arrayContaining(["amd64-6.1", "amd64-6.12"]));
     for (const c of cases) expect(releases).toContain(c.release);
@@ -62,10 +63,8 @@ describe.skipIf(cases.length === 0 || releases.length === 0)("engine on real Deb
             expect(v.compatible).toBe(false);
             expect(v.mismatched.map((x) => x.symbol)).toEqual(plain.mismatched.map((x) => x.symbol));
           }
-          // Every incompatible verdict says why; compatible ones report nothing blocking.
-          const reasons = v.missing.length + v.mismatched.length + v.blockedBy.length + v.missingImportNs.length + v.gplOnly.length + (v.vermagicMismatch ? 1 : 0);
-          if (v.compatible) expect(reasons).toBe(0);
-          else expect(reasons).toBeGreaterThan(0);
+          // Every incompatible verdict says why; compatible ones report nothing blocking (every verdict field).
+          expect(v.compatible).toBe(blockingReasons(v) === 0);
         });
       });
     });
@@ -99,7 +98,7 @@ describe.skipIf(cases.length === 0 || releases.length === 0)("engine on real Deb
       const own = (m: number) => {
         const plain = plainJudge(modules[m], k.symvers);
         const provided = new Set(modules.flatMap((x, xi) => (xi === m ? [] : x.exports.map((e) => e.name))));
-        return plain.mismatched.length === 0 && plain.missingImportNs.length === 0 && plain.missing.every((s) => provided.has(s));
+        return plainBlocking(plain, ["missing"]) === 0 && plain.missing.every((s) => provided.has(s));
       };
       const miiOk = own(mii);
       const usbnetOk = own(usbnet) && miiOk;
@@ -139,7 +138,7 @@ describe.skipIf(cases.length === 0 || releases.length === 0)("engine on real Deb
           expect(report.isCompatible(p, ki)).toBe(false);
           for (const s of b.symbols) expect(modules[p].exports.map((e) => e.name)).toContain(s);
         }
-        if (v.mismatched.length === 0 && v.missing.length === 0 && v.missingImportNs.length === 0) {
+        if (blockingReasons(v, ["blockedBy"]) === 0) {
           onlyBlocked.push(`${module.name}@${k.release}`);
         }
       });
@@ -151,15 +150,19 @@ describe.skipIf(cases.length === 0 || releases.length === 0)("engine on real Deb
   it("70 kernels at once (multi-word bitsets) give the same verdicts as each kernel alone", async () => {
     const base = await allKernels();
     const modules = (await Promise.all(cases.map((c) => caseModules(c.paths)))).flat();
-    const { together, alone } = expectManyKernelsAgreeWithEachAlone(modules, base);
-    const expected = Array.from({ length: 70 }, (_, ki) => ki).filter((ki) => alone[ki % base.length].isCompatible(0, 0));
+    const { together } = expectManyKernelsAgreeWithEachAlone(modules, base);
+    // Module 0 (amd64 6.1's st_sensors) is provided for by no other sample module: the plain join
+    // of its modversions with each base kernel's symvers says where it loads, for all 70 copies.
+    const first = modules[0]!;
+    const expected = Array.from({ length: 70 }, (_, ki) => ki).filter((ki) => plainJudge(first, base[ki % base.length]!.symvers).ok);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected.length).toBeLessThan(70);
     expect(together.compatibleKernels(0)).toEqual(expected);
   });
 
   it("i386 and s390x modules are judged against their own kernels (32-bit, big-endian)", async () => {
     for (const id of ["i386-6.1", "s390x-6.1"]) {
-      const c = cases.find((x) => x.id === id);
-      if (c === undefined) continue;
+      const c = cases.find((x) => x.id === id)!;
       const modules = await caseModules(c.paths);
       const kernels = await allKernels();
       const report = evaluate(modules, kernels);

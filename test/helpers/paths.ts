@@ -28,14 +28,24 @@ export function modulesUnder(dir: string): string[] {
   return out.sort();
 }
 
-/** The kbuild fixtures: fixtures/modules/<release>/*.ko. */
-export function fixtureModules(): string[] {
-  return modulesUnder(MODULE_FIXTURES).filter((p) => !relative(MODULE_FIXTURES, p).startsWith("src/"));
+/**
+ * Every module file under `dir`, a folder of the repository's own fixtures: a lost (or emptied)
+ * folder throws, so that the tests using it fail instead of checking nothing.
+ */
+export function committedModules(dir: string): string[] {
+  const found = modulesUnder(dir);
+  if (found.length === 0) throw new Error(`committed fixture modules missing: nothing under ${dir}`);
+  return found;
 }
 
-/** The committed real Debian sample (empty until it is committed). */
+/** The kbuild fixtures: fixtures/modules/<release>/*.ko (committed). */
+export function fixtureModules(): string[] {
+  return committedModules(MODULE_FIXTURES).filter((p) => !relative(MODULE_FIXTURES, p).startsWith("src/"));
+}
+
+/** The committed real Debian sample. */
 export function realSampleModules(): string[] {
-  return modulesUnder(REAL_SAMPLE);
+  return committedModules(REAL_SAMPLE);
 }
 
 export function isDirectory(p: string): boolean {

@@ -8,12 +8,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fixtureModules, realSampleModules, ROOT } from "../helpers/paths.js";
+import { runsWith } from "../helpers/required.js";
 
 const DIST = join(ROOT, "dist/src/load/read-many.js");
 const work = mkdtempSync(join(tmpdir(), "kabi-pool-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe.skipIf(!existsSync(DIST))("read pool", () => {
+// dist/ is built, not committed: skipped without `npm run build`; under CI (.ci/run builds first) it must be there.
+describe.skipIf(!runsWith(existsSync(DIST)))("read pool", () => {
+  it("has the built code (npm run build)", () => {
+    expect(existsSync(DIST), `${DIST} missing: run npm run build first`).toBe(true);
+  });
+
   it("matches in-thread reading, in input order, with errors in place", async () => {
     const { readModules } = (await import(DIST)) as typeof import("../../src/load/read-many.js");
     const { poolAvailable } = (await import(join(ROOT, "dist/src/load/read-pool.js"))) as typeof import("../../src/load/read-pool.js");

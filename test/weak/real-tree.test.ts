@@ -16,6 +16,7 @@ afterAll(async () => {
   if (root !== "") await removeRoot(root);
 });
 
+// The real module tree comes from the corpus cache (bench/corpus.sh), not the repository: skipped without it.
 describe.skipIf(!haveRealTree())("weak-modules on a root with a real Debian module tree (corpus cache)", () => {
   it("links exactly the compatible modules, and real depmod -e finds nothing wrong with weak-updates", async () => {
     // Same filesystem as the cache, so the real tree can be hard-linked in (visible inside a chroot).
