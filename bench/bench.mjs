@@ -2,17 +2,19 @@
 // kabi benchmark suite: each case measured side by side with its reference in the same run
 // (runs interleaved, median of N), printing wall-time ratios and peak RSS. Driven by bench/run.
 //
-// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...] [--json FILE] [--update-readme]
+// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...] [--json FILE] [--update-results]
 //   --ci   reduced: ~300 modules per tree (from the corpus cache when present, else synthesized
 //          from the committed fixtures), one repetition; checks that every case runs.
-//   --update-readme  writes the table into README.md between its bench-table markers (a full
-//          run of every case only).
+//   --update-results  writes the run into bench/results.md (see bench/results.mjs): its table,
+//          inputs and commands as the latest run, and its ratios as a new row of the history. A
+//          full run of every case only; nothing is written when a case failed.
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { writeResults } from "./results.mjs";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const KABI = join(REPO, "dist/src/cli/kabi.js");
@@ -27,11 +29,9 @@ const jsonArg = argv.indexOf("--json");
 const JSON_OUT = jsonArg >= 0 ? argv[jsonArg + 1] : undefined;
 const casesArg = argv.indexOf("--cases");
 const ONLY = casesArg >= 0 ? new Set(argv[casesArg + 1].split(",")) : undefined;
-const UPDATE_README = argv.includes("--update-readme");
-if (UPDATE_README && (CI || ONLY)) throw new Error("--update-readme needs a full run of every case (no --ci, no --cases)");
-const README = join(REPO, "README.md");
-const TABLE_START = "<!-- bench-table:start -->";
-const TABLE_END = "<!-- bench-table:end -->";
+const UPDATE_RESULTS = argv.includes("--update-results");
+if (UPDATE_RESULTS && (CI || ONLY)) throw new Error("--update-results needs a full run of every case (no --ci, no --cases)");
+const RESULTS = join(REPO, "bench/results.md");
 const CI_MODULES = 300;
 
 const CORPUS = process.env.KABI_CORPUS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "kabi-corpus");
@@ -42,7 +42,9 @@ delete BASE_ENV.KABI_NO_NATIVE;
 
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 const q = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
-const shown = (cmd) => cmd.map((a) => q(a.startsWith(WORK) ? "$W" + a.slice(WORK.length) : a)).join(" ");
+// Commands as printed: the bench's temporary folder as $W, the corpus cache as $CORPUS, paths in
+// the repository relative to it (bench/run runs from there).
+const shown = (cmd) => cmd.map((a) => q(a.replaceAll(WORK, "$W").replaceAll(CORPUS, "$CORPUS").replaceAll(REPO, ""))).join(" ");
 
 // ---------------------------------------------------------------------------- measuring
 
@@ -182,6 +184,8 @@ function fixtureInputs() {
 // ---------------------------------------------------------------------------- cases
 
 const rows = [];
+/** The inputs, the xz backend and the cores, for the results file ($CORPUS for the corpus cache). */
+let inputsLine = "";
 /** `node -e 0` wall seconds (median) before the first case and after the last. */
 const startup = { before: NaN, after: NaN };
 function row(name, kabi, ref, target, note = "") {
@@ -328,6 +332,7 @@ async function main() {
   if (!haveCorpus && !CI) throw new Error(`no corpus at ${CORPUS} (bench/run fetches it with bench/corpus.sh)`);
   const inputs = haveCorpus ? corpusInputs() : fixtureInputs();
   const { xzBackend } = await import(join(REPO, "dist/src/decompress/xz.js"));
+  inputsLine = `${inputs.source.replaceAll(CORPUS, "$CORPUS")}; xz backend: ${xzBackend}; cores: ${availableParallelism()}`;
   log(`mode ${CI ? "ci (reduced)" : "full"}, ${REPEAT} run(s) per command, inputs: ${inputs.source}; xz backend: ${xzBackend}; cores: ${availableParallelism()}`);
   // How fast this machine is right now (a shared VM's speed drifts): Node's own start-up.
   startup.before = (await measure([{ cmd: ["node", "-e", "0"] }]))[0].wall;
@@ -357,8 +362,15 @@ async function main() {
     }
   }
   startup.after = (await measure([{ cmd: ["node", "-e", "0"] }]))[0].wall;
-  print(inputs);
+  const printed = print(inputs);
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(rows, null, 2));
+  if (UPDATE_RESULTS) {
+    if (failures > 0) log(`bench/results.md not updated: ${failures} case(s) failed`);
+    else {
+      writeResults(RESULTS, { date: new Date().toISOString().slice(0, 10), repeat: REPEAT, build: buildId(), inputs: inputsLine, ...printed, rows, startup });
+      log("bench/results.md updated");
+    }
+  }
   return failures;
 }
 
@@ -386,28 +398,34 @@ function print(inputs) {
   if (add) lines.push(`- weak-modules --add-modules wall: ${f(add.absolute.value)} s (target < ${add.absolute.limit} s)${add.absolute.value < add.absolute.limit ? "" : " MISSED"}`);
   lines.push(`- machine speed (a shared VM drifts): \`node -e 0\` took ${f(startup.before, 3)} s before the first case and ${f(startup.after, 3)} s after the last (median)`);
   const table = lines.slice(tableStart);
-  lines.push("\ncommands ($W = the bench's temporary folder; kabi runs with KABI_CACHE_DIR=$W/cache unless said):");
+  lines.push("\ncommands ($W = the bench's temporary folder, $CORPUS = the corpus cache; kabi runs with KABI_CACHE_DIR=$W/cache unless said):");
+  // The same, as Markdown for bench/results.md.
+  const commands = ["Commands (`$W` is the bench's temporary folder, `$CORPUS` the corpus cache; kabi runs with `KABI_CACHE_DIR=$W/cache` unless said):", ""];
   for (const r of rows) {
     if (r.skipped) continue;
     lines.push(`- ${r.name}`);
     lines.push(`    kabi:      ${r.kabi.cmdText}`);
     lines.push(`    reference: ${r.ref.cmdText}`);
     if (r.note) lines.push(`    (${r.note})`);
+    commands.push(`- ${r.name}`);
+    commands.push(`  - kabi: \`${r.kabi.cmdText}\``);
+    commands.push(`  - reference: \`${r.ref.cmdText}\``);
+    if (r.note) commands.push(`  - (${r.note})`);
   }
   process.stdout.write(lines.join("\n") + "\n");
-  if (UPDATE_README) updateReadme(table);
+  return { table, commands };
 }
 
-/** Replaces the README's table (between the bench-table markers) with this run's. */
-function updateReadme(table) {
-  const text = readFileSync(README, "utf8");
-  const a = text.indexOf(TABLE_START);
-  const b = text.indexOf(TABLE_END);
-  if (a < 0 || b < a) throw new Error(`README.md has no ${TABLE_START} ... ${TABLE_END} block`);
-  const when = new Date().toISOString().slice(0, 10);
-  const block = [TABLE_START, `<!-- written by bench/bench.mjs --update-readme on ${when}; ${REPEAT} run(s) each -->`, "", ...table, "", ""].join("\n");
-  writeFileSync(README, text.slice(0, a) + block + text.slice(b));
-  log("README.md table updated");
+/** The commit measured: HEAD's short hash, with "-dirty" when the code it builds from has uncommitted changes. */
+function buildId() {
+  const git = (...a) => execFileSync("git", ["-C", REPO, ...a], { encoding: "utf8" }).trim();
+  try {
+    const head = git("rev-parse", "--short", "HEAD");
+    const dirty = git("status", "--porcelain", "--", "src", "native-free-fallback", "types", "package.json", "package-lock.json", "tsconfig.json") !== "";
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return "unknown";
+  }
 }
 
 try {
