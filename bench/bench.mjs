@@ -331,7 +331,8 @@ async function main() {
   const haveCorpus = existsSync(join(CORPUS, "manifest.json"));
   if (!haveCorpus && !CI) throw new Error(`no corpus at ${CORPUS} (bench/run fetches it with bench/corpus.sh)`);
   const inputs = haveCorpus ? corpusInputs() : fixtureInputs();
-  const { xzBackend } = await import(join(REPO, "dist/src/decompress/xz.js"));
+  // The native xz module throws on import when node-liblzma's addon cannot load; the codec table then uses the native-free decoder.
+  const { xzBackend } = await import(join(REPO, "dist/src/decompress/xz.js")).catch(() => ({ xzBackend: "xz-decompress (native-free; node-liblzma did not load)" }));
   inputsLine = `${inputs.source.replaceAll(CORPUS, "$CORPUS")}; xz backend: ${xzBackend}; cores: ${availableParallelism()}`;
   log(`mode ${CI ? "ci (reduced)" : "full"}, ${REPEAT} run(s) per command, inputs: ${inputs.source}; xz backend: ${xzBackend}; cores: ${availableParallelism()}`);
   // How fast this machine is right now (a shared VM's speed drifts): Node's own start-up.

@@ -98,7 +98,7 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   let read: ReadManyResult;
   if (found.files.length <= FEW_MODULES) {
     // A few modules need a few thousand of a kernel's ~27,000 exports: they are read first, then
-    // each symvers is parsed for those symbols only (a whole parse is 20-60 ms per kernel).
+    // each symvers is parsed for those symbols only (a whole parse would dominate such a run).
     read = await readModules(found.files, { cache });
     kernels = await loadKernelTargets({ ...kernelRequest, wanted: symversSymbols(read.records, []) });
   } else {

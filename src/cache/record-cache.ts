@@ -18,16 +18,15 @@ export { decodeRecordBatch, encodeRecordBatch } from "./record-codec.js";
  * Layout: one pack file per tree: the deepest directory holding all the files of one call
  * (`scope`), else each file's own directory; named by a hash of that directory's absolute
  * path, under `<cache dir>/records-v<FORMAT>/`. A kernel tree of 4,000 modules is one pack of
- * a few MB, read in one go, not 4,000 small files (per-directory packs, 863 of them for the
- * Debian 6.12 tree, cost ~150 ms more on a warm run). A pack holds, per module file: its path
+ * a few MB, read in one go, not 4,000 small files (a pack per directory, hundreds for a kernel
+ * tree, made a warm run measurably slower: bench/results.md). A pack holds, per module file: its path
  * relative to the pack's directory, the key (device, inode, size, mtime in ns) its record was
  * read under, and the record, encoded against one table of distinct strings per pack (symbol
  * names repeat across a tree's modules) as flat number arrays (record-codec.ts); the body is
  * one lz4 block (pack-file.ts).
- * Measured on the Debian 6.12 tree (4,230 records): the pack is 2.9 MB instead of 10.8 MB of
- * per-entry lz4 JSON, and a warm readModules takes ~0.2 s instead of ~0.6-0.9 s (most of it was
- * JSON.parse making one string per occurrence, and the GC of those; then, with shared strings,
- * making and copying one object per modversion and undefined symbol: see record-codec.ts).
+ * Why not JSON per entry: a pack is a quarter of the size, and decoding it makes one string per
+ * distinct name instead of one per occurrence (JSON.parse's strings and their GC were most of a
+ * warm run; the numbers are in bench/results.md; see also record-codec.ts).
  * A run holds its records (it returns them) and encodes them only when it writes the pack.
  *
  * Safety:

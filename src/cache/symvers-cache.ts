@@ -10,8 +10,8 @@ import { seal, unseal, type SealedKind } from "./sealed-file.js";
 
 /**
  * Parsed symvers tables kept on disk beside the record packs, so that a run judging against a
- * kernel it has seen before does not decode and parse its symvers again (~27,000 lines: 20-60 ms
- * per kernel, a second per run for an audit against every kernel of a distribution).
+ * kernel it has seen before does not decode and parse its symvers again (~27,000 lines per
+ * kernel, which adds up for an audit against every kernel of a distribution).
  *
  * One file per symvers file, named by a hash of its absolute path, under
  * `<cache dir>/symvers-v<FORMAT>/`; it holds the (dev, ino, size, mtime ns) the table was parsed

@@ -8,9 +8,9 @@ import { openRegularFile, readFullyAt } from "./file-source.js";
  * (~100 KB) costs one or two read calls instead of one per structure, and a large one (a GPU
  * driver of 20 MB) is still read only where its used sections are.
  *
- * Measured on the Debian 6.1 tree (4,023 .ko, 397 MB): one positioned read per structure reads
- * 101 MB but was slower than reading whole files (warm page cache 635 vs 611 ms; cold 2.4 vs
- * 1.8 s) because of the number of calls and I/O requests; see bench/positioned-reads.mjs.
+ * One positioned read per structure reads a quarter of the bytes but was slower than reading whole
+ * files, because of the number of calls and I/O requests; blocks get both (bench/positioned-reads.mjs
+ * measures the alternatives).
  */
 export class BlockFileSource implements ByteSource {
   readonly size: number;

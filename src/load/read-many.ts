@@ -72,7 +72,7 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     if (cache && key) cache.storeRecord(path, key, rec);
   };
   if (todo.length === 0) return finish(paths, slots, cache, wantKnown ? keys : null);
-  // The reader (ELF parser, codecs, worker pool: ~20 ms of module loading) only when some file missed the cache.
+  // The reader (ELF parser, codecs, worker pool: the bulk of kabi's code to load) only when some file missed the cache.
   const [{ readModule }, { poolAvailable, poolSize, poolWorthwhile, readInPool }] = await Promise.all([import("../module/read-module.js"), import("./read-pool.js")]);
   const readHere = async (path: string): Promise<PoolResult> => {
     try {

@@ -55,14 +55,13 @@ export function poolSize(files: number, requested?: number): number {
 }
 
 /**
- * Whether reading these files is worth a pool: only for compressed modules. A worker costs
- * ~110 ms to start and load its code, its JIT is cold for the first few hundred modules, and
- * each record crosses in a batch encoded on one side and decoded on the other. A compressed
- * module costs 1-3 ms to decode, so a few dozen pay for that. A plain .ko costs ~0.1-0.15 ms,
- * and on this 2-core machine two readers were slower than one on every plain tree of the corpus
- * with a warm page cache (amd64 4,023 modules: 0.73-0.80 s alone, 1.08-1.27 s with a worker;
- * i386 0.58-0.72 vs 0.80-0.90; s390x 0.36-0.40 vs 0.60-0.70): the file reads do not run in
- * parallel here and the rest is too little to win back the worker's start.
+ * Whether reading these files is worth a pool: only for compressed modules. A worker has to
+ * start and load its code, its JIT is cold for the first few hundred modules, and each record
+ * crosses in a batch encoded on one side and decoded on the other. Decompressing a module costs
+ * an order of magnitude more than parsing it, so a few dozen compressed modules pay for that; a
+ * plain .ko is so cheap to parse that two readers were slower than one on every plain tree of
+ * the corpus (bench/results.md): the file reads do not run in parallel and the rest is too little
+ * to win back the worker's start. The weights below count compressed files only.
  */
 export function poolWorthwhile(paths: readonly string[]): boolean {
   let cost = 0;

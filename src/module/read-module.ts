@@ -35,8 +35,7 @@ export interface OpenedModule {
  * Opens a module file with a single open. A plain ELF is read in place with positioned reads in
  * 64 KiB blocks (BlockFileSource). A compressed one (recognized by its magic bytes, whatever its
  * name) within the size limit is read whole through the same descriptor and handed to its codec
- * as one chunk: on the Debian 6.12 tree (4,230 .ko.xz) that is 5.7 s against 7.8 s through a read
- * stream per file. A compressed file larger than the limit is streamed instead, so the codec
+ * as one chunk, which is cheaper than a read stream per file (bench/results.md). A compressed file larger than the limit is streamed instead, so the codec
  * refuses it without the file being held.
  */
 export async function openModule(path: string, options: ReadModuleOptions = {}): Promise<OpenedModule> {

@@ -76,8 +76,8 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
     }
     let real: string;
     try {
-      // Synchronous on purpose: a few syscalls per input, against thread-pool round trips each
-      // (200 inputs: ~60 ms less measured on a loaded 2-core machine). realpath(3) reads every
+      // Synchronous on purpose: a few short syscalls per input, where a thread-pool round trip
+      // each would cost more than the syscalls themselves. realpath(3) reads every
       // component's link; inputs share a few directories, so each directory is resolved once and
       // the file itself is lstat'ed (resolved in full only when it is a symlink).
       const dir = path.dirname(hostPath);
