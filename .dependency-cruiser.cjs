@@ -18,7 +18,7 @@ const LAYERS = [
   "src/load",
   "src/engine",
   "src/audit|src/weak",
-  "src/api\\.ts",
+  "src/api\\.ts|src/api",
   "src/cli",
 ];
 

@@ -8,6 +8,9 @@
 //   --update-results  writes the run into bench/results.md (see bench/results.mjs): its table,
 //          inputs and commands as the latest run, and its ratios as a new row of the history. A
 //          full run of every case only; nothing is written when a case failed.
+//   --against DIR  also runs every kabi and weak-modules command with another checkout's build
+//          (DIR/dist), interleaved with this build's in the same measurement, and prints a table
+//          of this build against that one (before/after a change, same run, same machine state).
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -33,6 +36,10 @@ const UPDATE_RESULTS = argv.includes("--update-results");
 if (UPDATE_RESULTS && (CI || ONLY)) throw new Error("--update-results needs a full run of every case (no --ci, no --cases)");
 const RESULTS = join(REPO, "bench/results.md");
 const CI_MODULES = 300;
+const againstArg = argv.indexOf("--against");
+const AGAINST = againstArg >= 0 ? join(argv[againstArg + 1], "dist/src/cli") : undefined;
+/** With --against: every kabi command measured against the other build's, in measure() order. */
+const againstRows = [];
 
 const CORPUS = process.env.KABI_CORPUS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "kabi-corpus");
 const WORK = mkdtempSync(join(tmpdir(), "kabi-bench-"));
@@ -74,6 +81,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) 
  * load hits both alike; `before` runs untimed before each measurement.
  */
 async function measure(entries) {
+  const own = entries.length;
+  if (AGAINST !== undefined) {
+    // The other build's twin of each kabi command, run right after it in every round.
+    const other = (a) => (a === KABI ? join(AGAINST, "kabi.js") : a === WEAK ? join(AGAINST, "weak-modules.js") : a);
+    for (let i = 0; i < own; i++) {
+      const e = entries[i];
+      if (e.cmd.some((a) => a === KABI || a === WEAK)) entries = [...entries, { ...e, cmd: e.cmd.map(other), twinOf: i }];
+    }
+  }
   const samples = entries.map(() => ({ wall: [], rss: [] }));
   for (let r = 0; r < REPEAT; r++) {
     for (let i = 0; i < entries.length; i++) {
@@ -84,7 +100,9 @@ async function measure(entries) {
       samples[i].rss.push(res.rss);
     }
   }
-  return samples.map((s, i) => ({ ...entries[i], wall: median(s.wall), rss: Math.max(...s.rss), cmdText: entries[i].shownCmd ?? shown(entries[i].cmd) }));
+  const results = samples.map((s, i) => ({ ...entries[i], wall: median(s.wall), rss: Math.max(...s.rss), cmdText: entries[i].shownCmd ?? shown(entries[i].cmd) }));
+  for (const t of results.slice(own)) againstRows.push({ cmdText: results[t.twinOf].cmdText, now: results[t.twinOf], other: t });
+  return results.slice(0, own);
 }
 
 // ---------------------------------------------------------------------------- inputs
@@ -412,6 +430,15 @@ function print(inputs) {
     commands.push(`  - kabi: \`${r.kabi.cmdText}\``);
     commands.push(`  - reference: \`${r.ref.cmdText}\``);
     if (r.note) commands.push(`  - (${r.note})`);
+  }
+  if (AGAINST !== undefined && againstRows.length > 0) {
+    lines.push(`\nthis build against ${AGAINST} (same runs, interleaved; ratio = this / that):`);
+    lines.push("| command | this s | that s | ratio | this RSS MB | that RSS MB |");
+    lines.push("|---|---:|---:|---:|---:|---:|");
+    for (const a of againstRows) {
+      const c = a.cmdText.length > 110 ? a.cmdText.slice(0, 107) + "..." : a.cmdText;
+      lines.push(`| \`${c.replaceAll("|", "/")}\` | ${f(a.now.wall)} | ${f(a.other.wall)} | ${f(a.now.wall / a.other.wall, 3)} | ${f(a.now.rss, 0)} | ${f(a.other.rss, 0)} |`);
+    }
   }
   process.stdout.write(lines.join("\n") + "\n");
   return { table, commands };

@@ -1,4 +1,5 @@
-import { auditInputExitCode, auditModules, parseSymversOption, writeAuditJson, writeAuditText } from "../api.js";
+import { auditInputExitCode, auditModules, writeAuditJson, writeAuditText } from "../api/audit.js";
+import { parseSymversOption } from "../api/records.js";
 import type { CliIO } from "./io.js";
 import { UsageError, type CommandSpec } from "./options.js";
 import { commandLine, reportErrors, reportUsageError } from "./report-error.js";

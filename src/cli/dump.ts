@@ -1,4 +1,4 @@
-import { formatKmodLine, readKmodListings, readModule, toFileError } from "../api.js";
+import { formatKmodLine, readKmodListings, readModule, toFileError } from "../api/records.js";
 import type { CliIO } from "./io.js";
 import { synopsis, type CommandSpec } from "./options.js";
 import { commandLine, reportError, USAGE_EXIT } from "./report-error.js";

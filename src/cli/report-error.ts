@@ -2,7 +2,7 @@
  * Where the commands' errors become text: each is one line after the command's prefix
  * ("kabi dump: FILE: REASON", "weak-modules: ..."), written here and nowhere else.
  */
-import type { FileError } from "../api.js";
+import type { FileError } from "../api/records.js";
 import type { CliIO } from "./io.js";
 import { helpText, parseCommandLine, synopsis, UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
 

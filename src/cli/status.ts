@@ -1,5 +1,6 @@
 import path from "node:path";
-import { compareCodeUnits, weakStatus, type StatusEntry } from "../api.js";
+import { compareCodeUnits } from "../api/records.js";
+import { weakStatus, type StatusEntry } from "../api/weak.js";
 import type { CliIO } from "./io.js";
 import type { CommandSpec } from "./options.js";
 import { commandLine, reportWarnings } from "./report-error.js";

@@ -35,6 +35,19 @@ try {
 }
 `;
 
+// Each facet is an entry of its own, and the whole API is their union.
+const FACETS_SCRIPT = `
+const all = await import("kabi");
+const facets = { records: await import("kabi/records"), audit: await import("kabi/audit"), weak: await import("kabi/weak") };
+const union = new Set(Object.values(facets).flatMap((f) => Object.keys(f)));
+console.log(JSON.stringify({
+  same: [...union].sort().join() === Object.keys(all).sort().join(),
+  records: "readModule" in facets.records && !("evaluate" in facets.records),
+  audit: "auditModules" in facets.audit && !("runWeakModules" in facets.audit),
+  weak: "runWeakModules" in facets.weak && !("writeAuditJson" in facets.weak),
+}));
+`;
+
 const CONSUMER_TS = `
 import { readModule, type ModuleRecord, type FileError } from "kabi";
 const record: Promise<ModuleRecord> = readModule("x.ko");
@@ -51,6 +64,7 @@ describe("the kabi package through its exports", () => {
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
     writeFileSync(join(dir, "audit.mjs"), AUDIT_SCRIPT);
     writeFileSync(join(dir, "deep.mjs"), DEEP_IMPORT_SCRIPT);
+    writeFileSync(join(dir, "facets.mjs"), FACETS_SCRIPT);
     writeFileSync(join(dir, "consumer.ts"), CONSUMER_TS);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,6 +81,12 @@ describe("the kabi package through its exports", () => {
     const report = JSON.parse(viaPackage.stdout) as { kernels: { release: string }[]; modules: { name: string; kernels: Record<string, { compatible: boolean }> }[] };
     expect(report.kernels.map((k) => k.release)).toEqual([K53]);
     expect(report.modules.find((m) => m.name === "kabi_provider")?.kernels[K53]?.compatible).toBe(true);
+  });
+
+  it('"kabi" is the union of its facets "kabi/records", "kabi/audit" and "kabi/weak", each without the others\' parts', () => {
+    const r = spawnSync(process.execPath, ["facets.mjs"], { cwd: dir, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({ same: true, records: true, audit: true, weak: true });
   });
 
   it("keeps the layers private: a deep import is refused", () => {

@@ -1,0 +1,9 @@
+/**
+ * kabi's public API, weak-updates facet ("kabi/weak"): the module paths weak-modules is given,
+ * the link plan and the whole run (lock, apply, depmod, initramfs), and `kabi status`.
+ */
+export { checkInputPaths, type InputCheck, type InputCheckOptions, type InputModule } from "../weak/input-paths.js";
+export { computePlan, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../weak/weak-run.js";
+export type { WeakLinkPlan } from "../weak/weak-plan.js";
+/** `kabi status`: every external module's state on every installed kernel. */
+export { weakStatus, type StatusEntry, type StatusReport, type StatusState } from "../weak/weak-status.js";
