@@ -4,9 +4,6 @@ import { readVersionsSection } from "./modversions.js";
 import type { ModversionEntry } from "../types/module-record.js";
 import { openModule, type ReadModuleOptions } from "./read-module.js";
 
-// Its own module, so that printing a listing does not load the ELF reader.
-export { formatKmodLine } from "./kmod-line.js";
-
 /** The listings `modprobe --dump-modversions` and `modprobe --show-exports` print for a file. */
 export async function readKmodListings(path: string, options: ReadModuleOptions = {}): Promise<{ modversions: ModversionEntry[]; exports: ModversionEntry[] }> {
   const { elf, source } = await openModule(path, options);

@@ -1,5 +1,6 @@
 /** kabi's kmod-style listings next to kmod's own, file by file. */
-import { formatKmodLine, readKmodListings } from "../../src/module/dump-listings.js";
+import { readKmodListings } from "../../src/module/dump-listings.js";
+import { formatKmodLine } from "../../src/module/kmod-line.js";
 import type { ReadModuleOptions } from "../../src/module/read-module.js";
 import { kmodListings, type KmodOutput } from "./kmod.js";
 
