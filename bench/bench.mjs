@@ -91,8 +91,15 @@ async function measure(entries) {
     }
   }
   const samples = entries.map(() => ({ wall: [], rss: [] }));
+  // With --against, a command and its twin trade places every other round: whichever runs first
+  // after the reference tool was measurably slower (the same build against itself gave 1.06-1.10).
+  const swapped = entries.map((_, i) => i);
+  entries.forEach((e, j) => {
+    if (e.twinOf !== undefined) [swapped[e.twinOf], swapped[j]] = [j, e.twinOf];
+  });
   for (let r = 0; r < REPEAT; r++) {
-    for (let i = 0; i < entries.length; i++) {
+    for (let k = 0; k < entries.length; k++) {
+      const i = r % 2 === 1 ? swapped[k] : k;
       const e = entries[i];
       if (e.before) await e.before();
       const res = await run(e.cmd, e);
