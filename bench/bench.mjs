@@ -12,12 +12,12 @@
 //          (DIR/dist), interleaved with this build's in the same measurement, and prints a table
 //          of this build against that one (before/after a change, same run, same machine state).
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
 import { writeResults } from "./results.mjs";
+import { listModules, pickExternals, place, plainSymvers, spreadPick } from "./tree-inputs.mjs";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const KABI = join(REPO, "dist/src/cli/kabi.js");
@@ -114,39 +114,9 @@ async function measure(entries) {
 
 // ---------------------------------------------------------------------------- inputs
 
-function listModules(dir) {
-  const out = [];
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ko(\.(xz|gz|zst))?$/.test(e.name)) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
 
-/** Every k-th element, n in all. */
-const spreadPick = (xs, n) => (xs.length <= n ? xs : Array.from({ length: n }, (_, i) => xs[Math.floor((i * xs.length) / n)]));
 
-function place(from, to) {
-  mkdirSync(dirname(to), { recursive: true });
-  try {
-    linkSync(from, to);
-  } catch {
-    copyFileSync(from, to);
-  }
-}
 
-/** A plain symvers file (depmod -E reads plain text only). */
-function plainSymvers(file, release) {
-  if (!file.endsWith(".gz")) return file;
-  const out = join(WORK, "symvers", `${release}.symvers`);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, gunzipSync(readFileSync(file)));
-  return out;
-}
 
 /**
  * A tree case: a root whose lib/modules/<K> is the module tree (a symlink to the corpus tree
@@ -201,7 +171,7 @@ function fixtureInputs() {
     if (!sym) return undefined;
     const mods = listModules(dir);
     const files = Array.from({ length: Math.min(CI_MODULES, mods.length * 20) }, (_, i) => mods[i % mods.length]);
-    return { release, modulesDir: join(WORK, "no-such-dir"), symvers: plainSymvers(sym.file, release), files, count: files.length };
+    return { release, modulesDir: join(WORK, "no-such-dir"), symvers: plainSymvers(sym.file, release, WORK), files, count: files.length };
   };
   return { source: "committed fixtures (fixtures/real-sample, fixtures/symvers)", t61: tree("amd64-6.1"), t612: tree("amd64-6.12"), symvers: symFixtures };
 }
@@ -276,20 +246,9 @@ async function weakCase(inputs) {
   const buildK = inputs.t61.release;
   if (!kernels.some((k) => k.release === buildK)) kernels.splice(0, 1, { release: buildK, file: inputs.t61.symvers });
   const root = join(WORK, "root-weak");
-  // Distinct module names (extra/ of one kernel holds one build per name).
-  const seen = new Set();
-  const all = inputs.t61.files ?? listModules(inputs.t61.modulesDir);
-  const pool = all.filter((f) => {
-    const n = basename(f).replace(/\.ko.*$/, "").replaceAll("-", "_");
-    if (seen.has(n)) return false;
-    seen.add(n);
-    return true;
-  });
-  const picked = new Set(spreadPick(pool, 200));
   // Each installed kernel gets the rest of the real tree (symlinks) as its in-tree modules, so
-  // that the externals are not shadowed by same-named in-tree ones and the per-kernel depmod
-  // runs see a real kernel's worth of modules, as on a real system.
-  const inTree = all.filter((f) => !picked.has(f));
+  // that the per-kernel depmod runs see a real kernel's worth of modules, as on a real system.
+  const { picked, inTree } = pickExternals(inputs.t61.files ?? listModules(inputs.t61.modulesDir), 200);
   const installTree = (dir) =>
     inTree.forEach((f, i) => {
       const rel = relative(inputs.t61.modulesDir, f);
@@ -299,7 +258,7 @@ async function weakCase(inputs) {
     });
   for (const k of kernels) {
     installTree(join(root, "lib/modules", k.release));
-    place(plainSymvers(k.file, k.release), join(root, "usr/src", `linux-headers-${k.release}`, "Module.symvers"));
+    place(plainSymvers(k.file, k.release, WORK), join(root, "usr/src", `linux-headers-${k.release}`, "Module.symvers"));
   }
   const externals = [...picked].map((f) => {
     const to = join(root, "lib/modules", buildK, "extra", basename(f));
@@ -324,7 +283,7 @@ async function weakCase(inputs) {
       mkdirSync(dirname(to), { recursive: true });
       symlinkSync(f, to);
     }
-    refRoots.set(k.release, { root: r, symvers: plainSymvers(k.file, k.release) });
+    refRoots.set(k.release, { root: r, symvers: plainSymvers(k.file, k.release, WORK) });
   }
   const depmodFor = (k) => ["depmod", "-n", "-a", "-e", "-E", refRoots.get(k.release).symvers, "-b", refRoots.get(k.release).root, k.release];
   const script = (ks) => ["bash", "-c", ks.map((k) => depmodFor(k).map(q).join(" ") + " >/dev/null").join("; ")];

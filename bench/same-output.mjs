@@ -63,10 +63,10 @@
 //   node bench/same-output.mjs --base /work/baseline --new .          (full: under ~10 minutes)
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createWriteStream, existsSync, linkSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { gunzipSync } from "node:zlib";
+import { listModules, pickExternals, place, plainSymvers } from "./tree-inputs.mjs";
 
 // ---------------------------------------------------------------------------- arguments
 
@@ -315,47 +315,15 @@ function textRow(name, a, b, order) {
 // ---------------------------------------------------------------------------- inputs
 
 /** Module files under dir, sorted per folder by name (as bench/bench.mjs lists them). */
-function listModules(dir) {
-  const out = [];
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ko(\.(xz|gz|zst))?$/.test(e.name)) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
 const filesIn = (dir) =>
   readdirSync(dir)
     .sort()
     .map((f) => join(dir, f))
     .filter((f) => lstatSync(f).isFile());
 
-/** Every k-th element, n in all (bench/bench.mjs). */
-const spreadPick = (xs, n) => (xs.length <= n ? xs : Array.from({ length: n }, (_, i) => xs[Math.floor((i * xs.length) / n)]));
 const chunks = (xs, n) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 
-function place(from, to) {
-  mkdirSync(dirname(to), { recursive: true });
-  try {
-    linkSync(from, to);
-  } catch {
-    copyFileSync(from, to);
-  }
-}
 
-/** A plain symvers file (a .gz one is unpacked into $W/symvers). */
-function plainSymvers(file, release) {
-  if (!file.endsWith(".gz")) return file;
-  const out = join(WORK, "symvers", `${release}.symvers`);
-  if (!existsSync(out)) {
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, gunzipSync(readFileSync(file)));
-  }
-  return out;
-}
 
 /** The corpus as bench/bench.mjs corpusInputs() sees it, plus every tree (for the dumps). */
 function corpusInputs() {
@@ -401,16 +369,7 @@ function corpusWeakSpec(inputs) {
   const kernels = (preferred.length >= 6 ? preferred : inputs.symvers).slice(0, 6);
   const buildK = inputs.t61.release;
   if (!kernels.some((k) => k.release === buildK)) kernels.splice(0, 1, { release: buildK, file: inputs.t61.symvers });
-  const seen = new Set();
-  const all = listModules(inputs.t61.modulesDir);
-  const pool = all.filter((f) => {
-    const n = basename(f).replace(/\.ko.*$/, "").replaceAll("-", "_");
-    if (seen.has(n)) return false;
-    seen.add(n);
-    return true;
-  });
-  const picked = new Set(spreadPick(pool, 200));
-  const inTree = all.filter((f) => !picked.has(f));
+  const { picked, inTree } = pickExternals(listModules(inputs.t61.modulesDir), 200);
   const others = kernels.filter((k) => k.release !== buildK);
   return {
     id: "corpus",
@@ -452,7 +411,7 @@ function buildWeakRoot(spec, root) {
       mkdirSync(dirname(to), { recursive: true });
       symlinkSync(f, to);
     });
-    if (k.symvers) place(plainSymvers(k.symvers, k.release), join(root, "usr/src", `linux-headers-${k.release}`, "Module.symvers"));
+    if (k.symvers) place(plainSymvers(k.symvers, k.release, WORK), join(root, "usr/src", `linux-headers-${k.release}`, "Module.symvers"));
   }
   return spec.externals.map((e) => {
     const to = join(root, "lib/modules", e.kernel, "extra", basename(e.file));
