@@ -124,7 +124,7 @@ function realWinners(k: TreeKernel, order: InstalledTree["searchOrder"]["entries
 
 /**
  * Decides, for every kernel with symvers and every external module, whether it gets a weak link
- * and why (see the README). The winning build per module name and kernel is chosen by preference
+ * and why (see docs/weak-modules.md). The winning build per module name and kernel is chosen by preference
  * order; the engine then judges all winners at once (K's symvers, K's own winning external
  * modules as resident providers, the other winners as candidate providers, to a fixed point).
  * A winner found incompatible is replaced by the next build in preference order: first those
