@@ -3,7 +3,7 @@ import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { isUsableKernelRelease } from "../api/records.js";
+import { FileError, isUsableKernelRelease } from "../api/records.js";
 import { checkInputPaths, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../api/weak.js";
 import { processIO, type CliIO } from "./io.js";
 import { UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
@@ -167,20 +167,29 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
     if (parsed.json) io.out(JSON.stringify({ dryRun: parsed.dryRun, actions: [], errors: inputErrors }, null, 2) + "\n");
     return inputErrors.length > 0 ? 1 : 0;
   }
-  const result = await runWeakModules({
-    root,
-    mode,
-    dryRun: parsed.dryRun,
-    cache: !parsed.noCache,
-    known,
-    post: {
-      depmod: parsed.depmod,
-      dracut: parsed.dracut,
-      checkInitramfsProg: parsed.checkInitramfsProg,
-      noInitramfs: parsed.noInitramfs,
-    },
-    log: parsed.verbose ? (line) => io.err(prefixedLine(PREFIX, line)) : undefined,
-  });
+  let result: WeakRunResult;
+  try {
+    result = await runWeakModules({
+      root,
+      mode,
+      dryRun: parsed.dryRun,
+      cache: !parsed.noCache,
+      known,
+      post: {
+        depmod: parsed.depmod,
+        dracut: parsed.dracut,
+        checkInitramfsProg: parsed.checkInitramfsProg,
+        noInitramfs: parsed.noInitramfs,
+      },
+      log: parsed.verbose ? (line) => io.err(prefixedLine(PREFIX, line)) : undefined,
+    });
+  } catch (err) {
+    // A FileError that stops the run (the lock cannot be taken, the root is unusable):
+    // one line naming the file, exit 1.
+    if (!(err instanceof FileError)) throw err;
+    reportError(io, PREFIX, err);
+    return 1;
+  }
   result.errors.unshift(...inputErrors);
   if (!parsed.json) {
     reportErrors(io, PREFIX, result.errors.slice(inputErrors.length));

@@ -1,5 +1,6 @@
-import { open, readFile, stat, unlink } from "node:fs/promises";
+import { lstat, open, readFile, stat, unlink } from "node:fs/promises";
 import path from "node:path";
+import { FileError, toFileError } from "../types/errors.js";
 import { resolveInRoot } from "./resolve-in-root.js";
 
 /** The lock file's name, in the root's /lib/modules (which every root we work on has). */
@@ -17,11 +18,33 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export class LockTimeoutError extends Error {
+export class LockTimeoutError extends FileError {
   constructor(file: string, pid: number) {
-    super(`${file}: still held by process ${pid}; giving up`);
+    super(file, `still held by process ${pid}; giving up`);
     this.name = "LockTimeoutError";
   }
+}
+
+/**
+ * The lock's name is taken by something that is not a regular file (a symlink, dangling or to a
+ * file elsewhere, a directory, a FIFO): the lock is never taken through it or broken by removing it,
+ * since the run cannot tell who put it there; the administrator is told which file to look at.
+ */
+function refuseOddEntry(file: string, what: string): never {
+  throw new FileError(file, `the weak-modules lock is ${what}, not a regular file; remove it if no weak-modules run is going on`);
+}
+
+/** Throws unless `file` is a regular file or absent. */
+async function checkPlainEntry(file: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw toFileError(file, err);
+  }
+  if (st.isSymbolicLink()) refuseOddEntry(file, "a symbolic link");
+  if (!st.isFile()) refuseOddEntry(file, st.isDirectory() ? "a directory" : "a special file");
 }
 
 function alive(pid: number): boolean {
@@ -45,7 +68,7 @@ async function tryCreate(file: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
+    throw toFileError(file, err);
   }
 }
 
@@ -56,7 +79,7 @@ async function holder(file: string): Promise<number | null> {
     return Number.isNaN(pid) ? -1 : pid;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
+    throw toFileError(file, err);
   }
 }
 
@@ -66,17 +89,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Takes the weak-modules lock of `root`: an exclusively created file holding our pid. A second
  * run waits (polling) while the holder is alive. A lock whose pid is dead (or unreadable for more
  * than a few seconds: a crash between create and write) is stale: it is broken under a second
- * exclusive "breaker" file, so two waiters never both break it.
+ * exclusive "breaker" file, so two waiters never both break it. Never through a symlink: an entry
+ * of that name that is not a regular file is refused (FileError naming it), and every wait sleeps,
+ * so nothing spins. Failures are FileErrors naming the lock file (permission denied, no such file).
  */
 export async function acquireLock(root: string, options: LockOptions = {}): Promise<HeldLock> {
   const dir = await resolveInRoot(root, "lib/modules");
-  if (dir === null) throw new Error(`${root}: lib/modules is not a directory`);
+  if (dir === null) throw new FileError(path.join(root, "lib/modules"), "not a directory");
   const file = path.join(dir, LOCK_NAME);
   const breaker = `${file}.break`;
   const deadline = Date.now() + (options.timeoutMs ?? 10 * 60 * 1000);
   let waited = false;
   let delay = 20;
   for (;;) {
+    // O_EXCL never follows a symlink, but the pid would be read through one: look first.
+    await checkPlainEntry(file);
     if (await tryCreate(file)) {
       return {
         path: file,
@@ -86,7 +113,11 @@ export async function acquireLock(root: string, options: LockOptions = {}): Prom
       };
     }
     const pid = await holder(file);
-    if (pid === null) continue; // released meanwhile
+    if (pid === null) {
+      // Released meanwhile: try again, after a pause (a name that keeps coming and going must not spin).
+      await sleep(delay);
+      continue;
+    }
     let stale = !alive(pid);
     if (pid === -1) {
       // Created but not yet written, or garbage: stale once it is old.

@@ -362,6 +362,42 @@ describe("weak-modules on the real fixtures", () => {
     expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
   });
 
+  it("a lock name taken by a symlink (dangling, or to a live pid's file outside the root) is refused in one line, without spinning or following it", async () => {
+    const root = await fixtureRoot();
+    await installFixture(root, K53, "kabi_provider.ko", K53);
+    const lock = path.join(root, "lib/modules", LOCK_NAME);
+    const outside = path.join(path.dirname(root), `${path.basename(root)}-outside-lock`);
+    roots.push(outside);
+    const live = spawn("sleep", ["30"]);
+    try {
+      await writeFile(outside, `${live.pid}\n`);
+      for (const target of [path.join(root, "no-such-file"), outside]) {
+        await symlink(target, lock);
+        const started = Date.now();
+        const r = await runWeak([...baseArgs(root), "--add-kernel", K53]);
+        expect(Date.now() - started).toBeLessThan(5000);
+        expect(r.code).toBe(1);
+        expect(r.err).toBe(`weak-modules: ${lock}: the weak-modules lock is a symbolic link, not a regular file; remove it if no weak-modules run is going on\n`);
+        expect(await weakLinks(root)).toEqual([]);
+        await unlink(lock);
+      }
+      expect(await readFile(outside, "utf8")).toBe(`${live.pid}\n`);
+    } finally {
+      live.kill();
+    }
+    // With the symlink gone the same run goes through.
+    expect((await runWeak([...baseArgs(root), "--add-kernel", K53])).code).toBe(0);
+    expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
+  });
+
+  it("a root without lib/modules is one line naming the lock file, exit 1, no stack trace", async () => {
+    const root = await fixtureRoot();
+    const missing = path.join(root, "no-such-root");
+    const r = await runWeak([...baseArgs(missing), "--add-kernel", K53]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`weak-modules: ${path.join(missing, "lib/modules", LOCK_NAME)}: no such file\n`);
+  });
+
   it("two processes of the built CLI end correct", async (context) => {
     const bin = path.join(REPO, "dist/src/cli/weak-modules.js");
     // dist/ is built, not committed: skipped without `npm run build`, failed under CI (.ci/run builds first).
