@@ -17,7 +17,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeResults } from "./results.mjs";
-import { listModules, pickExternals, place, plainSymvers, spreadPick } from "./tree-inputs.mjs";
+import { listModules, pickExternals, place, plainSymvers, weakRootKernels, spreadPick } from "./tree-inputs.mjs";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const KABI = join(REPO, "dist/src/cli/kabi.js");
@@ -238,13 +238,8 @@ async function weakCase(inputs) {
     rows.push({ name: "weak-modules: not built (dist/src/cli/weak-modules.js missing)", skipped: true });
     return;
   }
-  const plain = (r) => /^6\.1\.0-\d+-amd64$/.test(r);
-  const preferred = inputs.symvers
-    .filter((s) => s.release.startsWith("6.1.0-") && s.release.endsWith("-amd64"))
-    .sort((a, b) => Number(plain(b.release)) - Number(plain(a.release)) || (a.release < b.release ? -1 : 1));
-  const kernels = (preferred.length >= 6 ? preferred : inputs.symvers).slice(0, 6);
   const buildK = inputs.t61.release;
-  if (!kernels.some((k) => k.release === buildK)) kernels.splice(0, 1, { release: buildK, file: inputs.t61.symvers });
+  const kernels = weakRootKernels(inputs.symvers, buildK, inputs.t61.symvers);
   const root = join(WORK, "root-weak");
   // Each installed kernel gets the rest of the real tree (symlinks) as its in-tree modules, so
   // that the per-kernel depmod runs see a real kernel's worth of modules, as on a real system.

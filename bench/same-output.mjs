@@ -66,7 +66,7 @@ import { createHash } from "node:crypto";
 import { createWriteStream, existsSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { listModules, pickExternals, place, plainSymvers } from "./tree-inputs.mjs";
+import { listModules, pickExternals, place, plainSymvers, weakRootKernels } from "./tree-inputs.mjs";
 
 // ---------------------------------------------------------------------------- arguments
 
@@ -362,13 +362,8 @@ const symversArgs = (list) => list.flatMap((s) => ["--symvers", `${s.release}=${
  * symvers in usr/src/linux-headers-K/; the 200 (distinct names) in extra/ of the tree's kernel.
  */
 function corpusWeakSpec(inputs) {
-  const plain = (r) => /^6\.1\.0-\d+-amd64$/.test(r);
-  const preferred = inputs.symvers
-    .filter((s) => s.release.startsWith("6.1.0-") && s.release.endsWith("-amd64"))
-    .sort((a, b) => Number(plain(b.release)) - Number(plain(a.release)) || (a.release < b.release ? -1 : 1));
-  const kernels = (preferred.length >= 6 ? preferred : inputs.symvers).slice(0, 6);
   const buildK = inputs.t61.release;
-  if (!kernels.some((k) => k.release === buildK)) kernels.splice(0, 1, { release: buildK, file: inputs.t61.symvers });
+  const kernels = weakRootKernels(inputs.symvers, buildK, inputs.t61.symvers);
   const { picked, inTree } = pickExternals(listModules(inputs.t61.modulesDir), 200);
   const others = kernels.filter((k) => k.release !== buildK);
   return {

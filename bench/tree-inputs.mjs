@@ -58,3 +58,17 @@ export function pickExternals(all, count) {
   const picked = new Set(spreadPick(pool, count));
   return { picked, inTree: all.filter((f) => !picked.has(f)) };
 }
+
+/**
+ * The weak-modules bench root's kernels: six of the corpus's 6.1 amd64 kernels (the plain flavour
+ * first, then by name), always including the one whose tree gives the externals (`buildK`).
+ */
+export function weakRootKernels(symvers, buildK, buildSymvers) {
+  const plain = (r) => /^6\.1\.0-\d+-amd64$/.test(r);
+  const preferred = symvers
+    .filter((s) => s.release.startsWith("6.1.0-") && s.release.endsWith("-amd64"))
+    .sort((a, b) => Number(plain(b.release)) - Number(plain(a.release)) || (a.release < b.release ? -1 : 1));
+  const kernels = (preferred.length >= 6 ? preferred : symvers).slice(0, 6);
+  if (!kernels.some((k) => k.release === buildK)) kernels.splice(0, 1, { release: buildK, file: buildSymvers });
+  return kernels;
+}
