@@ -5,7 +5,7 @@ import { BlockFileSource } from "../elf/block-source.js";
 import { ElfFile } from "../elf/elf-file.js";
 import { readRecordSymbols, STB_WEAK, type ElfSymbol } from "../elf/symbol-table.js";
 import { SHN_UNDEF } from "../elf/elf-file.js";
-import { DecodeError, detectCodec, MAGIC_LENGTH } from "../types/compression.js";
+import { DecodeError, detectCodec, MAGIC_LENGTH, singleChunk } from "../types/compression.js";
 import { loadCodec } from "../decompress/codec-table.js";
 import { readExports } from "./exports.js";
 import { modinfoValue, modinfoValues, readModinfo } from "./modinfo.js";
@@ -45,7 +45,7 @@ export async function openModule(path: string, options: ReadModuleOptions = {}):
   try {
     const codecName = detectCodec(file.read(0, Math.min(MAGIC_LENGTH, file.size)));
     if (codecName === null) return { elf: ElfFile.parse(path, file), compression: "none", source: file };
-    const input = file.size <= max ? once(file.read(0, file.size)) : createReadStream(path, { highWaterMark: 256 * 1024 });
+    const input = file.size <= max ? singleChunk(file.read(0, file.size)) : createReadStream(path, { highWaterMark: 256 * 1024 });
     file.close();
     const codec = await loadCodec(codecName, options.forceFallback);
     let bytes: Buffer;
@@ -62,10 +62,6 @@ export async function openModule(path: string, options: ReadModuleOptions = {}):
     file.close();
     throw err;
   }
-}
-
-async function* once(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield chunk;
 }
 
 export async function readModule(path: string, options: ReadModuleOptions = {}): Promise<ModuleRecord> {

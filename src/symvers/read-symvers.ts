@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { FormatError } from "../types/errors.js";
-import { CODEC_NAMES, DecodeError, detectCodec, type CodecName } from "../types/compression.js";
+import { CODEC_NAMES, DecodeError, detectCodec, singleChunk, startsWithMagic, type CodecName } from "../types/compression.js";
 import { loadCodec } from "../decompress/codec-table.js";
 import { parseSymvers } from "./parse-symvers.js";
 import type { SymversTable } from "../types/symvers-table.js";
@@ -26,12 +26,6 @@ const OTHER_MAGIC: Array<[number[], string]> = [
 /** "plain, xz, gzip or zstd": the encodings readSymvers takes, from the formats table. */
 const SUPPORTED = ((names: string[]) => `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`)(["plain", ...CODEC_NAMES]);
 
-function startsWith(data: Uint8Array, magic: number[]): boolean {
-  if (data.length < magic.length) return false;
-  for (let i = 0; i < magic.length; i++) if (data[i] !== magic[i]) return false;
-  return true;
-}
-
 /**
  * The encoding of a symvers file from its first bytes. Throws FormatError for data that is
  * compressed some other way or is binary (a NUL byte in the first 4 KiB).
@@ -40,7 +34,7 @@ export function detectSymversEncoding(data: Uint8Array, file: string): SymversEn
   const codec = detectCodec(data);
   if (codec !== null) return codec;
   for (const [magic, name] of OTHER_MAGIC) {
-    if (startsWith(data, magic)) throw new FormatError(file, `${name} data is not a supported symvers encoding (${SUPPORTED})`);
+    if (startsWithMagic(data, magic)) throw new FormatError(file, `${name} data is not a supported symvers encoding (${SUPPORTED})`);
   }
   checkText(data, file);
   return "plain";
@@ -53,10 +47,6 @@ function checkText(data: Uint8Array, file: string): void {
   if (nul >= 0) throw new FormatError(file, "binary data, not a symvers text file", nul);
 }
 
-async function* once(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield chunk;
-}
-
 /**
  * The decompressed bytes of a symvers file's contents (plain data is returned as is), through
  * the codec table modules are read with (so KABI_NO_NATIVE applies here too), at most
@@ -67,7 +57,7 @@ export async function decodeSymvers(data: Uint8Array, file: string): Promise<Uin
   if (encoding === "plain") return data;
   const codec = await loadCodec(encoding);
   try {
-    return await codec.decompress(once(data), MAX_SYMVERS_SIZE);
+    return await codec.decompress(singleChunk(data), MAX_SYMVERS_SIZE);
   } catch (err) {
     if (err instanceof DecodeError) throw new FormatError(file, err.message);
     throw err;

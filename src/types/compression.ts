@@ -37,11 +37,14 @@ export function looksLikeModuleFile(name: string): boolean {
 /** How many leading bytes `detectCodec` needs to see. */
 export const MAGIC_LENGTH = Math.max(...COMPRESSION_FORMATS.map((f) => f.magic.length));
 
+/** Whether `head` starts with the bytes `magic` (a head too short to tell does not). */
+export function startsWithMagic(head: Uint8Array, magic: readonly number[]): boolean {
+  return head.length >= magic.length && magic.every((b, i) => head[i] === b);
+}
+
 /** The format whose magic `head` starts with, or null (too short to tell counts as none). */
 export function detectCodec(head: Uint8Array): CodecName | null {
-  for (const format of COMPRESSION_FORMATS) {
-    if (head.length >= format.magic.length && format.magic.every((b, i) => head[i] === b)) return format.name;
-  }
+  for (const format of COMPRESSION_FORMATS) if (startsWithMagic(head, format.magic)) return format.name;
   return null;
 }
 
@@ -89,6 +92,11 @@ export class BoundedSink {
     }
     return Buffer.concat(this.parts, this.total);
   }
+}
+
+/** A whole buffer as the chunk stream Codec.decompress takes. */
+export async function* singleChunk(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield chunk;
 }
 
 export async function collectInput(chunks: AsyncIterable<Uint8Array>, maxInput: number): Promise<Buffer> {
