@@ -24,6 +24,12 @@ const LAYERS = [
 
 const layerPath = (layer) => `^(${layer})(/|$)`;
 
+/** The ordered pairs of folders that share a rank in LAYERS. */
+const SIBLINGS = LAYERS.flatMap((layer) => {
+  const folders = layer.split("|").filter((f) => f.startsWith("src/") && !f.includes("\\."));
+  return folders.flatMap((a) => folders.filter((b) => b !== a).map((b) => [a, b]));
+});
+
 /** One rule per layer: nothing in it imports a layer above it. */
 const upward = LAYERS.slice(0, -1).map((layer, rank) => ({
   name: `no-upward-import-from-${layer.replace(/[^a-z]+/g, "-")}`,
@@ -36,13 +42,14 @@ const upward = LAYERS.slice(0, -1).map((layer, rank) => ({
 module.exports = {
   forbidden: [
     ...upward,
-    {
-      // Siblings on one rank (module and symvers; audit and weak) are independent of each other.
+    // Siblings on one rank (module and symvers; audit and weak) are independent of each other.
+    ...SIBLINGS.map(([from, to]) => ({
       name: "no-sibling-import",
+      comment: `${from} and ${to} share a rank: neither imports the other`,
       severity: "error",
-      from: { path: "^src/(module|symvers|audit|weak)/" },
-      to: { path: "^src/($1)/", pathNot: "^src/$1/" },
-    },
+      from: { path: layerPath(from) },
+      to: { path: layerPath(to) },
+    })),
     {
       name: "no-circular",
       comment: "an import cycle, at any depth",
