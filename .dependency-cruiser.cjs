@@ -51,6 +51,20 @@ module.exports = {
       to: { path: layerPath(to) },
     })),
     {
+      name: "native-free-imports-only-types",
+      comment: "the native-free codecs stand on the Codec contract alone, so they load wherever Node runs",
+      severity: "error",
+      from: { path: "^native-free-fallback/" },
+      to: { path: "^src/", pathNot: "^src/types/" },
+    },
+    {
+      name: "elfy-in-one-file",
+      comment: "elfy decodes the ELF header and section table in src/elf/elf-file.ts and nowhere else",
+      severity: "error",
+      from: { pathNot: "^src/elf/elf-file\\.ts$" },
+      to: { path: "(^|/)node_modules/elfy/" },
+    },
+    {
       name: "no-circular",
       comment: "an import cycle, at any depth",
       severity: "error",
@@ -73,7 +87,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^(node_modules|dist)/" },
+    // node_modules is not followed but stays visible as a dependency (the elfy rule needs it).
+    exclude: { path: "^dist/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"], extensions: [".ts", ".js"] },

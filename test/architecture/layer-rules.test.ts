@@ -5,7 +5,7 @@
  * and removed again, so a loosened rule fails here and not only on a real back-import.
  */
 import { spawnSync } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/paths.js";
@@ -46,6 +46,33 @@ describe("the layer rules", { timeout: 120_000 }, () => {
     const r = withProbes({ [probe]: 'import { writeAuditJson } from "../audit/audit-report.js";\nexport const probe = writeAuditJson;\n' }, [probe]);
     expect(r.out).toContain(`no-sibling-import: ${probe} → src/audit/audit-report.ts`);
     expect(r.status).not.toBe(0);
+  });
+
+  it("keep elfy in src/elf/elf-file.ts", () => {
+    const probe = "src/elf/zz-layer-probe.ts";
+    const r = withProbes({ [probe]: 'import elfy from "elfy";\nexport const probe = elfy;\n' }, [probe]);
+    expect(r.out).toContain(`elfy-in-one-file: ${probe} → node_modules/elfy/`);
+    expect(r.status).not.toBe(0);
+  });
+
+  it("keep native-free-fallback/ on src/types/ alone", () => {
+    const probe = "native-free-fallback/zz-layer-probe.ts";
+    const r = withProbes({ [probe]: 'import { compareCodeUnits } from "../src/root/code-unit-order.js";\nexport const probe = compareCodeUnits;\n' }, [probe]);
+    expect(r.out).toContain(`native-free-imports-only-types: ${probe} → src/root/code-unit-order.ts`);
+    expect(r.status).not.toBe(0);
+  });
+
+  it("give every folder of src/ its place in the layer list", () => {
+    const dir = join(ROOT, "src/zz-unplaced");
+    mkdirSync(dir);
+    try {
+      const probe = "src/zz-unplaced/probe.ts";
+      const r = withProbes({ [probe]: 'import { compareCodeUnits } from "../root/code-unit-order.js";\nexport const probe = compareCodeUnits;\n' }, [probe]);
+      expect(r.out).toContain(`every-file-in-a-layer: ${probe} → src/root/code-unit-order.ts`);
+      expect(r.status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuse an import cycle", () => {
