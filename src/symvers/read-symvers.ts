@@ -158,7 +158,7 @@ function* lineRanges(buf: Uint8Array): Generator<[number, number]> {
 
 /**
  * Refuses decoded text that cannot be a symvers file, with one reason naming the file: one with no
- * line at all (every symbol would read as missing), one where at least half of the lines hold a
+ * line at all (every symbol would read as missing), one where at least half of the non-blank lines hold a
  * NUL byte (binary data), and one with no valid line. Otherwise a line with a NUL byte, like any
  * other malformed line, is only a problem of the parse (see SymversParser). Costs a look at the
  * first lines for a real file (its first line is valid), at most a pass over a hostile one.
