@@ -8,6 +8,7 @@ import { findModules } from "../load/find-modules.js";
 import { loadKernelTargets, type LoadedKernels } from "../load/kernel-targets.js";
 import { readModules, type InputError, type ReadManyResult } from "../load/read-many.js";
 import { symversSymbols } from "../symvers/symvers-filter.js";
+import { MODULE_SUFFIXES } from "../types/compression.js";
 import { toFileError } from "../types/errors.js";
 
 /** Parsed symvers kept between runs, keyed by the file's stat. */
@@ -64,7 +65,13 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
     // Symvers are parsed here while the module files are read (mostly by worker threads).
     [kernels, read] = await Promise.all([loadKernelTargets({ ...kernelRequest, cache }), readModules(found.files, { cache })]);
   }
-  const errors: InputError[] = [...found.errors.map((e) => ({ path: e.path, message: toFileError(e.path, e.error).message })), ...kernels.errors, ...read.errors];
+  const errors: InputError[] = [
+    ...found.errors.map((e) => ({ path: e.path, message: toFileError(e.path, e.error).message })),
+    // A directory given with no module in it is a mistaken input, not an empty (and so compatible) audit.
+    ...found.empty.map((path) => ({ path, message: `${path}: no module file (${MODULE_SUFFIXES.map((s) => "*" + s).join(", ")}) in this directory` })),
+    ...kernels.errors,
+    ...read.errors,
+  ];
   if (kernels.kernels.length === 0 && kernels.errors.length === 0) {
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });
   }

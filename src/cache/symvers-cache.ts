@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { readSymvers } from "../symvers/read-symvers.js";
+import { LISTED_PROBLEMS } from "../symvers/parse-symvers.js";
+import { MAX_SYMVERS_FILE_SIZE, readSymvers } from "../symvers/read-symvers.js";
 import type { SymversEntry, SymversTable } from "../types/symvers-table.js";
 import { fileKey, sameKey, type FileKey } from "./file-key.js";
 import { defaultCacheDir } from "./record-cache.js";
@@ -20,8 +21,12 @@ import { seal, unseal, type SealedKind } from "./sealed-file.js";
  * another format or kabi version is a miss; nothing is ever appended.
  */
 
-/** Bump when SymversTable or the parser's output changes. */
-export const SYMVERS_CACHE_FORMAT = 1;
+/**
+ * Bump when SymversTable or the parser's output changes. 2: at most LISTED_PROBLEMS problems and a
+ * summary line per table, and symvers files the reader now refuses (empty, binary, over the
+ * limits) are not in it.
+ */
+export const SYMVERS_CACHE_FORMAT = 2;
 
 const KIND: SealedKind = { magic: Buffer.from("KABISYM\n", "latin1"), format: SYMVERS_CACHE_FORMAT };
 
@@ -54,7 +59,10 @@ export class SymversCache {
    * stat key matches, else read and parsed, then stored. Errors are readSymvers's.
    */
   async read(file: string): Promise<SymversTable> {
-    const key = fileKey(file);
+    let key = fileKey(file);
+    // A file the reader refuses by its size (or kind: fileKey is null for all but regular files)
+    // is never taken from the cache: readSymvers below says why.
+    if (key !== null && key.size > BigInt(MAX_SYMVERS_FILE_SIZE)) key = null;
     const entry = join(this.root, createHash("sha1").update(resolve(file)).digest("hex") + ".symvers");
     if (key !== null) {
       const cached = this.lookup(entry, key, file);
@@ -77,7 +85,11 @@ export class SymversCache {
       return null;
     }
     const opened = unseal(KIND, buf);
-    return opened === null ? null : decodeTable(opened.raw, key, file);
+    const table = opened === null ? null : decodeTable(opened.raw, key, file);
+    // Only what the reader can give: a symvers it takes has a valid line, so an entry, and at most
+    // LISTED_PROBLEMS problems and a summary. Anything else did not come from it: a miss.
+    if (table === null || table.entries.size === 0 || table.problems.length > LISTED_PROBLEMS + 1) return null;
+    return table;
   }
 
   /** Writes the entry (temporary file, then rename); errors are ignored: a cache is optional. */

@@ -7,6 +7,8 @@ export interface FoundModules {
   files: string[];
   /** Inputs that could not be listed, with the error. */
   errors: { path: string; error: unknown }[];
+  /** Directories given that hold no module file at all (a caller may call that an input error). */
+  empty: string[];
 }
 
 /**
@@ -16,16 +18,20 @@ export interface FoundModules {
 export async function findModules(paths: readonly string[]): Promise<FoundModules> {
   const files: string[] = [];
   const errors: FoundModules["errors"] = [];
+  const empty: string[] = [];
   for (const p of paths) {
     try {
       const st = await stat(p);
-      if (st.isDirectory()) walk(p, files, errors);
-      else files.push(p);
+      if (st.isDirectory()) {
+        const before = files.length;
+        walk(p, files, errors);
+        if (files.length === before) empty.push(p);
+      } else files.push(p);
     } catch (error) {
       errors.push({ path: p, error });
     }
   }
-  return { files, errors };
+  return { files, errors, empty };
 }
 
 /**

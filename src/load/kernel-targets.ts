@@ -71,7 +71,8 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
       out.errors.push({ path: w.file, message: loaded.error ?? describeInputError(w.file, "error" in v ? v.error : undefined) });
       continue;
     }
-    out.problems.push(...loaded.table.problems);
+    // One push per problem: spreading a large array into one call overflows the stack.
+    for (const p of loaded.table.problems) out.problems.push(p);
     out.kernels.push({ release: w.release, symvers: loaded.table, symversPath: w.file, vermagic: v.vermagic });
   }
   return out;

@@ -1,16 +1,15 @@
-import { readFile } from "node:fs/promises";
 import { defaultCacheDir } from "../cache/record-cache.js";
 import { SymversCache } from "../cache/symvers-cache.js";
 import { describeInputError } from "../types/errors.js";
-import { parseSymvers } from "../symvers/parse-symvers.js";
-import { decodeSymversText, readSymvers } from "../symvers/read-symvers.js";
-import { filterSymversText } from "../symvers/symvers-filter.js";
+import { openSymversFile, parseSymversText, readSymvers } from "../symvers/read-symvers.js";
 import type { SymversTable } from "../types/symvers-table.js";
 
 /**
  * How kabi loads symvers files, for every command: `kabi audit`, `kabi status` and weak-modules.
  *
- * A file is read, decoded (plain, gzip, xz) and parsed into a SymversTable. Two things can spare
+ * A file is read, decoded (plain, gzip, xz, zstd), checked and parsed into a SymversTable, always
+ * through openSymversFile: only a regular file within the size limits, decoded within the text
+ * limit, that is symvers text (not empty, not binary, some valid line) is used. Two things can spare
  * work: the symvers cache (whole tables kept between runs, used only while the file's stat key is
  * unchanged: see SymversCache), and a wanted-symbol set (only those symbols' entries are made; a
  * kernel exports ~27,000 symbols and a few external modules need a few thousand). A table cut to
@@ -69,13 +68,13 @@ export interface OpenedSymvers {
 export async function openSymvers(files: readonly string[]): Promise<OpenedSymvers[]> {
   return Promise.all(
     files.map(async (file): Promise<OpenedSymvers> => {
-      let text: string;
+      let text: Uint8Array;
       try {
-        text = await decodeSymversText(await readFile(file), file);
+        text = await openSymversFile(file);
       } catch (err) {
         return { file, error: describeInputError(file, err), parse: () => null };
       }
-      return { file, error: null, parse: (wanted) => parseSymvers(wanted === undefined ? text : filterSymversText(text, wanted), file) };
+      return { file, error: null, parse: (wanted) => parseSymversText(text, file, wanted, true) };
     }),
   );
 }

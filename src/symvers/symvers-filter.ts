@@ -27,14 +27,24 @@ export function symversSymbols(judged: Iterable<ModuleRecord>, resident: Iterabl
 export function filterSymversText(text: string, wanted: ReadonlySet<string>): string {
   const out: string[] = [];
   const n = text.length;
+  // The next tab at or after a position, kept between lines: a line without a tab must not make
+  // the search run to the end of the text (once per line, that was quadratic in the file's size).
+  let tab = -1;
+  const tabFrom = (from: number): number => {
+    if (tab < from) {
+      tab = text.indexOf("\t", from);
+      if (tab < 0) tab = n;
+    }
+    return tab;
+  };
   let pos = 0;
   while (pos < n) {
     let eol = text.indexOf("\n", pos);
     if (eol < 0) eol = n;
-    const t1 = text.indexOf("\t", pos);
-    if (t1 >= 0 && t1 < eol) {
-      let end = text.indexOf("\t", t1 + 1);
-      if (end < 0 || end > eol) end = eol;
+    const t1 = tabFrom(pos);
+    if (t1 < eol) {
+      let end = tabFrom(t1 + 1);
+      if (end > eol) end = eol;
       if (end > t1 + 1 && text.charCodeAt(end - 1) === 13) end--;
       if (wanted.has(text.slice(t1 + 1, end))) {
         out.push(text.slice(pos, eol));

@@ -100,7 +100,11 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
       }
     }
   }
-  const symvers = parseKernelSymvers((await decoded) ?? [], warnings);
+  const unusable: string[] = [];
+  const symvers = parseKernelSymvers((await decoded) ?? [], unusable);
+  // A symvers that cannot be used is as none: for --add-kernel K that is an error (exit 1, as a K
+  // without symvers), for the other modes the kernel is passed over with a warning.
+  for (const u of unusable) (mode.kind === "add-kernel" ? errors : warnings).push(u);
   const assignment = assignWeakLinks(tree, symvers, { kernels: kernelScope });
   let names: ((n: string) => boolean) | undefined;
   if (mode.kind === "add-modules" || mode.kind === "remove-modules") {

@@ -6,12 +6,16 @@
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { SymversCache } from "../../src/cache/symvers-cache.js";
+import { createHash } from "node:crypto";
+import { fileKey } from "../../src/cache/file-key.js";
+import { seal } from "../../src/cache/sealed-file.js";
+import { encodeTable, SymversCache, SYMVERS_CACHE_FORMAT } from "../../src/cache/symvers-cache.js";
+import { LISTED_PROBLEMS } from "../../src/symvers/parse-symvers.js";
 import { auditCommand } from "../../src/cli/audit.js";
-import { readSymvers } from "../../src/symvers/read-symvers.js";
+import { MAX_SYMVERS_FILE_SIZE, readSymvers } from "../../src/symvers/read-symvers.js";
 import type { SymversTable } from "../../src/types/symvers-table.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { fixtureModules, ROOT } from "../helpers/paths.js";
@@ -32,7 +36,7 @@ function setup(): { file: string; cacheDir: string; dir: string } {
 }
 
 function cacheFiles(cacheDir: string): string[] {
-  const root = join(cacheDir, "symvers-v1");
+  const root = join(cacheDir, `symvers-v${SYMVERS_CACHE_FORMAT}`);
   return existsSync(root) ? readdirSync(root).map((f) => join(root, f)) : [];
 }
 
@@ -106,6 +110,41 @@ describe("symvers cache", () => {
     }
   });
 
+  // A cache entry holds a table and the stat key it was parsed under; one forged (or left by an
+  // older kabi) for a file the reader refuses must not stand in for it.
+  it("never lets a cached entry stand in for a file the reader refuses: oversized, empty, or a table no file gives", async () => {
+    const { file, cacheDir, dir } = setup();
+    const table = await readSymvers(file);
+    const kind = { magic: Buffer.from("KABISYM\n", "latin1"), format: SYMVERS_CACHE_FORMAT };
+    const entryOf = (f: string): string => join(cacheDir, `symvers-v${SYMVERS_CACHE_FORMAT}`, createHash("sha1").update(resolve(f)).digest("hex") + ".symvers");
+    const forge = (f: string, t: SymversTable): void => {
+      mkdirSync(join(cacheDir, `symvers-v${SYMVERS_CACHE_FORMAT}`), { recursive: true });
+      writeFileSync(entryOf(f), seal(kind, t.entries.size, encodeTable(t, fileKey(f)!)!));
+    };
+    // The forgery is well made: on the file it was made for it is a hit.
+    forge(file, table);
+    const c = new SymversCache(cacheDir);
+    expectSameTable(await c.read(file), table);
+    expect(c.stats.hits).toBe(1);
+
+    const huge = join(dir, "huge.symvers");
+    copyFileSync(file, huge);
+    truncateSync(huge, MAX_SYMVERS_FILE_SIZE + 1);
+    forge(huge, table);
+    await expect(new SymversCache(cacheDir).read(huge)).rejects.toMatchObject({ reason: expect.stringMatching(/^33554433 bytes, more than the 33554432 bytes/) });
+
+    const empty = join(dir, "empty.symvers");
+    writeFileSync(empty, "");
+    forge(empty, { path: empty, entries: new Map(), problems: [] });
+    await expect(new SymversCache(cacheDir).read(empty)).rejects.toMatchObject({ reason: "empty symvers file (no line, so no symbol)" });
+
+    const many = { ...table, problems: Array.from({ length: LISTED_PROBLEMS + 2 }, (_, i) => ({ file, line: i + 1, reason: "forged" })) };
+    forge(file, many);
+    const d = new SymversCache(cacheDir);
+    expectSameTable(await d.read(file), table);
+    expect(d.stats).toEqual({ hits: 0, misses: 1, written: 1 });
+  });
+
   it("still reads when the cache folder cannot be made, and reports a missing symvers as readSymvers does", async () => {
     const { file, dir } = setup();
     const notADir = join(dir, "a-file");
@@ -141,7 +180,7 @@ describe("symvers cache", () => {
       expect(warm).toEqual(bypassed);
       expect(cold.out).toContain("m119.ko");
       // A few modules: their symbols' entries are parsed out of the symvers, the cache is not read.
-      rmSync(join(cacheDir, "symvers-v1"), { recursive: true });
+      rmSync(join(cacheDir, `symvers-v${SYMVERS_CACHE_FORMAT}`), { recursive: true });
       await run("--few");
       expect(cacheFiles(cacheDir)).toHaveLength(0);
     } finally {

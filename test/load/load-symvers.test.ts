@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { SYMVERS_CACHE_FORMAT } from "../../src/cache/symvers-cache.js";
 import { loadSymvers, openSymvers } from "../../src/load/load-symvers.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
 import type { SymversTable } from "../../src/types/symvers-table.js";
@@ -35,7 +36,7 @@ describe("loadSymvers", () => {
       same(bad!.table!, await readSymvers(BAD));
       expect(gone).toEqual({ file: missing, error: `${missing}: no such file` });
     }
-    expect(existsSync(join(cacheDir, "symvers-v1"))).toBe(true);
+    expect(existsSync(join(cacheDir, `symvers-v${SYMVERS_CACHE_FORMAT}`))).toBe(true);
   });
 
   it("with `wanted`, keeps those symbols with the whole file's problems, and leaves the cache alone", async () => {
