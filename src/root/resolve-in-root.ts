@@ -11,6 +11,15 @@ const MAX_SYMLINKS = 40;
  * must be a directory is not one, or there are too many symlinks.
  */
 export async function resolveInRoot(root: string, rel: string): Promise<string | null> {
+  const r = await resolveInRootWhy(root, rel);
+  return typeof r === "string" ? r : null;
+}
+
+/** Why resolveInRoot found no path: a component that must be a directory is not one, or a symlink loop (too many symlinks). */
+export type UnresolvedReason = { reason: "not a directory" | "too many levels of symbolic links" };
+
+/** resolveInRoot, saying why there is no path: for the one line a command prints about it. */
+export async function resolveInRootWhy(root: string, rel: string): Promise<string | UnresolvedReason> {
   const hostRoot = path.resolve(root);
   // Components still to walk, first at the end (we pop).
   const todo = splitComponents(rel).reverse();
@@ -34,17 +43,17 @@ export async function resolveInRoot(root: string, rel: string): Promise<string |
         done.push(name, ...todo.reverse().filter((c) => c !== "."));
         return normaliseUnder(hostRoot, done);
       }
-      if (code === "ENOTDIR") return null;
+      if (code === "ENOTDIR") return { reason: "not a directory" };
       throw err;
     }
     if (st.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS) return null;
+      if (++links > MAX_SYMLINKS) return { reason: "too many levels of symbolic links" };
       const target = await readlink(host);
       if (target.startsWith("/")) done.length = 0;
       todo.push(...splitComponents(target).reverse());
       continue;
     }
-    if (todo.length > 0 && !st.isDirectory()) return null;
+    if (todo.length > 0 && !st.isDirectory()) return { reason: "not a directory" };
     done.push(name);
   }
   return path.join(hostRoot, ...done);

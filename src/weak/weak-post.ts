@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { access, constants } from "node:fs/promises";
+import { access, constants, realpath } from "node:fs/promises";
 import path from "node:path";
 
 /** The outcome of one external command run after the links changed. */
@@ -25,6 +25,31 @@ export interface PostOptions {
   initramfsOf: (release: string) => string | null;
   /** Inside-root kernel module directory ("/lib/modules/K"), for dracut --kmoddir when the root is not "/". */
   moduleDirOf: (release: string) => string;
+  /** Host path of the kernel's module directory as kabi resolved it inside the root (resolveInRoot), or null. */
+  hostDirOf: (release: string) => string | null;
+}
+
+/**
+ * Why the external commands must not run for kernel `release`, or null when they may. depmod -b
+ * ROOT K and dracut --kmoddir work on ROOT/lib/modules/K as the host resolves it (an absolute
+ * symlink there leads out of the root), while kabi resolved it inside the root: they run only when
+ * both are the same directory, inside the root. The path checked is the one each command is given.
+ */
+export async function outsideRootReason(root: string, given: string, inRoot: string | null): Promise<string | null> {
+  let hostReal: string;
+  let rootReal: string;
+  let kabiReal: string | null = null;
+  try {
+    rootReal = await realpath(root);
+    hostReal = await realpath(given);
+    if (inRoot !== null) kabiReal = await realpath(inRoot);
+  } catch (err) {
+    return `${given}: ${(err as NodeJS.ErrnoException).code ?? String(err)} while resolving it`;
+  }
+  const rel = path.relative(rootReal, hostReal);
+  if (rel.startsWith("..") || path.isAbsolute(rel)) return `${given} resolves to ${hostReal}, outside the root`;
+  if (kabiReal !== hostReal) return `${given} resolves to ${hostReal} on this host but to ${kabiReal ?? "nothing"} inside the root`;
+  return null;
 }
 
 async function executable(p: string): Promise<boolean> {
@@ -65,19 +90,29 @@ async function runStep(kernel: string, stepName: PostResult["step"], argv: strin
 }
 
 /**
- * For each kernel whose links changed: `depmod -a -b <root> K`, then the initramfs (the
- * --check-initramfs-prog program, else `dracut -f` for kernels that already have one). Failures
- * are reported, never undone.
+ * For each kernel whose links changed: `depmod -a -b <root> -- K`, then the initramfs (the
+ * --check-initramfs-prog program as `PROG -- K`, else `dracut -f ... -- IMAGE K` for kernels that
+ * already have one), none of them for a kernel whose tree the host resolves elsewhere than kabi
+ * did (outsideRootReason). Failures are reported, never undone.
  */
 export async function runPostActions(kernels: readonly string[], opts: PostOptions): Promise<PostResult[]> {
   const out: PostResult[] = [];
   const depmod = opts.depmod ?? (await findOnPath("depmod"));
   for (const k of kernels) {
+    // depmod -b ROOT K works on ROOT/lib/modules/K (kmod's fixed layout), whichever of lib/ and usr/lib/ kabi found K in.
+    const refused = await outsideRootReason(opts.root, path.join(opts.root, "lib/modules", k), opts.hostDirOf(k));
+    if (refused !== null) {
+      const message = `not run: ${refused}`;
+      out.push({ kernel: k, step: "depmod", command: [], ok: false, message });
+      if (!opts.noInitramfs) out.push({ kernel: k, step: "initramfs", command: [], ok: false, message });
+      continue;
+    }
+    // Every release goes after "--": one starting with "-" is never read as an option.
     if (depmod === null) out.push({ kernel: k, step: "depmod", command: [], ok: true, message: "depmod not found: skipped" });
-    else out.push(await runStep(k, "depmod", [depmod, "-a", "-b", opts.root, k]));
+    else out.push(await runStep(k, "depmod", [depmod, "-a", "-b", opts.root, "--", k]));
     if (opts.noInitramfs) continue;
     if (opts.checkInitramfsProg !== null) {
-      out.push(await runStep(k, "initramfs", [opts.checkInitramfsProg, k]));
+      out.push(await runStep(k, "initramfs", [opts.checkInitramfsProg, "--", k]));
       continue;
     }
     const image = opts.initramfsOf(k);
@@ -89,7 +124,7 @@ export async function runPostActions(kernels: readonly string[], opts: PostOptio
     }
     const argv = [dracut, "-f"];
     if (path.resolve(opts.root) !== "/") argv.push("--kmoddir", path.join(opts.root, opts.moduleDirOf(k)));
-    argv.push(image, k);
+    argv.push("--", image, k);
     out.push(await runStep(k, "initramfs", argv));
   }
   return out;
