@@ -1,5 +1,6 @@
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from "node:fs";
 import path from "node:path";
+import { makeDirs } from "../root/replace-file.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { isManagedTarget, TEMP_PREFIX, WEAK_DIR } from "./installed-tree.js";
 import type { LinkAction, WeakLinkPlan } from "./weak-plan.js";
@@ -129,7 +130,8 @@ export async function applyPlan(root: string, plan: WeakLinkPlan, hooks: ApplyHo
       const dir = path.dirname(host);
       step(`mkdir -p ${path.posix.dirname(action.link)}`);
       if (!made.has(dir)) {
-        mkdirSync(dir, { recursive: true });
+        // Not mkdirSync's recursive mode: it reports ENOENT where mkdir failed with EPERM (an immutable folder).
+        makeDirs(dir);
         made.add(dir);
       }
       const cur = lstatOrNull(host);
