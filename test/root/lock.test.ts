@@ -1,0 +1,70 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { acquireLock, LOCK_NAME, LockTimeoutError } from "../../src/root/lock.js";
+
+const dirs: string[] = [];
+afterEach(async () => {
+  while (dirs.length > 0) await rm(dirs.pop()!, { recursive: true, force: true });
+});
+
+async function root(): Promise<{ root: string; lock: string }> {
+  const r = await mkdtemp(path.join(os.tmpdir(), "kabi-lock-"));
+  dirs.push(r);
+  await mkdir(path.join(r, "lib/modules"), { recursive: true });
+  return { root: r, lock: path.join(r, "lib/modules", LOCK_NAME) };
+}
+
+const deadPid = (): number => spawnSync("true").pid!;
+
+describe("the weak-modules lock", () => {
+  it("holds our pid and start time while held, and is gone after release, with no temporary file left", async () => {
+    const { root: r, lock } = await root();
+    const held = await acquireLock(r);
+    expect(await readFile(lock, "utf8")).toMatch(new RegExp(`^${process.pid} \\d+\\n$`));
+    await held.release();
+    expect(await readdir(path.dirname(lock))).toEqual([]);
+  });
+
+  it("breaks at once a lock whose holder is dead, one whose pid was reused (other start time), one with garbage, and a breaker left by a dead run", async () => {
+    const { root: r, lock } = await root();
+    for (const content of [`${deadPid()}\n`, `${process.pid} 1\n`, "garbage", ""]) {
+      await writeFile(lock, content);
+      await writeFile(`${lock}.break`, `${deadPid()} 1\n`);
+      const started = Date.now();
+      const held = await acquireLock(r, { timeoutMs: 5000 });
+      expect(Date.now() - started).toBeLessThan(1500);
+      await held.release();
+      expect(await readdir(path.dirname(lock))).toEqual([]);
+    }
+  });
+
+  it("waits for a live holder, says so once, sleeps between looks, and gives up with one line naming the holder", async () => {
+    const { root: r, lock } = await root();
+    const holder = spawn("sleep", ["30"]);
+    try {
+      await writeFile(lock, `${holder.pid}\n`);
+      const waits: number[] = [];
+      const cpu = process.cpuUsage();
+      const err = await acquireLock(r, { timeoutMs: 800, onWait: (pid) => waits.push(pid) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LockTimeoutError);
+      expect((err as Error).message).toMatch(new RegExp(`^${lock}: still held by process ${holder.pid} after \\d+ s; giving up$`));
+      expect(waits).toEqual([holder.pid]);
+      // Sleeping, not spinning: far less CPU than the wall time waited.
+      const used = process.cpuUsage(cpu);
+      expect((used.user + used.system) / 1000).toBeLessThan(400);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it("a root without lib/modules is one line naming the folder", async () => {
+    const r = await mkdtemp(path.join(os.tmpdir(), "kabi-lock-"));
+    dirs.push(r);
+    await expect(acquireLock(r)).rejects.toThrow(`${path.join(r, "lib/modules")}: no such directory`);
+    expect(existsSync(path.join(r, "lib"))).toBe(false);
+  });
+});
