@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { link, lstat, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { FileError, toFileError } from "../types/errors.js";
 import { resolveInRoot } from "./resolve-in-root.js";
@@ -195,6 +195,28 @@ function lockError(file: string, err: unknown): FileError {
   return e;
 }
 
+/**
+ * Removes the lock's temporary files (".<pid>.<random>.tmp", ".<pid>.<random>.stale") left by runs
+ * killed between writing one and removing it: only those of dead pids, and only by the lock's
+ * holder, so a re-run after a crash leaves nothing behind.
+ */
+async function removeLeftovers(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const pattern = new RegExp(`^${LOCK_NAME.replace(/\./g, "\\.")}(?:\\.break)?\\.(\\d+)\\.[0-9a-f]+\\.(?:tmp|stale)$`);
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || (await alive({ pid, start: "", ino: 0 }))) continue;
+    await unlink(path.join(dir, name)).catch(() => undefined);
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -228,6 +250,7 @@ export async function acquireLock(root: string, options: LockOptions = {}): Prom
     await checkPlainEntry(file);
     const ino = await tryTake(file, content);
     if (ino !== null) {
+      await removeLeftovers(dir);
       return {
         path: file,
         release: async () => {

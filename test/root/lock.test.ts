@@ -68,3 +68,16 @@ describe("the weak-modules lock", () => {
     expect(existsSync(path.join(r, "lib"))).toBe(false);
   });
 });
+
+describe("the weak-modules lock after a crash", () => {
+  it("the holder removes the lock's temporary files left by dead runs, never a live run's", async () => {
+    const { root: r, lock } = await root();
+    const dead = deadPid();
+    const left = [`${LOCK_NAME}.${dead}.0a1b2c3d4e5f.tmp`, `${LOCK_NAME}.${dead}.0a1b2c3d4e5f.stale`, `${LOCK_NAME}.break.${dead}.0a1b2c3d4e5f.tmp`];
+    const live = `${LOCK_NAME}.1.0a1b2c3d4e5f.tmp`; // pid 1 is always alive
+    for (const n of [...left, live]) await writeFile(path.join(path.dirname(lock), n), "x");
+    const held = await acquireLock(r);
+    await held.release();
+    expect(await readdir(path.dirname(lock))).toEqual([live]);
+  });
+});
