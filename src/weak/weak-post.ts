@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { access, constants, realpath } from "node:fs/promises";
+import { access, constants, lstat, realpath } from "node:fs/promises";
 import path from "node:path";
+import { resolveInRoot } from "../root/resolve-in-root.js";
 
 /** The outcome of one external command run after the links changed. */
 export interface PostResult {
@@ -25,30 +26,47 @@ export interface PostOptions {
   initramfsOf: (release: string) => string | null;
   /** Inside-root kernel module directory ("/lib/modules/K"), for dracut --kmoddir when the root is not "/". */
   moduleDirOf: (release: string) => string;
-  /** Host path of the kernel's module directory as kabi resolved it inside the root (resolveInRoot), or null. */
-  hostDirOf: (release: string) => string | null;
 }
 
 /**
  * Why the external commands must not run for kernel `release`, or null when they may. depmod -b
- * ROOT K and dracut --kmoddir work on ROOT/lib/modules/K as the host resolves it (an absolute
- * symlink there leads out of the root), while kabi resolved it inside the root: they run only when
- * both are the same directory, inside the root. The path checked is the one each command is given.
+ * ROOT K works on ROOT/lib/modules/K (or ROOT/usr/lib/modules/K, as kmod is configured) and dracut
+ * --kmoddir on the one kabi found, each as the HOST resolves it (an absolute symlink there leads
+ * out of the root), while kabi resolves them inside the root. They run only when, for each of the
+ * two that exists on the host, both resolutions are the same directory, inside the root.
  */
-export async function outsideRootReason(root: string, given: string, inRoot: string | null): Promise<string | null> {
-  let hostReal: string;
+export async function outsideRootReason(root: string, release: string): Promise<string | null> {
   let rootReal: string;
-  let kabiReal: string | null = null;
   try {
     rootReal = await realpath(root);
-    hostReal = await realpath(given);
-    if (inRoot !== null) kabiReal = await realpath(inRoot);
   } catch (err) {
-    return `${given}: ${(err as NodeJS.ErrnoException).code ?? String(err)} while resolving it`;
+    return `${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)} while resolving it`;
   }
-  const rel = path.relative(rootReal, hostReal);
-  if (rel.startsWith("..") || path.isAbsolute(rel)) return `${given} resolves to ${hostReal}, outside the root`;
-  if (kabiReal !== hostReal) return `${given} resolves to ${hostReal} on this host but to ${kabiReal ?? "nothing"} inside the root`;
+  for (const inside of [`lib/modules/${release}`, `usr/lib/modules/${release}`]) {
+    const given = path.join(root, inside);
+    try {
+      await lstat(given);
+    } catch {
+      // Absent on the host (no component to follow): no command can be led out through it.
+      continue;
+    }
+    let hostReal: string;
+    try {
+      hostReal = await realpath(given);
+    } catch (err) {
+      return `${given}: ${(err as NodeJS.ErrnoException).code ?? String(err)} while resolving it on this host`;
+    }
+    const rel = path.relative(rootReal, hostReal);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) return `${given} resolves to ${hostReal}, outside the root`;
+    const inRoot = await resolveInRoot(root, inside);
+    let kabiReal: string | null = null;
+    try {
+      if (inRoot !== null) kabiReal = await realpath(inRoot);
+    } catch {
+      kabiReal = null;
+    }
+    if (kabiReal !== hostReal) return `${given} resolves to ${hostReal} on this host but to ${kabiReal ?? "nothing"} inside the root`;
+  }
   return null;
 }
 
@@ -99,8 +117,7 @@ export async function runPostActions(kernels: readonly string[], opts: PostOptio
   const out: PostResult[] = [];
   const depmod = opts.depmod ?? (await findOnPath("depmod"));
   for (const k of kernels) {
-    // depmod -b ROOT K works on ROOT/lib/modules/K (kmod's fixed layout), whichever of lib/ and usr/lib/ kabi found K in.
-    const refused = await outsideRootReason(opts.root, path.join(opts.root, "lib/modules", k), opts.hostDirOf(k));
+    const refused = await outsideRootReason(opts.root, k);
     if (refused !== null) {
       const message = `not run: ${refused}`;
       out.push({ kernel: k, step: "depmod", command: [], ok: false, message });

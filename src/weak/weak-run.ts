@@ -23,7 +23,7 @@ export interface WeakRunOptions {
   lock?: LockOptions;
   hooks?: ApplyHooks;
   /** External commands after the change; null: run none. */
-  post: Omit<PostOptions, "root" | "initramfsOf" | "moduleDirOf" | "hostDirOf"> | null;
+  post: Omit<PostOptions, "root" | "initramfsOf" | "moduleDirOf"> | null;
   read?: (hostPath: string) => Promise<ModuleRecord>;
   /** The persistent record cache for external modules (see ReadManyOptions.cache); never used by --dry-run, which writes nothing. */
   cache?: boolean | string;
@@ -156,7 +156,6 @@ export async function runWeakModules(opts: WeakRunOptions): Promise<WeakRunResul
         root: tree.root,
         initramfsOf: (r) => tree.kernels.find((k) => k.release === r)?.initramfs ?? null,
         moduleDirOf: (r) => tree.kernels.find((k) => k.release === r)?.dir ?? `/lib/modules/${r}`,
-        hostDirOf: (r) => tree.kernels.find((k) => k.release === r)?.hostDir ?? null,
       });
       for (const p of post) {
         if (!p.ok) warnings.push(`${p.step} for ${p.kernel} failed (links kept): ${p.message}`);

@@ -10,7 +10,7 @@
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -264,6 +264,31 @@ describe.runIf(runsWith(existsSync(WEAK_BIN) && existsSync(KABI_BIN)))("hostile 
       await expectCanaryUnchanged();
     }
     await everyMode(root, K);
+  });
+
+  it("lib/modules/K an absolute symlink dangling inside the root while the kernel lives in usr/lib/modules/K: depmod, which would follow lib/modules/K on the host, is not run", async (context) => {
+    const depmod = ["/usr/sbin/depmod", "/sbin/depmod"].find((p) => existsSync(p));
+    requireUnderCi(depmod !== undefined, "depmod (kmod)", () => context.skip());
+    const root = await baseRoot();
+    const K = "6.1.0-94-amd64";
+    await addTarget(root, K);
+    // Move the kernel to usr/lib/modules/K; lib/modules/K leads, on the host only, to the canary.
+    await mkdir(path.join(root, "usr/lib/modules"), { recursive: true });
+    await rename(path.join(root, "lib/modules", K), path.join(root, "usr/lib/modules", K));
+    const hostTarget = path.join(canary, "lib/modules", RUNNING);
+    await symlink(hostTarget, path.join(root, "lib/modules", K));
+    for (const prog of [fakeDepmod, depmod!]) {
+      await clearDepmodLog();
+      const r = cli(WEAK_BIN, ["--basedir", root, "--no-initramfs", "--depmod", prog, `--add-kernel=${K}`]);
+      expectClean(r, "weak-modules");
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toContain(`weak-modules: warning: depmod for ${K} failed (links kept): not run: ${path.join(root, "lib/modules", K)} resolves to ${hostTarget}, outside the root\n`);
+      expect(depmodCalls()).toEqual([]);
+      expect(await linksUnder(path.join(root, "usr/lib/modules", K, "weak-updates"))).toEqual([`kabi/kabi_consumer.ko -> ${CONSUMER}`]);
+      await expectCanaryUnchanged();
+      expect(cli(WEAK_BIN, ["--basedir", root, "--no-initramfs", "--depmod", prog, `--remove-kernel=${K}`]).code).toBe(0);
+      await expectCanaryUnchanged();
+    }
   });
 
   it("weak-updates/ an absolute symlink: scan and writer both resolve it inside the root; --remove-kernel removes every link it made; nothing outside is 'left alone'", async () => {
