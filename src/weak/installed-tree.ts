@@ -1,5 +1,6 @@
 import type { Dirent } from "node:fs";
-import { readFile, readlink, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { defaultCacheDir } from "../cache/record-cache.js";
 import { describeInputError } from "../types/errors.js";
@@ -342,7 +343,7 @@ async function scanWeak(k: TreeKernel, problems: string[]): Promise<void> {
  * walk, no file is opened), only those named in `names` when given, and its modules.builtin names.
  * With `cacheDir`, directory listings come from the listing cache there while unchanged (see listModuleFiles).
  */
-export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>, cacheDir: string | null = null): Promise<void> {
+export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>, cacheDir: string | null = null, root?: string, problems?: string[]): Promise<void> {
   const files: KernelModuleFile[] = [];
   // The per-file work is only a name test: paths are built for matches only.
   listModuleFiles(
@@ -358,14 +359,42 @@ export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>
   );
   k.files = files;
   const builtin = new Set<string>();
-  try {
-    for (const line of (await readFile(path.join(k.hostDir, "modules.builtin"), "utf8")).split("\n")) {
-      if (line.trim() !== "") builtin.add(moduleNameFromFile(line.trim()));
-    }
-  } catch {
-    // no modules.builtin
+  const text = await readBuiltinList(root === undefined ? path.join(k.hostDir, "modules.builtin") : await resolveInRoot(root, `${k.dir}/modules.builtin`), problems);
+  for (const line of text.split("\n")) {
+    if (line.trim() !== "") builtin.add(moduleNameFromFile(line.trim()));
   }
   k.builtin = builtin;
+}
+
+/** Far above a real modules.builtin (a few thousand lines, ~100 KB). */
+const MAX_BUILTIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A kernel's modules.builtin text, "" when it has none. Opened without blocking and checked to be
+ * a regular file of sane size first: a FIFO of that name must not hang the run, and a device or a
+ * huge file must not be read; such an entry is one line in `problems` and counts as no list.
+ */
+async function readBuiltinList(host: string | null, problems?: string[]): Promise<string> {
+  if (host === null) return "";
+  let fh;
+  try {
+    fh = await open(host, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return "";
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_BUILTIN_BYTES) {
+      problems?.push(`${host}: ${st.isFile() ? `larger than ${MAX_BUILTIN_BYTES} bytes` : "not a regular file"}; ignored`);
+      return "";
+    }
+    return await fh.readFile("utf8");
+  } catch (err) {
+    problems?.push(describeInputError(host, err));
+    return "";
+  } finally {
+    await fh.close();
+  }
 }
 
 async function findInitramfs(root: string, release: string): Promise<string | null> {
@@ -449,7 +478,7 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
   // Shadowing only concerns names some external module has: keep only those files.
   const names = new Set(found.map((f) => moduleNameFromFile(f.fileName)));
   const listingCache = opts.cache ? (typeof opts.cache === "string" ? opts.cache : defaultCacheDir()) : null;
-  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names, listingCache);
+  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names, listingCache, hostRoot, problems);
   tree.searchOrder = (await rest)[2];
   // Found by concurrent walks: in one order on every run.
   problems.sort(compareCodeUnits);

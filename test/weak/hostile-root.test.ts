@@ -450,12 +450,18 @@ describe.runIf(runsWith(existsSync(WEAK_BIN) && existsSync(KABI_BIN)))("hostile 
     await mkdir(path.join(extra, "dir.ko"));
     await mkdir(path.join(root, "lib/modules", K53, "weak-updates"), { recursive: true });
     spawnSync("mkfifo", [path.join(root, "lib/modules", K53, "weak-updates/fifo.ko")]);
+    // A FIFO where modules.builtin is read must not block the run; one symlinked out of the root is read inside it.
+    spawnSync("mkfifo", [path.join(root, "lib/modules", K53, "modules.builtin")]);
+    await symlink(path.join(canary, "lib/modules", RUNNING, "modules.dep"), path.join(root, "lib/modules", K54, "modules.builtin"));
     const runs = await everyMode(root, K53, [CONSUMER, `/lib/modules/${K54}/extra/fifo.ko`, `/lib/modules/${K54}/extra/dir.ko`]);
     expect(runs["add-modules"]!.code).toBe(1);
     expect(runs["add-modules"]!.err).toContain(`"${root}/lib/modules/${K54}/extra/fifo.ko": not a regular file`);
     expect(runs["add-modules"]!.err).toContain(`"${root}/lib/modules/${K54}/extra/dir.ko": not a regular file`);
     expect(runs["add-kernel"]!.err).toContain(`left alone: /lib/modules/${K53}/weak-updates/fifo.ko (other, not managed by kabi)`);
+    expect(runs["add-kernel"]!.err).toContain(`weak-modules: ${path.join(root, "lib/modules", K53, "modules.builtin")}: not a regular file; ignored\n`);
+    expect(runs["add-kernel"]!.code).toBe(1);
     expect(await weakLinks(root)).toEqual([]);
+    await rm(path.join(root, "lib/modules", K53, "modules.builtin"));
     const again = cli(WEAK_BIN, args(root, `--add-kernel=${K53}`));
     expect(again.code, again.err).toBe(0);
     expect(await weakLinks(root)).toEqual([`${K53} kabi/kabi_consumer.ko -> ${CONSUMER}`]);
