@@ -472,10 +472,13 @@ describe.runIf(runsWith(existsSync(WEAK_BIN) && existsSync(KABI_BIN)))("hostile 
     const extraBuf = Buffer.from(path.join(root, "lib/modules", K54, "extra/kabi/"));
     const badName = Buffer.concat([extraBuf, Buffer.from([0x62, 0xff, 0x2e, 0x6b, 0x6f])]); // "b\xff.ko"
     await copyFile(path.join(REPO, "fixtures/modules", K54, "kabi_consumer.ko"), badName);
+    // A kernel directory whose name is not UTF-8 ("6.1\xff").
+    await mkdir(Buffer.concat([Buffer.from(path.join(root, "lib/modules/6.1")), Buffer.from([0xff])]));
     const r = cli(WEAK_BIN, args(root, `--add-kernel=${K53}`));
     expectClean(r, "weak-modules");
     expect(r.code, r.err).toBe(1);
     expect(r.err).toContain(`weak-modules: ${path.join(root, "lib/modules", K54, "extra/kabi")}/b\uFFFD.ko: its name is not valid UTF-8: not supported, left alone (rename it)\n`);
+    expect(r.err).toContain(`weak-modules: ${path.join(root, "lib/modules")}/6.1\uFFFD: its name is not valid UTF-8: not supported, left alone (rename it)\n`);
     // The rest of the tree is still processed.
     expect(await weakLinks(root)).toEqual([`${K53} kabi/kabi_consumer.ko -> ${CONSUMER}`]);
     const viaStdin = cli(WEAK_BIN, args(root, "--add-modules"), Buffer.concat([badName, Buffer.from("\n")]));
