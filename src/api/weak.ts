@@ -7,3 +7,5 @@ export { computePlan, runWeakModules, type WeakMode, type WeakRunOptions, type W
 export type { WeakLinkPlan } from "../weak/weak-plan.js";
 /** `kabi status`: every external module's state on every installed kernel. */
 export { weakStatus, type StatusEntry, type StatusReport, type StatusState } from "../weak/weak-status.js";
+/** The checks a command makes before a run: the root (--basedir) and the cache folder. */
+export { checkRoot, chooseCache, type CacheChoice } from "../weak/root-check.js";

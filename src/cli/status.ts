@@ -1,9 +1,9 @@
 import path from "node:path";
-import { compareCodeUnits } from "../api/records.js";
-import { weakStatus, type StatusEntry } from "../api/weak.js";
+import { compareCodeUnits, FileError } from "../api/records.js";
+import { checkRoot, chooseCache, weakStatus, type StatusEntry } from "../api/weak.js";
 import type { CliIO } from "./io.js";
 import type { CommandSpec } from "./options.js";
-import { commandLine, reportWarnings } from "./report-error.js";
+import { commandLine, reportError, reportErrors, reportWarnings } from "./report-error.js";
 
 export const STATUS_SPEC: CommandSpec = {
   prefix: "kabi status",
@@ -22,11 +22,25 @@ export const STATUS_SPEC: CommandSpec = {
 export async function statusCommand(args: readonly string[], io: CliIO): Promise<number> {
   const parsed = commandLine(io, STATUS_SPEC, args);
   if ("exit" in parsed) return parsed.exit;
-  const report = await weakStatus(path.resolve(io.cwd, parsed.value("basedir") ?? "/"), undefined, { cache: !parsed.has("no-cache") });
+  const root = path.resolve(io.cwd, parsed.value("basedir") ?? "/");
+  try {
+    await checkRoot(root);
+  } catch (err) {
+    if (!(err instanceof FileError)) throw err;
+    reportError(io, STATUS_SPEC.prefix, err);
+    return 1;
+  }
+  const { cache, warning } = chooseCache(!parsed.has("no-cache"));
+  if (warning !== null) reportWarnings(io, STATUS_SPEC.prefix, [warning]);
+  const report = await weakStatus(root, undefined, { cache });
+  // A root with no kernel at all is a wrong --basedir far more often than an empty system: said, exit 1.
+  if (report.kernels.length === 0) report.errors.push(`${root}: no kernels (no directory under lib/modules or usr/lib/modules)`);
+  const exit = report.errors.length > 0 ? 1 : 0;
   if (parsed.has("json")) {
     io.out(JSON.stringify(report, null, 2) + "\n");
-    return 0;
+    return exit;
   }
+  reportErrors(io, STATUS_SPEC.prefix, report.errors);
   reportWarnings(io, STATUS_SPEC.prefix, report.warnings);
   const byModule = new Map<string, StatusEntry[]>();
   for (const e of report.entries) {
@@ -40,5 +54,5 @@ export async function statusCommand(args: readonly string[], io: CliIO): Promise
     io.out(`${name} (${file}${list[0]!.builtFor !== "" ? `, built for ${list[0]!.builtFor}` : ""})\n`);
     for (const e of list) io.out(`  ${e.kernel}: ${e.text}\n`);
   }
-  return 0;
+  return exit;
 }

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { FileError, isUsableKernelRelease } from "../api/records.js";
-import { checkInputPaths, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../api/weak.js";
+import { checkInputPaths, checkRoot, chooseCache, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../api/weak.js";
 import { processIO, type CliIO } from "./io.js";
 import { UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
 import { commandLine, crashText, prefixedLine, reportError, reportErrors, reportUsageError, reportWarnings, USAGE_EXIT } from "./report-error.js";
@@ -30,7 +30,7 @@ export const WEAK_MODULES_SPEC: CommandSpec = {
     { name: "verbose", short: "v", type: "flag", help: "say what is done" },
     { name: "basedir", type: "value", valueName: "DIR", help: "work on the root DIR instead of /" },
     { name: "dracut", type: "value", valueName: "PATH", help: "the dracut to run (default: dracut on PATH)" },
-    { name: "check-initramfs-prog", type: "value", valueName: "PATH", help: 'run "PATH K" for each changed kernel instead of dracut' },
+    { name: "check-initramfs-prog", type: "value", valueName: "PATH", help: 'run "PATH -- K" for each changed kernel instead of dracut' },
     { name: "depmod", type: "value", valueName: "PATH", help: "the depmod to run (default: depmod on PATH; skipped when absent)" },
     {
       name: "no-cache",
@@ -144,12 +144,23 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
   const parsed = settings(given);
   if (parsed.basedir === "") return reportUsageError(io, WEAK_MODULES_SPEC, new UsageError("--basedir needs a directory"));
   const root = path.resolve(io.cwd, parsed.basedir);
+  try {
+    // An unusable --basedir is one line from every mode (exit 1), before anything is read.
+    await checkRoot(root);
+  } catch (err) {
+    if (!(err instanceof FileError)) throw err;
+    reportError(io, PREFIX, err);
+    return 1;
+  }
+  // --dry-run writes nothing, not even the caches: only a run that writes them checks their folder.
+  const { cache, warning: cacheWarning } = chooseCache(!parsed.noCache && !parsed.dryRun);
+  if (cacheWarning !== null) reportWarnings(io, PREFIX, [cacheWarning]);
   const inputErrors: string[] = [];
   let mode: WeakMode;
   let known: WeakRunOptions["known"];
   if (parsed.action === "add-modules" || parsed.action === "remove-modules") {
     const text = await io.readStdin();
-    const checked = await checkInputPaths(root, text, io.cwd, parsed.action === "add-modules", { cache: !parsed.noCache && !parsed.dryRun });
+    const checked = await checkInputPaths(root, text, io.cwd, parsed.action === "add-modules", { cache });
     inputErrors.push(...checked.errors);
     known = checked.records;
     mode = { kind: parsed.action, modules: checked.modules };
@@ -173,8 +184,10 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
       root,
       mode,
       dryRun: parsed.dryRun,
-      cache: !parsed.noCache,
+      cache,
       known,
+      // Waiting is always said (never a silent wait): one line, when it starts.
+      lock: { onWait: (pid, file) => io.err(prefixedLine(PREFIX, `waiting for ${file}, held by process ${pid}`)) },
       post: {
         depmod: parsed.depmod,
         dracut: parsed.dracut,

@@ -101,11 +101,23 @@ function stripZeros(s: string): string {
   return k === 0 ? s : s.slice(k);
 }
 
+/** A control character (newline, tab, escape, ...): it would break the one-line-per-report output. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 /**
  * Whether a string can name a kernel release in a path (lib/modules/<K>): non-empty,
- * not "." or "..", no '/' and no NUL. Anything else (including '+', '~', '_', '*', '[')
- * is taken literally.
+ * not "." or "..", no '/' and no control character (NUL, newline, tab, escape: every line kabi
+ * prints about a kernel stays one line). Anything else (spaces, a leading '-', '+', '~', '_',
+ * '*', '[', "a..b") is taken literally: never a pattern, never an option (external commands get
+ * it after "--").
  */
 export function isUsableKernelRelease(release: string): boolean {
-  return release !== "" && release !== "." && release !== ".." && !release.includes("/") && !release.includes("\0");
+  return release !== "" && release !== "." && release !== ".." && !release.includes("/") && !CONTROL.test(release);
+}
+
+/** Why a directory name under lib/modules is not taken as a kernel release, or null when it is one. */
+export function unusableReleaseReason(name: string): string | null {
+  if (CONTROL.test(name)) return "its name holds a control character (a newline, a tab, ...)";
+  if (!isUsableKernelRelease(name)) return "not a kernel release";
+  return null;
 }

@@ -1,7 +1,8 @@
-import { readdir, stat } from "node:fs/promises";
+import { lstat, readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { compareKernelReleases, isUsableKernelRelease } from "./kernel-release.js";
-import { resolveInRoot } from "./resolve-in-root.js";
+import { toFileError } from "../types/errors.js";
+import { compareKernelReleases, isUsableKernelRelease, unusableReleaseReason } from "./kernel-release.js";
+import { resolveInRoot, resolveInRootWhy } from "./resolve-in-root.js";
 
 /** Where distributions ship a kernel's symvers, relative to the root, in the order tried. */
 export function symversCandidates(release: string): string[] {
@@ -57,17 +58,42 @@ export interface InstalledKernel {
 }
 
 /**
+ * Whether `name`, read by readdir in `dir`, names no entry there: readdir's bytes were not valid
+ * UTF-8 and came back with U+FFFD in their place. kabi handles paths as strings, so such a file
+ * cannot be opened, linked or named exactly: it is reported (the name as read) and left alone.
+ */
+export async function isUndecodableName(dir: string, name: string): Promise<boolean> {
+  if (!name.includes("\uFFFD")) return false;
+  try {
+    await lstat(path.join(dir, name));
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+/** The reason kabi gives for a file name that is not valid UTF-8. */
+export const UNDECODABLE_NAME = "its name is not valid UTF-8: not supported, left alone (rename it)";
+
+/**
  * The kernels under `basedir`: the directory names under <basedir>/lib/modules and
  * <basedir>/usr/lib/modules (each resolved inside basedir, so a usr-merged /lib listed
  * twice is read once; duplicates are merged), with their symvers as locateSymvers finds
- * it, sorted oldest first by compareKernelReleases.
+ * it, sorted oldest first by compareKernelReleases. Entries that look like kernels but cannot
+ * be used (a symlink loop, a name with a control character or not valid UTF-8, an unreadable
+ * modules folder) are left out, each with one line naming it in `problems` when given.
  */
-export async function listKernels(basedir = "/"): Promise<InstalledKernel[]> {
+export async function listKernels(basedir = "/", problems?: string[]): Promise<InstalledKernel[]> {
   const releases = new Set<string>();
   const seenDirs = new Set<string>();
   for (const rel of ["lib/modules", "usr/lib/modules"]) {
-    const dir = await resolveInRoot(basedir, rel);
-    if (dir === null || seenDirs.has(dir)) continue;
+    const resolved = await resolveInRootWhy(basedir, rel);
+    if (typeof resolved !== "string") {
+      if (resolved.reason !== "not a directory") problems?.push(`${path.join(basedir, rel)}: ${resolved.reason}`);
+      continue;
+    }
+    const dir = resolved;
+    if (seenDirs.has(dir)) continue;
     seenDirs.add(dir);
     let names: string[];
     try {
@@ -75,17 +101,31 @@ export async function listKernels(basedir = "/"): Promise<InstalledKernel[]> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") continue;
-      throw err;
+      problems?.push(toFileError(dir, err).message);
+      continue;
     }
     for (const name of names) {
-      if (!isUsableKernelRelease(name)) continue;
-      const host = await resolveInRoot(basedir, `${rel}/${name}`);
-      if (host === null) continue;
+      const host = await resolveInRootWhy(basedir, `${rel}/${name}`);
+      if (typeof host !== "string") {
+        if (host.reason !== "not a directory") problems?.push(`${path.join(basedir, rel, name)}: ${host.reason}; kernel skipped`);
+        continue;
+      }
+      let isDir = false;
       try {
-        if ((await stat(host)).isDirectory()) releases.add(name);
+        isDir = (await stat(host)).isDirectory();
       } catch {
         // dangling entry: not a kernel
       }
+      if (!isDir) {
+        if (await isUndecodableName(dir, name)) problems?.push(`${path.join(basedir, rel, name)}: ${UNDECODABLE_NAME}`);
+        continue;
+      }
+      const why = unusableReleaseReason(name);
+      if (why !== null) {
+        problems?.push(`${path.join(basedir, rel, JSON.stringify(name))}: ${why}; kernel skipped`);
+        continue;
+      }
+      releases.add(name);
     }
   }
   const sorted = [...releases].sort(compareKernelReleases);

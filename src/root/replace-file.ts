@@ -1,6 +1,53 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+
+/** Deeper than any cache folder: makeDirs gives up past it instead of walking a path for ever. */
+const MAX_DEPTH = 64;
+
+/**
+ * `mkdir -p dir`, bounded: each missing parent is made at most once and the walk up stops at "/"
+ * or MAX_DEPTH. Node's own `mkdirSync(dir, { recursive: true })` loops for ever (at full CPU) on
+ * a folder where mkdir keeps failing with ENOENT although the parent exists, as under /proc.
+ * Throws the last error when the folder cannot be made.
+ */
+export function makeDirs(dir: string, depth = 0): void {
+  try {
+    mkdirSync(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") {
+      if (statSync(dir).isDirectory()) return;
+      throw err;
+    }
+    const parent = dirname(dir);
+    if (code !== "ENOENT" || parent === dir || depth >= MAX_DEPTH) throw err;
+    makeDirs(parent, depth + 1);
+  }
+  // The parent exists now: one more try, whose failure (ENOENT again under /proc) is final.
+  mkdirSync(dir);
+}
+
+/**
+ * Why a cache folder cannot be used (made if missing, then written to), or null when it can: the
+ * caches are an optimisation, so a command told this says so in one warning line and runs
+ * without them (KABI_CACHE_DIR under /proc, on a read-only filesystem, a file in its place).
+ */
+export function unusableCacheDir(dir: string): string | null {
+  try {
+    makeDirs(dir);
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    // access(2) says yes to root on a read-only filesystem: a real write tells.
+    const probe = `${dir}/.kabi-probe-${process.pid}-${randomBytes(4).toString("hex")}`;
+    writeFileSync(probe, "", { flag: "wx" });
+    unlinkSync(probe);
+    return null;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code !== undefined ? `${e.code}${e.syscall !== undefined ? ` (${e.syscall})` : ""}` : String(err);
+  }
+}
 
 /**
  * Replaces `file` (creating its folder) with the bytes `make` returns, through a temporary file in
@@ -12,7 +59,7 @@ import { dirname } from "node:path";
 export function replaceFile(file: string, make: () => string | Uint8Array): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirs(dirname(file));
     writeFileSync(tmp, make());
     renameSync(tmp, file);
     return true;

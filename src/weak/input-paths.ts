@@ -91,7 +91,9 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      outcomes.push({ error: `${quoted}: ${code === "ENOENT" ? "no such file" : (err as Error).message}` });
+      // Standard input is read as UTF-8: bytes that are not come back as U+FFFD and name no file.
+      const why = code !== "ENOENT" ? (err as Error).message : given.includes("\uFFFD") ? "its name is not valid UTF-8: not supported (rename it)" : "no such file";
+      outcomes.push({ error: `${quoted}: ${why}` });
       continue;
     }
     realRoot ??= realpathSync.native(hostRoot);

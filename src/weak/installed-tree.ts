@@ -1,16 +1,18 @@
 import type { Dirent } from "node:fs";
-import { readFile, readlink, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { defaultCacheDir } from "../cache/record-cache.js";
 import { describeInputError } from "../types/errors.js";
 import { moduleNameFromFile } from "../root/module-file.js";
 import { looksLikeModuleFile } from "../types/compression.js";
-import { missingIsEmpty, walkSorted } from "../root/walk.js";
+import { walkSorted } from "../root/walk.js";
+import { compareCodeUnits } from "../root/code-unit-order.js";
 import type { ModuleRecord } from "../types/module-record.js";
 import type { KnownRecords } from "../load/known-records.js";
 import { readModules } from "../load/read-many.js";
-import { listKernels } from "../root/kernels.js";
-import { resolveInRoot } from "../root/resolve-in-root.js";
+import { isUndecodableName, listKernels, UNDECODABLE_NAME } from "../root/kernels.js";
+import { resolveInRoot, resolveInRootWhy } from "../root/resolve-in-root.js";
 import { listModuleFiles } from "../load/module-file-listing.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
 
@@ -71,6 +73,12 @@ export interface TreeKernel {
   /** Inside-root directory of the kernel ("/lib/modules/K" or "/usr/lib/modules/K"). */
   dir: string;
   hostDir: string;
+  /**
+   * Host path of its weak-updates/ resolved inside the root (what the scan lists and the links are
+   * written under), or null when it cannot be used (a symlink loop, not a directory): then nothing
+   * is written for this kernel and `problems` says why.
+   */
+  weakHostDir: string | null;
   /** Host path of its symvers, or null (then it is not a kernel for weak-updates). */
   symvers: string | null;
   external: ExternalModule[];
@@ -96,6 +104,12 @@ export interface InstalledTree {
   kernels: TreeKernel[];
   searchOrder: SearchOrder;
   unreadable: UnreadableModule[];
+  /**
+   * Parts of the root that could not be used, one line each naming the path and the reason (a
+   * symlink loop, a directory that cannot be read, a name that is not valid UTF-8): the rest of
+   * the root is still processed, and a run reporting any fails (exit 1).
+   */
+  problems: string[];
 }
 
 export interface ScanOptions {
@@ -146,20 +160,36 @@ export function isManagedTarget(linkInsidePath: string, target: string): boolean
  */
 function walkEntries(
   hostDir: string,
+  problems: string[],
   visit: (rel: string, e: Dirent, host: string) => void,
   emptyDir?: (rel: string) => void,
-): void {
+): Promise<void> {
+  const undecodable: { dir: string; name: string }[] = [];
   walkSorted(
     hostDir,
     (dir, entries, enter) => {
       if (entries.length === 0 && dir.rel !== "") emptyDir?.(dir.rel);
       for (const e of entries) {
-        if (e.isDirectory()) enter(e.name);
+        // A name that was not valid UTF-8 reads back with U+FFFD and names nothing: checked below.
+        if (e.name.includes("\uFFFD")) undecodable.push({ dir: dir.path, name: e.name });
+        else if (e.isDirectory()) enter(e.name);
         else visit(dir.relPrefix + e.name, e, dir.prefix + e.name);
       }
     },
-    missingIsEmpty,
+    (p, err) => {
+      // A directory that went away or is not one has no entries; any other failure (permission
+      // denied, a loop) is one line, and the rest of the tree is still walked.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") problems.push(describeInputError(p, err));
+    },
   );
+  // Names with a real U+FFFD in them are walked as any other (rare: checked one by one afterwards).
+  return (async () => {
+    for (const u of undecodable) {
+      if (await isUndecodableName(u.dir, u.name)) problems.push(`${path.join(u.dir, u.name)}: ${UNDECODABLE_NAME}`);
+      else problems.push(`${path.join(u.dir, u.name)}: names with U+FFFD are not supported; left alone`);
+    }
+  })();
 }
 
 /** A module file found under a kernel's extra/ or updates/, before it is read. */
@@ -173,11 +203,17 @@ interface FoundExternal {
 }
 
 /** Lists the module files under a kernel's extra/ and updates/ (a symlinked one is resolved inside the root). */
-async function findExternal(root: string, k: TreeKernel, opts: ScanOptions): Promise<FoundExternal[]> {
+async function findExternal(root: string, k: TreeKernel, opts: ScanOptions, problems: string[]): Promise<FoundExternal[]> {
   const found: FoundExternal[] = [];
   const links: FoundExternal[] = [];
   for (const area of EXTERNAL_AREAS) {
-    walkEntries(path.join(k.hostDir, area), (rel, e, host) => {
+    // Resolved inside the root as the links' targets are: a symlinked extra/ never leads off the root.
+    const areaDir = await resolveInRootWhy(root, `${k.dir}/${area}`);
+    if (typeof areaDir !== "string") {
+      problems.push(`${path.join(root, k.dir, area)}: ${areaDir.reason}; its modules are skipped`);
+      continue;
+    }
+    await walkEntries(areaDir, problems, (rel, e, host) => {
       if (!looksLikeModuleFile(e.name)) return;
       const insidePath = `${k.dir}/${area}/${rel}`;
       if (opts.exclude?.has(insidePath)) return;
@@ -273,9 +309,10 @@ async function readExternal(found: readonly FoundExternal[], opts: ScanOptions, 
   });
 }
 
-async function scanWeak(k: TreeKernel): Promise<void> {
+async function scanWeak(k: TreeKernel, problems: string[]): Promise<void> {
   const links: WeakEntry[] = [];
-  walkEntries(path.join(k.hostDir, WEAK_DIR), (rel, e, host) => {
+  if (k.weakHostDir === null) return;
+  await walkEntries(k.weakHostDir, problems, (rel, e, host) => {
     const insidePath = `${k.dir}/${WEAK_DIR}/${rel}`;
     const temp = e.name.startsWith(TEMP_PREFIX);
     if (e.isSymbolicLink()) {
@@ -288,9 +325,15 @@ async function scanWeak(k: TreeKernel): Promise<void> {
   }, (rel) => k.emptyWeakDirs.push(`${k.dir}/${WEAK_DIR}/${rel}`));
   await Promise.all(
     links.map(async (entry) => {
-      const target = await readlink(entry.hostPath);
-      entry.target = target;
-      entry.managed = isManagedTarget(entry.insidePath, target);
+      try {
+        const target = await readlink(entry.hostPath);
+        entry.target = target;
+        entry.managed = isManagedTarget(entry.insidePath, target);
+      } catch (err) {
+        // Gone or replaced since the listing: a foreign entry with no target for this run.
+        entry.kind = "other";
+        problems.push(describeInputError(entry.hostPath, err));
+      }
     }),
   );
 }
@@ -300,7 +343,7 @@ async function scanWeak(k: TreeKernel): Promise<void> {
  * walk, no file is opened), only those named in `names` when given, and its modules.builtin names.
  * With `cacheDir`, directory listings come from the listing cache there while unchanged (see listModuleFiles).
  */
-export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>, cacheDir: string | null = null): Promise<void> {
+export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>, cacheDir: string | null = null, root?: string, problems?: string[]): Promise<void> {
   const files: KernelModuleFile[] = [];
   // The per-file work is only a name test: paths are built for matches only.
   listModuleFiles(
@@ -316,14 +359,42 @@ export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>
   );
   k.files = files;
   const builtin = new Set<string>();
-  try {
-    for (const line of (await readFile(path.join(k.hostDir, "modules.builtin"), "utf8")).split("\n")) {
-      if (line.trim() !== "") builtin.add(moduleNameFromFile(line.trim()));
-    }
-  } catch {
-    // no modules.builtin
+  const text = await readBuiltinList(root === undefined ? path.join(k.hostDir, "modules.builtin") : await resolveInRoot(root, `${k.dir}/modules.builtin`), problems);
+  for (const line of text.split("\n")) {
+    if (line.trim() !== "") builtin.add(moduleNameFromFile(line.trim()));
   }
   k.builtin = builtin;
+}
+
+/** Far above a real modules.builtin (a few thousand lines, ~100 KB). */
+const MAX_BUILTIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A kernel's modules.builtin text, "" when it has none. Opened without blocking and checked to be
+ * a regular file of sane size first: a FIFO of that name must not hang the run, and a device or a
+ * huge file must not be read; such an entry is one line in `problems` and counts as no list.
+ */
+async function readBuiltinList(host: string | null, problems?: string[]): Promise<string> {
+  if (host === null) return "";
+  let fh;
+  try {
+    fh = await open(host, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return "";
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_BUILTIN_BYTES) {
+      problems?.push(`${host}: ${st.isFile() ? `larger than ${MAX_BUILTIN_BYTES} bytes` : "not a regular file"}; ignored`);
+      return "";
+    }
+    return await fh.readFile("utf8");
+  } catch (err) {
+    problems?.push(describeInputError(host, err));
+    return "";
+  } finally {
+    await fh.close();
+  }
 }
 
 async function findInitramfs(root: string, release: string): Promise<string | null> {
@@ -349,7 +420,8 @@ async function findInitramfs(root: string, release: string): Promise<string | nu
 export async function scanInstalledTree(root: string, opts: ScanOptions = {}, beforeFiles?: (tree: InstalledTree) => Promise<void>): Promise<InstalledTree> {
   const hostRoot = path.resolve(root);
   const unreadable: UnreadableModule[] = [];
-  const installed = await listKernels(hostRoot);
+  const problems: string[] = [];
+  const installed = await listKernels(hostRoot, problems);
   const kernels = (
     await Promise.all(
       installed.map(async (ik): Promise<TreeKernel | null> => {
@@ -367,10 +439,22 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
           hostDir = await resolveInRoot(hostRoot, dir);
         }
         if (hostDir === null) return null;
+        // weak-updates/ resolved inside the root, as the writer resolves it (weak-apply.ts).
+        const weak = await resolveInRootWhy(hostRoot, `${dir}/${WEAK_DIR}`);
+        let weakHostDir: string | null = typeof weak === "string" ? weak : null;
+        if (typeof weak !== "string") problems.push(`${path.join(hostRoot, dir, WEAK_DIR)}: ${weak.reason}; kernel ${ik.release} is left as it is`);
+        else {
+          const st = await stat(weak).catch(() => null);
+          if (st !== null && !st.isDirectory()) {
+            problems.push(`${path.join(hostRoot, dir, WEAK_DIR)}: not a directory; kernel ${ik.release} is left as it is`);
+            weakHostDir = null;
+          }
+        }
         return {
           release: ik.release,
           dir,
           hostDir,
+          weakHostDir,
           symvers: ik.symvers,
           external: [],
           weak: [],
@@ -382,10 +466,10 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
       }),
     )
   ).filter((k): k is TreeKernel => k !== null);
-  const found = (await Promise.all(kernels.map((k) => findExternal(hostRoot, k, opts)))).flat();
-  const tree: InstalledTree = { root: hostRoot, kernels, searchOrder: { entries: [], sources: [], isDefault: true }, unreadable };
+  const found = (await Promise.all(kernels.map((k) => findExternal(hostRoot, k, opts, problems)))).flat();
+  const tree: InstalledTree = { root: hostRoot, kernels, searchOrder: { entries: [], sources: [], isDefault: true }, unreadable, problems };
   const reading = readExternal(found, opts, unreadable);
-  const weak = Promise.all(kernels.map((k) => scanWeak(k)));
+  const weak = Promise.all(kernels.map((k) => scanWeak(k, problems)));
   const order = readSearchOrder(hostRoot);
   const caller = beforeFiles?.(tree);
   // One handler on all of them now, so that none rejects unhandled while the walk below runs.
@@ -394,7 +478,9 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
   // Shadowing only concerns names some external module has: keep only those files.
   const names = new Set(found.map((f) => moduleNameFromFile(f.fileName)));
   const listingCache = opts.cache ? (typeof opts.cache === "string" ? opts.cache : defaultCacheDir()) : null;
-  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names, listingCache);
+  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names, listingCache, hostRoot, problems);
   tree.searchOrder = (await rest)[2];
+  // Found by concurrent walks: in one order on every run.
+  problems.sort(compareCodeUnits);
   return tree;
 }

@@ -1,5 +1,6 @@
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from "node:fs";
 import path from "node:path";
+import { makeDirs } from "../root/replace-file.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { isManagedTarget, TEMP_PREFIX, WEAK_DIR } from "./installed-tree.js";
 import type { LinkAction, WeakLinkPlan } from "./weak-plan.js";
@@ -22,23 +23,59 @@ function lstatOrNull(p: string): Stats | null {
   return lstatSync(p, { throwIfNoEntry: false }) ?? null;
 }
 
-/**
- * The host path of an inside-root path whose parent directories are resolved inside the root
- * (so a symlinked /lib → usr/lib works and nothing escapes it); the last component is kept as is.
- * Each directory is resolved once per run (`resolved`): a kernel's links share one or a few.
- */
-async function hostOf(root: string, inside: string, resolved: Map<string, Promise<string | null>>): Promise<string> {
-  const insideDir = path.posix.dirname(inside);
-  let dir = resolved.get(insideDir);
-  if (dir === undefined) resolved.set(insideDir, (dir = resolveInRoot(root, insideDir)));
-  const hostDir = await dir;
-  if (hostDir === null) throw new Error(`${insideDir}: not a directory inside ${root}`);
-  return path.join(hostDir, path.posix.basename(inside));
+/** A path in some kernel's weak-updates/: that folder (inside the root) and the components below it. */
+interface WeakPath {
+  weakDir: string;
+  below: string[];
 }
 
-/** Whether the host path is below a weak-updates directory (checked before anything is removed). */
-function inWeakDir(inside: string): boolean {
-  return inside.split("/").includes(WEAK_DIR);
+/** "/lib/modules/K/weak-updates/a/b.ko" → ("/lib/modules/K/weak-updates", ["a", "b.ko"]), or null for any other path. Lexical. */
+function splitWeakPath(inside: string): WeakPath | null {
+  const comps = inside.split("/").filter((c) => c !== "");
+  const i = comps[0] === "lib" && comps[1] === "modules" ? 2 : comps[0] === "usr" && comps[1] === "lib" && comps[2] === "modules" ? 3 : -1;
+  if (i < 0 || comps[i + 1] !== WEAK_DIR || comps.length < i + 3) return null;
+  if (comps.includes(".") || comps.includes("..")) return null;
+  return { weakDir: "/" + comps.slice(0, i + 2).join("/"), below: comps.slice(i + 2) };
+}
+
+/** Where an inside path of weak-updates/ is on this host, and the weak-updates/ folder (host) it is under. */
+interface WeakHostPath {
+  host: string;
+  weakHost: string;
+}
+
+/**
+ * The host path of a path in a kernel's weak-updates/, resolved exactly as the scan lists it
+ * (installed-tree.ts): weak-updates/ itself inside the root (resolveInRoot: an absolute symlink
+ * restarts at the root, ".." never climbs above it), and below it real directories only: a
+ * symlink (or other non-directory) where a directory is expected is a foreign entry, never
+ * written through. `upTo` components of the path are checked (all but the last for a link; all
+ * for a directory). Each weak-updates/ is resolved once per run (`resolved`).
+ */
+async function weakHostOf(root: string, inside: string, resolved: Map<string, Promise<string | null>>, upTo: "parent" | "all"): Promise<WeakHostPath> {
+  const w = splitWeakPath(inside);
+  if (w === null) throw new Error(`${inside}: not inside a weak-updates directory`);
+  let dir = resolved.get(w.weakDir);
+  if (dir === undefined) resolved.set(w.weakDir, (dir = resolveInRoot(root, w.weakDir)));
+  const weakHost = await dir;
+  if (weakHost === null) throw new Error(`${w.weakDir}: cannot be resolved inside ${root} (a symlink loop, or not a directory)`);
+  let host = weakHost;
+  const dirs = upTo === "parent" ? w.below.length - 1 : w.below.length;
+  for (let i = 0; i < w.below.length; i++) {
+    host = path.join(host, w.below[i]!);
+    if (i >= dirs) continue;
+    const st = lstatOrNull(host);
+    if (st === null) {
+      // Missing from here on: made by mkdir below, as real directories.
+      for (let j = i + 1; j < w.below.length; j++) host = path.join(host, w.below[j]!);
+      break;
+    }
+    if (!st.isDirectory()) {
+      const what = st.isSymbolicLink() ? "a symbolic link" : "not a directory";
+      throw new Error(`${w.weakDir}/${w.below.slice(0, i + 1).join("/")}: ${what} where a directory is expected; left alone`);
+    }
+  }
+  return { host, weakHost };
 }
 
 /**
@@ -60,7 +97,8 @@ export async function applyPlan(root: string, plan: WeakLinkPlan, hooks: ApplyHo
     }
   };
   const results: ActionResult[] = [];
-  const emptied = new Set<string>();
+  /** Host directories a link was removed from → the host weak-updates/ they are under (never removed itself). */
+  const emptied = new Map<string, string>();
   const resolved = new Map<string, Promise<string | null>>();
   /** Host directories this run has made sure exist. */
   const made = new Set<string>();
@@ -71,8 +109,7 @@ export async function applyPlan(root: string, plan: WeakLinkPlan, hooks: ApplyHo
   ];
   for (const action of ordered) {
     try {
-      if (!inWeakDir(action.link)) throw new Error(`${action.link}: not inside a weak-updates directory`);
-      const host = await hostOf(root, action.link, resolved);
+      const { host, weakHost } = await weakHostOf(root, action.link, resolved, "parent");
       if (action.op === "clean-temp" || action.op === "remove") {
         const st = lstatOrNull(host);
         if (st === null) {
@@ -86,14 +123,15 @@ export async function applyPlan(root: string, plan: WeakLinkPlan, hooks: ApplyHo
         } else if (st.isDirectory()) throw new Error(`${action.link}: a directory; left alone`);
         step(`unlink ${action.link}`);
         unlinkSync(host);
-        emptied.add(path.dirname(host));
+        emptied.set(path.dirname(host), weakHost);
         results.push({ action, ok: true });
         continue;
       }
       const dir = path.dirname(host);
       step(`mkdir -p ${path.posix.dirname(action.link)}`);
       if (!made.has(dir)) {
-        mkdirSync(dir, { recursive: true });
+        // Not mkdirSync's recursive mode: it reports ENOENT where mkdir failed with EPERM (an immutable folder).
+        makeDirs(dir);
         made.add(dir);
       }
       const cur = lstatOrNull(host);
@@ -124,17 +162,17 @@ export async function applyPlan(root: string, plan: WeakLinkPlan, hooks: ApplyHo
   // Remove subdirectories of weak-updates left empty, by this run or by one that stopped before
   // it could (never weak-updates itself).
   for (const dir of plan.emptyDirs) {
-    if (!inWeakDir(dir)) continue;
     try {
-      const host = await hostOf(root, dir, resolved);
-      emptied.add(host);
+      const { host, weakHost } = await weakHostOf(root, dir, resolved, "all");
+      emptied.set(host, weakHost);
     } catch {
-      // resolves outside the root or no longer there: nothing to remove
+      // not a real directory below weak-updates/ (any more): nothing to remove
     }
   }
-  for (const dir of [...emptied].sort(compareCodeUnits).reverse()) {
+  for (const [dir, weakHost] of [...emptied].sort((a, b) => compareCodeUnits(a[0], b[0])).reverse()) {
     let d = dir;
-    while (path.basename(d) !== WEAK_DIR && d.split(path.sep).includes(WEAK_DIR)) {
+    // Up to, never including, the kernel's weak-updates/ (wherever it resolved to).
+    while (d !== weakHost && d.startsWith(weakHost + path.sep)) {
       try {
         if (readdirSync(d).length > 0) break;
         step(`rmdir ${d}`);

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { access, constants } from "node:fs/promises";
+import { access, constants, lstat, realpath } from "node:fs/promises";
 import path from "node:path";
+import { resolveInRoot } from "../root/resolve-in-root.js";
 
 /** The outcome of one external command run after the links changed. */
 export interface PostResult {
@@ -25,6 +26,48 @@ export interface PostOptions {
   initramfsOf: (release: string) => string | null;
   /** Inside-root kernel module directory ("/lib/modules/K"), for dracut --kmoddir when the root is not "/". */
   moduleDirOf: (release: string) => string;
+}
+
+/**
+ * Why the external commands must not run for kernel `release`, or null when they may. depmod -b
+ * ROOT K works on ROOT/lib/modules/K (or ROOT/usr/lib/modules/K, as kmod is configured) and dracut
+ * --kmoddir on the one kabi found, each as the HOST resolves it (an absolute symlink there leads
+ * out of the root), while kabi resolves them inside the root. They run only when, for each of the
+ * two that exists on the host, both resolutions are the same directory, inside the root.
+ */
+export async function outsideRootReason(root: string, release: string): Promise<string | null> {
+  let rootReal: string;
+  try {
+    rootReal = await realpath(root);
+  } catch (err) {
+    return `${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)} while resolving it`;
+  }
+  for (const inside of [`lib/modules/${release}`, `usr/lib/modules/${release}`]) {
+    const given = path.join(root, inside);
+    try {
+      await lstat(given);
+    } catch {
+      // Absent on the host (no component to follow): no command can be led out through it.
+      continue;
+    }
+    let hostReal: string;
+    try {
+      hostReal = await realpath(given);
+    } catch (err) {
+      return `${given}: ${(err as NodeJS.ErrnoException).code ?? String(err)} while resolving it on this host`;
+    }
+    const rel = path.relative(rootReal, hostReal);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) return `${given} resolves to ${hostReal}, outside the root`;
+    const inRoot = await resolveInRoot(root, inside);
+    let kabiReal: string | null = null;
+    try {
+      if (inRoot !== null) kabiReal = await realpath(inRoot);
+    } catch {
+      kabiReal = null;
+    }
+    if (kabiReal !== hostReal) return `${given} resolves to ${hostReal} on this host but to ${kabiReal ?? "nothing"} inside the root`;
+  }
+  return null;
 }
 
 async function executable(p: string): Promise<boolean> {
@@ -65,19 +108,28 @@ async function runStep(kernel: string, stepName: PostResult["step"], argv: strin
 }
 
 /**
- * For each kernel whose links changed: `depmod -a -b <root> K`, then the initramfs (the
- * --check-initramfs-prog program, else `dracut -f` for kernels that already have one). Failures
- * are reported, never undone.
+ * For each kernel whose links changed: `depmod -a -b <root> -- K`, then the initramfs (the
+ * --check-initramfs-prog program as `PROG -- K`, else `dracut -f ... -- IMAGE K` for kernels that
+ * already have one), none of them for a kernel whose tree the host resolves elsewhere than kabi
+ * did (outsideRootReason). Failures are reported, never undone.
  */
 export async function runPostActions(kernels: readonly string[], opts: PostOptions): Promise<PostResult[]> {
   const out: PostResult[] = [];
   const depmod = opts.depmod ?? (await findOnPath("depmod"));
   for (const k of kernels) {
+    const refused = await outsideRootReason(opts.root, k);
+    if (refused !== null) {
+      const message = `not run: ${refused}`;
+      out.push({ kernel: k, step: "depmod", command: [], ok: false, message });
+      if (!opts.noInitramfs) out.push({ kernel: k, step: "initramfs", command: [], ok: false, message });
+      continue;
+    }
+    // Every release goes after "--": one starting with "-" is never read as an option.
     if (depmod === null) out.push({ kernel: k, step: "depmod", command: [], ok: true, message: "depmod not found: skipped" });
-    else out.push(await runStep(k, "depmod", [depmod, "-a", "-b", opts.root, k]));
+    else out.push(await runStep(k, "depmod", [depmod, "-a", "-b", opts.root, "--", k]));
     if (opts.noInitramfs) continue;
     if (opts.checkInitramfsProg !== null) {
-      out.push(await runStep(k, "initramfs", [opts.checkInitramfsProg, k]));
+      out.push(await runStep(k, "initramfs", [opts.checkInitramfsProg, "--", k]));
       continue;
     }
     const image = opts.initramfsOf(k);
@@ -89,7 +141,7 @@ export async function runPostActions(kernels: readonly string[], opts: PostOptio
     }
     const argv = [dracut, "-f"];
     if (path.resolve(opts.root) !== "/") argv.push("--kmoddir", path.join(opts.root, opts.moduleDirOf(k)));
-    argv.push(image, k);
+    argv.push("--", image, k);
     out.push(await runStep(k, "initramfs", argv));
   }
   return out;

@@ -61,6 +61,16 @@ export function dependentClosure(tree: InstalledTree, names: Iterable<string>): 
   return out;
 }
 
+/**
+ * The plan without changes to kernels whose weak-updates/ cannot be used (tree.problems names
+ * each): nothing is written where the scan could not look.
+ */
+function withoutUnusableWeakDirs(tree: InstalledTree, plan: WeakLinkPlan): WeakLinkPlan {
+  const unusable = new Set(tree.kernels.filter((k) => k.weakHostDir === null).map((k) => k.release));
+  if (unusable.size === 0) return plan;
+  return { ...plan, actions: plan.actions.filter((a) => !unusable.has(a.kernel)), emptyDirs: plan.emptyDirs.filter((d) => !tree.kernels.some((k) => unusable.has(k.release) && d.startsWith(`${k.dir}/`))) };
+}
+
 /** Scans the root and computes the plan for a mode (no lock, no writes). */
 export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "read" | "cache" | "known">): Promise<{ tree: InstalledTree; assignment: WeakAssignment | null; plan: WeakLinkPlan; errors: string[]; warnings: string[] }> {
   const { root, mode } = opts;
@@ -77,11 +87,13 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
     if (mode.kind !== "remove-kernel") decoded = readKernelSymvers(t, kernelScope);
   });
   for (const u of tree.unreadable) warnings.push(`skipping unreadable module ${u.error}`);
+  // Each unusable part of the root is one error line (exit 1); the rest is still processed.
+  errors.push(...tree.problems);
 
   if (mode.kind === "remove-kernel") {
     // Every managed link of K goes; nothing is judged.
     const assignment: WeakAssignment = { kernels: [mode.release], noSymvers: [], decisions: [], links: [], rounds: 0 };
-    const plan = planWeakLinks(tree, assignment, { kernels: kernelScope });
+    const plan = withoutUnusableWeakDirs(tree, planWeakLinks(tree, assignment, { kernels: kernelScope }));
     return { tree, assignment, plan, errors, warnings };
   }
   if (mode.kind === "add-kernel") {
@@ -111,7 +123,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
     const closure = dependentClosure(tree, given.map((m) => moduleNameFromFile(m.insidePath)));
     names = (n) => closure.has(n);
   }
-  const plan = planWeakLinks(tree, assignment, { kernels: kernelScope, names });
+  const plan = withoutUnusableWeakDirs(tree, planWeakLinks(tree, assignment, { kernels: kernelScope, names }));
   return { tree, assignment, plan, errors, warnings };
 }
 
@@ -127,9 +139,10 @@ export async function runWeakModules(opts: WeakRunOptions): Promise<WeakRunResul
   }
   const lock = await acquireLock(opts.root, {
     ...opts.lock,
-    onWait: (pid) => {
-      log(`waiting for the lock held by process ${pid}`);
-      opts.lock?.onWait?.(pid);
+    onWait: (pid, file) => {
+      // The caller's onWait says it (the CLI always does); else the --verbose log.
+      if (opts.lock?.onWait !== undefined) opts.lock.onWait(pid, file);
+      else log(`waiting for the lock held by process ${pid}`);
     },
   });
   try {

@@ -41,6 +41,8 @@ export interface StatusEntry {
 export interface StatusReport {
   kernels: { release: string; symvers: string | null }[];
   entries: StatusEntry[];
+  /** Parts of the root that could not be used (InstalledTree.problems): `kabi status` exits 1 when there are any. */
+  errors: string[];
   warnings: string[];
 }
 
@@ -150,5 +152,5 @@ export async function weakStatus(
       });
     }
   }
-  return { kernels: tree.kernels.map((k) => ({ release: k.release, symvers: k.symvers })), entries, warnings };
+  return { kernels: tree.kernels.map((k) => ({ release: k.release, symvers: k.symvers })), entries, errors: [...tree.problems], warnings };
 }

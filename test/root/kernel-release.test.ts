@@ -61,3 +61,10 @@ describe("isUsableKernelRelease", () => {
     for (const ok of ["6.1.0-9-amd64", "6.12.117+deb12-amd64", "6.2~rc1", "a_b", "*", "[x]"]) expect(isUsableKernelRelease(ok)).toBe(true);
   });
 });
+
+describe("isUsableKernelRelease: odd release strings", () => {
+  it("takes spaces, glob characters, a leading '-' and 'a..b' literally; refuses control characters, '/', '.', '..'", () => {
+    for (const ok of ["6.1 with space", "6.1*[ab]?", "-b.", "--help", "a..b", "6.1.0~rc1"]) expect(isUsableKernelRelease(ok), ok).toBe(true);
+    for (const bad of ["6.1\nx", "6.1\tx", "6.1\u001b[31m", "a\u007fb", "a\0b", "a/b", ".", "..", ""]) expect(isUsableKernelRelease(bad), JSON.stringify(bad)).toBe(false);
+  });
+});

@@ -390,12 +390,17 @@ describe("weak-modules on the real fixtures", () => {
     expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
   });
 
-  it("a root without lib/modules is one line naming the lock file, exit 1, no stack trace", async () => {
+  it("a missing root, or one without lib/modules, is one line naming it, exit 1, no stack trace", async () => {
     const root = await fixtureRoot();
     const missing = path.join(root, "no-such-root");
     const r = await runWeak([...baseArgs(missing), "--add-kernel", K53]);
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`weak-modules: ${path.join(missing, "lib/modules", LOCK_NAME)}: no such file\n`);
+    expect(r.err).toBe(`weak-modules: ${missing}: no such directory (--basedir)\n`);
+    const empty = path.join(root, "empty-root");
+    await mkdir(empty);
+    const e = await runWeak([...baseArgs(empty), "--add-kernel", K53]);
+    expect(e.code).toBe(1);
+    expect(e.err).toBe(`weak-modules: ${path.join(empty, "lib/modules")}: no such directory\n`);
   });
 
   it("two processes of the built CLI end correct", async (context) => {
@@ -436,7 +441,7 @@ describe("weak-modules on the real fixtures", () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/depmod for 6\.1\.0-53-amd64 failed \(links kept\)/);
     expect(await weakLinks(root)).toEqual([CONSUMER_LINK_53]);
-    expect((await readFile(log, "utf8")).trim().split("\n")).toEqual([`${prog} -a -b ${root} ${K53}`, `${prog} ${K53}`]);
+    expect((await readFile(log, "utf8")).trim().split("\n")).toEqual([`${prog} -a -b ${root} -- ${K53}`, `${prog} -- ${K53}`]);
     // Nothing changed: nothing run.
     await runWeak(["--basedir", root, "--depmod", prog, "--check-initramfs-prog", prog, "--add-kernel", K53]);
     expect((await readFile(log, "utf8")).trim().split("\n")).toHaveLength(2);
