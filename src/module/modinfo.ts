@@ -1,11 +1,18 @@
 import type { ElfFile } from "../elf/elf-file.js";
 import type { ModinfoEntry } from "../types/module-record.js";
 
+/**
+ * The most bytes of `.modinfo` read: the largest in the corpus of real modules (amdgpu's, with
+ * thousands of aliases) is 41 KB. Each entry becomes an object and two strings, many times its
+ * size in the file, so this section has a tighter bound than the others.
+ */
+export const MAX_MODINFO_SIZE = 1024 * 1024;
+
 /** `.modinfo`: NUL-separated `key=value` strings, zero padding between them skipped as kmod does. */
 export function readModinfo(elf: ElfFile): ModinfoEntry[] {
   const section = elf.section(".modinfo");
   if (!section) return [];
-  const data = elf.data(section);
+  const data = elf.data(section, MAX_MODINFO_SIZE);
   const out: ModinfoEntry[] = [];
   let start = 0;
   for (let i = 0; i <= data.length; i++) {
