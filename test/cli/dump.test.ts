@@ -5,6 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -135,7 +136,7 @@ describe.each(["native", "fallback"] as const)("kabi dump BAD GOOD with %s codec
 describe("kabi dump on inputs that are not regular files", () => {
   const KABI = join(ROOT, "dist/src/cli/kabi.js");
 
-  it("a FIFO, a device, a directory and a symlink loop: one line each, the good file still dumped, exit 1", () => {
+  it("a FIFO, a device, a socket, a directory and a symlink loop: one line each, the good file still dumped, exit 1", async () => {
     expect(existsSync(KABI), `${KABI} missing: run npm run build first`).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), "kabi-dump-special-"));
     try {
@@ -143,18 +144,22 @@ describe("kabi dump on inputs that are not regular files", () => {
       expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
       const device = join(dir, "null.ko");
       symlinkSync("/dev/null", device);
+      const socket = join(dir, "socket.ko");
+      const server = createServer();
+      await new Promise<void>((done) => server.listen(socket, done));
       const folder = join(dir, "folder.ko");
       mkdirSync(folder);
       const loop = join(dir, "loop.ko");
       symlinkSync("loop.ko", loop);
       const good = join(dir, "good.ko");
       copyFileSync(PROVIDER_61, good);
-      const r = spawnSync(process.execPath, [KABI, "dump", fifo, device, folder, loop, good], { encoding: "utf8", timeout: 20_000 });
+      const r = spawnSync(process.execPath, [KABI, "dump", fifo, device, socket, folder, loop, good], { encoding: "utf8", timeout: 20_000 });
+      server.close();
       expect(r.signal).toBeNull();
       expect(r.status).toBe(1);
       expect(r.stdout).toBe(PROVIDER_MODVERSIONS);
       expect(r.stderr).toBe(
-        [`${fifo}: not a regular file`, `${device}: not a regular file`, `${folder}: is a directory`, `${loop}: too many levels of symbolic links`]
+        [`${fifo}: not a regular file`, `${device}: not a regular file`, `${socket}: not a regular file`, `${folder}: is a directory`, `${loop}: too many levels of symbolic links`]
           .map((l) => `kabi dump: ${l}\n`)
           .join(""),
       );
