@@ -74,6 +74,7 @@ export class ElfFile {
   private readonly names: Buffer;
   private readonly namesOffset: number;
   private readonly decoded: (ElfSection | undefined)[];
+  private readonly sectionData = new Map<number, Buffer>();
   private readonly parser: Parser;
 
   private constructor(file: string, source: ByteSource, layout: ElfLayout, machine: number, type: number, header: ElfyHeader, table: Buffer) {
@@ -164,8 +165,13 @@ export class ElfFile {
     if (section.size > limit) {
       throw new FormatError(this.file, `section ${label} size ${section.size} exceeds the limit of ${limit} bytes`, this.headerOffset(section.index));
     }
+    // Read once: a symbol table may point into the same section many times (one __crc_ symbol
+    // per export), and a section spanning several blocks is a new copy at each read.
+    const cached = this.sectionData.get(section.index);
+    if (cached !== undefined) return cached;
     const bytes = this.source.read(section.offset, section.size);
     if (bytes.length !== section.size) throw new FormatError(this.file, `section ${section.name} data past end of file`, section.offset);
+    this.sectionData.set(section.index, bytes);
     return bytes;
   }
 

@@ -136,6 +136,49 @@ describe("symbol tables whose entries are not what they claim", () => {
   });
 });
 
+describe("symbols pointing into one section many times", () => {
+  /** The provider with `section` moved to `sectionData` at the end, and a .symtab of `count` symbols `prefix<i>` defined in it at `value(i)`. */
+  function manySymbols(section: string, sectionData: Buffer, prefix: string, count: number, value: (i: number) => number): string {
+    const index = elfSections(provider).find((x) => x.name === section)!.index;
+    const syms = Buffer.alloc(24 * (count + 1));
+    const names = ["", ...Array.from({ length: count }, (_, i) => `${prefix}${i}`)];
+    let at = 1;
+    for (let i = 1; i <= count; i++) {
+      syms.writeUInt32LE(at, i * 24); // st_name
+      syms[i * 24 + 4] = 0x11; // STB_GLOBAL, STT_OBJECT
+      syms.writeUInt16LE(index, i * 24 + 6); // st_shndx
+      syms.writeBigUInt64LE(BigInt(value(i - 1)), i * 24 + 8); // st_value
+      at += names[i]!.length + 1;
+    }
+    const strings = Buffer.from(names.join("\0") + "\0", "latin1");
+    const b = Buffer.concat([provider, sectionData, syms, strings]);
+    setSectionField(b, section, "offset", BigInt(provider.length));
+    setSectionField(b, section, "size", BigInt(sectionData.length));
+    setSectionField(b, ".symtab", "offset", BigInt(provider.length + sectionData.length));
+    setSectionField(b, ".symtab", "size", BigInt(syms.length));
+    setSectionField(b, ".strtab", "offset", BigInt(provider.length + sectionData.length + syms.length));
+    setSectionField(b, ".strtab", "size", BigInt(strings.length));
+    return write(b);
+  }
+
+  it("50,000 __crc_ symbols into a 2 MiB __kcrctab: the section is read once", { timeout: 30_000 }, async () => {
+    // Before: each CRC read copied the whole section out of its blocks again (100 GB of copies).
+    const file = manySymbols("__kcrctab", Buffer.alloc(2 * 2 ** 20, 0x5a), "__crc_s", 50_000, (i) => i * 4);
+    const started = Date.now();
+    const listings = await readKmodListings(file);
+    expect(listings.exports).toHaveLength(50_000);
+    expect(listings.exports.every((e) => e.crc === 0x5a5a5a5a)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("__kstrtabns_ symbols all naming one long namespace string", async () => {
+    const text = Buffer.from("N".repeat(1000) + "\0", "latin1");
+    const file = manySymbols("__ksymtab_strings", text, "__kstrtabns_s", 10, () => 0);
+    const fe = await failure(file);
+    expect(fe.reason).toBe(`namespace strings in __ksymtab_strings add up to more than ${KEPT_NAME_BYTES_PER_STRING_BYTE} times its size`);
+  });
+});
+
 describe("files that are not kernel modules", () => {
   it("a file not starting with \\x7fELF is not an ELF file, however short", async () => {
     for (const text of ["hello\n", "", "\x7fEL", "MZ"]) expect((await failure(write(text))).reason).toBe("not an ELF file");
