@@ -1,37 +1,31 @@
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-import { BoundedSink, DecodeError, type Codec } from "../src/types/compression.js";
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
+import { collectInput, DecodeError, type Codec } from "../src/types/compression.js";
+
+const gunzipBuffer = promisify(gunzip);
 
 /**
  * gzip through node:zlib. zlib is compiled into Node itself, not an addon that can fail to
  * load: the native codec table row uses this same implementation (src/decompress/gzip.ts).
+ *
+ * The whole input goes to zlib's buffer API with maxOutputLength: zlib stops as soon as its output
+ * passes the limit. A gunzip stream instead decodes a whole input chunk before anything downstream
+ * can refuse its output, and a chunk of a few MB of a bomb is gigabytes of output.
  */
 export function makeGzipCodec(kind: Codec["kind"]): Codec {
   return {
     name: "gzip",
     kind,
     async decompress(chunks, maxOutput) {
-      const sink = new BoundedSink(maxOutput);
-      // pipeline() may reject with the AbortError of the gunzip stream it tears down rather than
-      // with the sink's "exceeds the limit" error, so that one is kept aside.
-      let limitError: DecodeError | undefined;
+      const input = await collectInput(chunks, maxOutput);
       try {
-        await pipeline(Readable.from(chunks), createGunzip(), async (out: AsyncIterable<Buffer>) => {
-          for await (const c of out) {
-            try {
-              sink.push(c);
-            } catch (err) {
-              limitError = err as DecodeError;
-              throw err;
-            }
-          }
-        });
+        return await gunzipBuffer(input, { maxOutputLength: maxOutput });
       } catch (err) {
-        if (limitError) throw limitError;
-        throw err instanceof DecodeError ? err : new DecodeError(`corrupt gzip stream (${(err as Error).message})`);
+        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+          throw new DecodeError(`decompressed size exceeds the limit of ${maxOutput} bytes`);
+        }
+        throw new DecodeError(`corrupt gzip stream (${(err as Error).message})`);
       }
-      return sink.result();
     },
   };
 }

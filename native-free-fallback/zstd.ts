@@ -1,82 +1,150 @@
-import { decompress as decompressFrame, Decompress } from "fzstd";
-import { BoundedSink, DecodeError, type Codec } from "../src/types/compression.js";
+import { Decompress } from "fzstd";
+import { BoundedSink, collectInput, DecodeError, type Codec } from "../src/types/compression.js";
 import { xxh64 } from "./xxh64.js";
 
 /**
- * zstd in pure JavaScript (fzstd), streaming. fzstd does not check the frames' content
- * checksums, so they are checked here afterwards, as libzstd (the native codec) does.
+ * zstd in pure JavaScript (fzstd). fzstd trusts what a frame header says: it allocates the window
+ * the header declares (up to 2 GiB, from six bytes of input), copies that whole window once per
+ * block, and does not check the frames' content checksums. So the stream is walked first, frame by
+ * frame and block by block, without decoding (RFC 8878 section 3.1), and refused when a frame needs
+ * more than libzstd (the native codec) would allow or more work than its output could justify;
+ * then each frame is decoded, its output bounded by the size limit as it is produced, and its
+ * declared content size and checksum checked, as libzstd does. Any error inside fzstd is a corrupt stream.
  */
 export const zstdCodec: Codec = {
   name: "zstd",
   kind: "fallback",
   async decompress(chunks, maxOutput) {
+    const input = await collectInput(chunks, maxOutput);
+    if (input.length === 0) throw new DecodeError("corrupt zstd stream (empty input)");
     const sink = new BoundedSink(maxOutput);
-    const decoder = new Decompress((chunk) => sink.push(chunk));
-    const input: Uint8Array[] = [];
     try {
-      for await (const c of chunks) {
-        if (c.length === 0) continue;
-        input.push(c);
-        decoder.push(c);
+      const frames = walkFrames(input, maxOutput);
+      // Frames are independent: one decoder each, given the whole frame as its final chunk (fzstd
+      // holds back a short chunk that is not final), so each frame's output ends where it says.
+      const ends: number[] = [];
+      for (const f of frames) {
+        new Decompress((chunk) => sink.push(chunk)).push(input.subarray(f.start, f.end), true);
+        ends.push(sink.size);
       }
-      if (input.length === 0) throw new DecodeError("corrupt zstd stream (empty input)");
-      decoder.push(new Uint8Array(0), true);
+      const output = sink.result();
+      let start = 0;
+      frames.forEach((f, k) => {
+        const end = ends[k]!;
+        if (f.contentSize !== null && end - start !== f.contentSize) {
+          throw new DecodeError(`corrupt zstd stream (frame content size ${f.contentSize}, decoded ${end - start})`);
+        }
+        if (f.checksum !== null && xxh64(output.subarray(start, end)).lo !== f.checksum) {
+          throw new DecodeError("corrupt zstd stream (content checksum mismatch)");
+        }
+        start = end;
+      });
+      return output;
     } catch (err) {
       throw err instanceof DecodeError ? err : new DecodeError(`corrupt zstd stream (${(err as Error).message})`);
     }
-    const output = sink.result();
-    verifyChecksums(Buffer.concat(input), output);
-    return output;
   },
 };
+
+/** libzstd's default ZSTD_WINDOWLOG_LIMIT_DEFAULT: a frame needing a larger window is refused by the native codec too. */
+const MAX_WINDOW = 2 ** 27;
+/**
+ * fzstd moves its whole window once per block. A module at the size limit compressed with an
+ * 8 MiB window (zstd -19) has 2048 blocks: 16 GiB moved. Past twice that, a stream is not a
+ * module but a way (a few megabytes of tiny blocks and a large window) to keep the decoder busy
+ * for hours.
+ */
+const MAX_WINDOW_WORK = 2 ** 35;
 
 interface Frame {
   start: number;
   end: number;
   /** The stored checksum (low 32 bits of XXH64 of the frame's content), when the frame has one. */
   checksum: number | null;
+  /** The content size the frame header declares, when it does. */
+  contentSize: number | null;
 }
 
-/** Walks the frames (RFC 8878 section 3.1) of a stream fzstd has already decoded without error. */
-function dataFrames(buf: Buffer): Frame[] {
+/** The frames of `buf`, each checked against what can be true before fzstd sees any of it. */
+function walkFrames(buf: Buffer, maxOutput: number): Frame[] {
   const frames: Frame[] = [];
+  const need = (at: number, n: number, what: string) => {
+    if (at + n > buf.length) throw new DecodeError(`corrupt zstd stream (truncated ${what} at offset ${at})`);
+  };
+  let work = 0;
+  let blocks = 0;
+  let knownOutput = 0;
   let p = 0;
-  while (p + 8 <= buf.length) {
+  while (p < buf.length) {
+    need(p, 4, "frame header");
     const magic = buf.readUInt32LE(p);
     if ((magic & 0xfffffff0) === 0x184d2a50) {
-      p += 8 + buf.readUInt32LE(p + 4); // skippable frame
+      need(p, 8, "skippable frame");
+      const skip = 8 + buf.readUInt32LE(p + 4);
+      need(p, skip, "skippable frame");
+      frames.push({ start: p, end: p + skip, checksum: null, contentSize: 0 });
+      p += skip;
       continue;
     }
-    if (magic !== 0xfd2fb528) break;
+    if (magic !== 0xfd2fb528) throw new DecodeError(`corrupt zstd stream (unknown frame magic 0x${magic.toString(16)} at offset ${p})`);
     const start = p;
+    need(p, 5, "frame header");
     const fhd = buf[p + 4]!;
+    if (fhd & 8) throw new DecodeError(`corrupt zstd stream (reserved frame header bit set at offset ${p + 4})`);
     const singleSegment = (fhd >> 5) & 1;
     const hasChecksum = (fhd >> 2) & 1;
+    const dictIdSize = [0, 1, 2, 4][fhd & 3]!;
     const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fhd >> 6]!;
-    p += 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][fhd & 3]! + fcsSize;
+    const headerSize = 5 + (singleSegment ? 0 : 1) + dictIdSize + fcsSize;
+    need(p, headerSize, "frame header");
+    let window: number;
+    const fcsAt = p + 5 + (singleSegment ? 0 : 1) + dictIdSize;
+    const fcs = fcsSize === 0 ? null : readLE(buf, fcsAt, fcsSize) + (fcsSize === 2 ? 256 : 0);
+    if (singleSegment) {
+      window = fcs!;
+    } else {
+      const wd = buf[p + 5]!;
+      const base = 2 ** (10 + (wd >> 3));
+      window = base + (base / 8) * (wd & 7);
+    }
+    if (fcs !== null && fcs > maxOutput) throw new DecodeError(`decompressed size ${fcs} exceeds the limit of ${maxOutput} bytes`);
+    if (window > MAX_WINDOW) throw new DecodeError(`corrupt zstd stream (window of ${window} bytes, past the ${MAX_WINDOW} libzstd accepts, at offset ${p})`);
+    p += headerSize;
     for (;;) {
-      if (p + 3 > buf.length) throw new DecodeError("corrupt zstd stream (truncated block header)");
+      need(p, 3, "block header");
       const header = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16);
       const type = (header >> 1) & 3;
-      p += 3 + (type === 1 ? 1 : header >>> 3);
+      if (type === 3) throw new DecodeError(`corrupt zstd stream (reserved block type at offset ${p})`);
+      const size = header >>> 3;
+      const stored = type === 1 ? 1 : size;
+      need(p, 3 + stored, "block");
+      p += 3 + stored;
+      blocks++;
+      // Raw and RLE blocks say how much they decode to: a stream whose output is known to pass
+      // the limit is refused as such before anything is decoded.
+      if (type !== 2) {
+        knownOutput += size;
+        if (knownOutput > maxOutput) throw new DecodeError(`decompressed size exceeds the limit of ${maxOutput} bytes`);
+      }
+      work += window;
+      if (work > MAX_WINDOW_WORK) {
+        throw new DecodeError(`zstd stream too costly for the native-free decoder (${blocks} blocks with a window of ${window} bytes)`);
+      }
       if (header & 1) break;
     }
     let checksum: number | null = null;
     if (hasChecksum) {
-      if (p + 4 > buf.length) throw new DecodeError("corrupt zstd stream (truncated checksum)");
+      need(p, 4, "checksum");
       checksum = buf.readUInt32LE(p);
       p += 4;
     }
-    frames.push({ start, end: p, checksum });
+    frames.push({ start, end: p, checksum, contentSize: fcs });
   }
   return frames;
 }
 
-function verifyChecksums(input: Buffer, output: Buffer): void {
-  const frames = dataFrames(input);
-  for (const f of frames) {
-    if (f.checksum === null) continue;
-    const content = frames.length === 1 ? output : decompressFrame(input.subarray(f.start, f.end));
-    if (xxh64(content).lo !== f.checksum) throw new DecodeError("corrupt zstd stream (content checksum mismatch)");
-  }
+function readLE(buf: Buffer, at: number, size: number): number {
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + buf[at + i]!;
+  return v;
 }

@@ -33,11 +33,18 @@ export async function dumpCommand(args: readonly string[], io: CliIO): Promise<n
   // The last of the mode options counts.
   const mode = (parsed.choice(DUMP_SPEC, "mode")?.name ?? "modversions") as DumpMode;
   let failed = false;
-  const records: unknown[] = [];
+  // --json: one document, the record alone for one file, else an array, written record by record
+  // (the same text as JSON.stringify of the whole array with an indent of 2): a string holding
+  // every record at once could pass the largest string V8 can make.
+  const single = files.length === 1;
+  let written = 0;
   for (const file of files) {
     try {
       if (mode === "json") {
-        records.push(await readModule(file));
+        const text = JSON.stringify(await readModule(file), null, 2);
+        if (single) io.out(text + "\n");
+        else io.out(`${written === 0 ? "[\n" : ",\n"}  ${text.replaceAll("\n", "\n  ")}`);
+        written++;
       } else if (mode === "modinfo") {
         const rec = await readModule(file);
         io.out(rec.modinfo.map((e) => `${e.key}=${e.value}\n`).join(""));
@@ -50,6 +57,6 @@ export async function dumpCommand(args: readonly string[], io: CliIO): Promise<n
       reportError(io, DUMP_SPEC.prefix, toFileError(file, err));
     }
   }
-  if (mode === "json") io.out(JSON.stringify(files.length === 1 && records.length === 1 ? records[0] : records, null, 2) + "\n");
+  if (mode === "json" && !(single && written === 1)) io.out(written === 0 ? "[]\n" : "\n]\n");
   return failed ? 1 : 0;
 }

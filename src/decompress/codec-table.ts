@@ -22,7 +22,7 @@ export const IMPLEMENTATIONS: { readonly [name in CodecName]: CodecImplementatio
     fallback: async () => (await import("../../native-free-fallback/gzip.js")).gzipCodec,
   },
   zstd: {
-    native: async () => (await import("./zstd.js")).zstdCodec,
+    native: async () => (await import("./zstd.js")).loadZstdCodec(),
     fallback: async () => (await import("../../native-free-fallback/zstd.js")).zstdCodec,
   },
 };

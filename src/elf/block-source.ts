@@ -62,6 +62,16 @@ export class BlockFileSource implements ByteSource {
     return done === length ? out : out.subarray(0, done);
   }
 
+  /** The whole file in pieces of at most `pieceSize` bytes, read through this descriptor and not kept. */
+  async *pieces(pieceSize = 256 * 1024): AsyncGenerator<Buffer> {
+    for (let at = 0; at < this.size; at += pieceSize) {
+      const buf = Buffer.allocUnsafe(Math.min(pieceSize, this.size - at));
+      const got = readFullyAt(this.fd, buf, buf.length, at);
+      if (got === 0) return;
+      yield got === buf.length ? buf : buf.subarray(0, got);
+    }
+  }
+
   close(): void {
     if (this.fd >= 0) {
       closeSync(this.fd);

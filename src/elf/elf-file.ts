@@ -9,6 +9,16 @@ export const SHT_NOBITS = 8;
 export const SHN_UNDEF = 0;
 export const SHN_LORESERVE = 0xff00;
 export const SHN_ABS = 0xfff1;
+/** e_type of a relocatable object, which every kernel module is. */
+export const ET_REL = 1;
+
+/**
+ * The most bytes of one section kabi reads. The largest sections it reads in the corpus of real
+ * modules (amdgpu's .symtab and .strtab) are under 1 MiB; a section table claiming more describes
+ * no module (a sparse file can make such a claim without the bytes costing anything on disk), and
+ * is refused before anything is allocated or read.
+ */
+export const MAX_SECTION_DATA = 16 * 1024 * 1024;
 
 export interface ElfSection {
   index: number;
@@ -55,6 +65,8 @@ export class ElfFile {
   readonly file: string;
   readonly layout: ElfLayout;
   readonly machine: number;
+  /** e_type: ET_REL (1) for a kernel module. */
+  readonly type: number;
   readonly sectionCount: number;
   private readonly source: ByteSource;
   private readonly header: ElfyHeader;
@@ -62,13 +74,15 @@ export class ElfFile {
   private readonly names: Buffer;
   private readonly namesOffset: number;
   private readonly decoded: (ElfSection | undefined)[];
+  private readonly sectionData = new Map<number, Buffer>();
   private readonly parser: Parser;
 
-  private constructor(file: string, source: ByteSource, layout: ElfLayout, machine: number, header: ElfyHeader, table: Buffer) {
+  private constructor(file: string, source: ByteSource, layout: ElfLayout, machine: number, type: number, header: ElfyHeader, table: Buffer) {
     this.file = file;
     this.source = source;
     this.layout = layout;
     this.machine = machine;
+    this.type = type;
     this.header = header;
     this.table = table;
     this.sectionCount = header.shnum;
@@ -82,8 +96,11 @@ export class ElfFile {
   }
 
   static parse(file: string, source: ByteSource): ElfFile {
+    // A file that does not start with the magic is not ELF whatever its length; one that does but
+    // stops before the end of e_ident is a truncated ELF file.
+    const magic = source.read(0, Math.min(ELF_MAGIC.length, source.size));
+    if (!magic.equals(ELF_MAGIC)) throw new FormatError(file, "not an ELF file");
     const ident = readChecked(file, source, 0, 16, "truncated ELF identification");
-    if (!ident.subarray(0, 4).equals(ELF_MAGIC)) throw new FormatError(file, "not an ELF file");
     const elfClass = ident[4] === 1 ? 32 : ident[4] === 2 ? 64 : null;
     if (elfClass === null) throw new FormatError(file, `unknown ELF class ${ident[4]}`, 4);
     const endianness = ident[5] === 1 ? "little" : ident[5] === 2 ? "big" : null;
@@ -92,6 +109,7 @@ export class ElfFile {
 
     const headerBytes = readChecked(file, source, 0, layout.headerSize, "truncated ELF header");
     const header: ElfyHeader = parserFor(layout).parseHeader(headerBytes);
+    const type = layout.u16(headerBytes, 16);
     const machine = layout.u16(headerBytes, 18);
     if (header.shoff === 0 || header.shnum === 0) {
       if (header.shoff !== 0) throw new FormatError(file, "extended section numbering is not supported", header.shoff);
@@ -109,7 +127,7 @@ export class ElfFile {
     if (header.shstrndx === 0 || header.shstrndx >= header.shnum) {
       throw new FormatError(file, `section name table index ${header.shstrndx} out of range`, elfClass === 64 ? 62 : 50);
     }
-    return new ElfFile(file, source, layout, machine, header, table);
+    return new ElfFile(file, source, layout, machine, type, header, table);
   }
 
   /** The first section named `name`, as kmod's kmod_elf_get_section finds it (names compared in place). */
@@ -133,11 +151,27 @@ export class ElfFile {
     return undefined;
   }
 
-  /** A section's bytes (empty for SHT_NOBITS); the range was checked when its entry was decoded. */
-  data(section: ElfSection): Buffer {
-    if (section.type === SHT_NOBITS || section.size === 0) return Buffer.alloc(0);
+  /**
+   * A section's bytes. Its range inside the file was checked when its entry was decoded; here its
+   * size is checked against `limit` before anything is read, and a section without bytes in the
+   * file (SHT_NOBITS, which only reserves memory at load time) is an error when its data is asked for.
+   */
+  data(section: ElfSection, limit = MAX_SECTION_DATA): Buffer {
+    if (section.size === 0) return EMPTY;
+    const label = section.name === "" ? `${section.index}` : section.name;
+    if (section.type === SHT_NOBITS) {
+      throw new FormatError(this.file, `section ${label} has no data in the file (SHT_NOBITS)`, this.headerOffset(section.index));
+    }
+    if (section.size > limit) {
+      throw new FormatError(this.file, `section ${label} size ${section.size} exceeds the limit of ${limit} bytes`, this.headerOffset(section.index));
+    }
+    // Read once: a symbol table may point into the same section many times (one __crc_ symbol
+    // per export), and a section spanning several blocks is a new copy at each read.
+    const cached = this.sectionData.get(section.index);
+    if (cached !== undefined) return cached;
     const bytes = this.source.read(section.offset, section.size);
     if (bytes.length !== section.size) throw new FormatError(this.file, `section ${section.name} data past end of file`, section.offset);
+    this.sectionData.set(section.index, bytes);
     return bytes;
   }
 
@@ -151,6 +185,11 @@ export class ElfFile {
       throw new FormatError(this.file, `section ${index} name offset ${off} outside the section name table`, this.header.shoff + index * this.header.shentsize);
     }
     return this.decode(index, cString(this.file, this.names, off, this.namesOffset));
+  }
+
+  /** The file offset of section `index`'s entry in the section table. */
+  headerOffset(index: number): number {
+    return this.header.shoff + index * this.header.shentsize;
   }
 
   private nameOffset(index: number): number {

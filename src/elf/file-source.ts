@@ -1,9 +1,14 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import type { ByteSource } from "./byte-source.js";
 
-/** Opens `path` for reading; anything but a regular file is refused (EISDIR or EINVAL) and closed again. */
+/**
+ * Opens `path` for reading; anything but a regular file is refused (EISDIR, or EINVAL "not a
+ * regular file") and closed again. The open does not block: opening a FIFO for reading waits for a
+ * writer, for ever, and a device's open may act on the device, so it is opened O_NONBLOCK and
+ * fstat then decides before anything is read (O_NONBLOCK changes nothing for a regular file).
+ */
 export function openRegularFile(path: string): { fd: number; size: number } {
-  const fd = openSync(path, "r");
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw Object.assign(new Error("not a regular file"), { code: st.isDirectory() ? "EISDIR" : "EINVAL" });

@@ -44,6 +44,17 @@ function wanted(strings: Buffer, at: number): boolean {
   return false;
 }
 
+/**
+ * How many bytes of names the symbols a record keeps (readRecordSymbols) may add up to, per byte
+ * of the string table. Names can share bytes (the linker merges a name that is the tail of
+ * another), so the sum could pass the table's size, but in the corpus of real modules it stays
+ * under 0.75; symbols pointing again and again at one long name are a crafted table, and would
+ * make records (and their JSON) far larger than the file. Every symbol (readSymbolTable) may share
+ * more (local labels do: 1.8 in the corpus), and nothing is printed for most of them: one string
+ * per name offset keeps those in memory once.
+ */
+export const KEPT_NAME_BYTES_PER_STRING_BYTE = 4;
+
 function decodeSymbols(elf: ElfFile, filtered: boolean): ElfSymbol[] {
   const symtab = elf.sectionOfType(SHT_SYMTAB) ?? elf.section(".symtab");
   if (!symtab) return [];
@@ -51,14 +62,22 @@ function decodeSymbols(elf: ElfFile, filtered: boolean): ElfSymbol[] {
   if (symtab.size % layout.symbolSize !== 0) {
     throw new FormatError(elf.file, `.symtab size ${symtab.size} is not a multiple of ${layout.symbolSize}`, symtab.offset);
   }
+  if (symtab.entsize !== 0 && symtab.entsize !== layout.symbolSize) {
+    throw new FormatError(elf.file, `.symtab entry size ${symtab.entsize}, expected ${layout.symbolSize}`, elf.headerOffset(symtab.index));
+  }
   const strtabSection: ElfSection | undefined = elf.sectionAt(symtab.link);
   if (!strtabSection || symtab.link === 0) throw new FormatError(elf.file, `.symtab links to missing string table ${symtab.link}`, symtab.offset);
   const data = elf.data(symtab);
   const strings = elf.data(strtabSection);
   const stringsLength = strings.length;
-  // A table ending in NUL terminates every string in it; otherwise each kept name is checked
-  // by cString and, when filtering, each skipped one here (the same error either way).
-  const terminated = stringsLength > 0 && strings[stringsLength - 1] === 0;
+  // Each kept name is checked by cString and, when filtering, each skipped one here (the same
+  // error either way). A name at or before the table's last NUL is terminated: one test per skipped name, where a
+  // search for its NUL would cost the whole table each time.
+  const lastNul = strings.lastIndexOf(0);
+  // One string per name offset: symbols sharing a name share it, and each name is scanned once.
+  const names = new Map<number, string>();
+  const keptNameLimit = filtered ? KEPT_NAME_BYTES_PER_STRING_BYTE * stringsLength : Infinity;
+  let keptNameBytes = 0;
   const count = symtab.size / layout.symbolSize;
   const size = layout.symbolSize;
   const out: ElfSymbol[] = [];
@@ -72,7 +91,7 @@ function decodeSymbols(elf: ElfFile, filtered: boolean): ElfSymbol[] {
     const shndxAt = is64 ? at + 6 : at + 14;
     const shndx = layout.u16(data, shndxAt);
     if (filtered && !(shndx === SHN_UNDEF ? strings[nameOff] !== 0 : wanted(strings, nameOff))) {
-      if (!terminated && strings.indexOf(0, nameOff) < 0) cString(elf.file, strings, nameOff, strtabSection.offset);
+      if (nameOff > lastNul) cString(elf.file, strings, nameOff, strtabSection.offset);
       continue;
     }
     let value: number, info: number;
@@ -83,7 +102,16 @@ function decodeSymbols(elf: ElfFile, filtered: boolean): ElfSymbol[] {
       value = layout.u32(data, at + 4);
       info = data[at + 12]!;
     }
-    out.push({ name: cString(elf.file, strings, nameOff, strtabSection.offset), value, sectionIndex: shndx, bind: info >> 4, type: info & 0xf });
+    let name = names.get(nameOff);
+    if (name === undefined) {
+      name = cString(elf.file, strings, nameOff, strtabSection.offset);
+      names.set(nameOff, name);
+    }
+    keptNameBytes += name.length;
+    if (keptNameBytes > keptNameLimit) {
+      throw new FormatError(elf.file, `names of the symbols up to ${i} add up to more than ${KEPT_NAME_BYTES_PER_STRING_BYTE} times the size of ${strtabSection.name}`, symtab.offset + at);
+    }
+    out.push({ name, value, sectionIndex: shndx, bind: info >> 4, type: info & 0xf });
   }
   return out;
 }

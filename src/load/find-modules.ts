@@ -47,7 +47,10 @@ function walk(top: string, out: string[], errors: FoundModules["errors"]): void 
     (dir, entries, enter) => {
       for (const e of entries) {
         if (e.isDirectory()) enter(e.name);
-        else if ((e.isFile() || e.isSymbolicLink()) && looksLikeModuleFile(e.name)) out.push(dir.prefix + e.name);
+        // Anything else named like a module is taken too, FIFOs and devices included: the reader
+        // opens it without blocking and reports it as not a regular file, where skipping it would
+        // say nothing about an input that was not read.
+        else if (looksLikeModuleFile(e.name)) out.push(dir.prefix + e.name);
       }
     },
     (path, error) => errors.push({ path, error }),

@@ -1,5 +1,6 @@
 import { cString, SHN_ABS, SHN_UNDEF, type ElfFile } from "../elf/elf-file.js";
-import type { ElfSymbol } from "../elf/symbol-table.js";
+import { KEPT_NAME_BYTES_PER_STRING_BYTE, type ElfSymbol } from "../elf/symbol-table.js";
+import { FormatError } from "../types/errors.js";
 import type { ExportedSymbol, ModversionEntry } from "../types/module-record.js";
 
 const KSYMTAB = "__ksymtab_";
@@ -15,6 +16,7 @@ const CRC = "__crc_";
 export function readExports(elf: ElfFile, symbols: readonly ElfSymbol[]): ExportedSymbol[] {
   const crcs = new Map<string, number>();
   const namespaces = new Map<string, string>();
+  const strings = new NamespaceStrings(elf);
   const entries: { name: string; gplOnly: boolean }[] = [];
   for (const sym of symbols) {
     const name = sym.name;
@@ -26,7 +28,7 @@ export function readExports(elf: ElfFile, symbols: readonly ElfSymbol[]): Export
       const crc = resolveCrc(elf, sym);
       if (crc !== null) crcs.set(name.slice(CRC.length), crc);
     } else if (name.startsWith(KSTRTABNS)) {
-      const ns = readStringSymbol(elf, sym);
+      const ns = strings.at(sym);
       if (ns !== null) namespaces.set(name.slice(KSTRTABNS.length), ns);
     }
   }
@@ -41,10 +43,34 @@ export function resolveCrc(elf: ElfFile, sym: ElfSymbol): number | null {
   return elf.layout.u32(elf.data(section), sym.value);
 }
 
-function readStringSymbol(elf: ElfFile, sym: ElfSymbol): string | null {
-  const section = elf.sectionAt(sym.sectionIndex);
-  if (!section || sym.value >= section.size) return null;
-  return cString(elf.file, elf.data(section), sym.value, section.offset);
+/**
+ * The strings `__kstrtabns_` symbols point at. One string per (section, offset), each section's
+ * bytes read once; and the strings taken may add up to at most KEPT_NAME_BYTES_PER_STRING_BYTE
+ * times their section, as symbol names may (src/elf/symbol-table.ts): symbols pointing again and
+ * again at one long string would make each export carry it.
+ */
+class NamespaceStrings {
+  private readonly made = new Map<string, string>();
+  private readonly taken = new Map<number, number>();
+  constructor(private readonly elf: ElfFile) {}
+
+  at(sym: ElfSymbol): string | null {
+    const elf = this.elf;
+    const section = elf.sectionAt(sym.sectionIndex);
+    if (!section || sym.value >= section.size) return null;
+    const key = `${section.index}:${sym.value}`;
+    let text = this.made.get(key);
+    if (text === undefined) {
+      text = cString(elf.file, elf.data(section), sym.value, section.offset);
+      this.made.set(key, text);
+    }
+    const taken = (this.taken.get(section.index) ?? 0) + text.length;
+    if (taken > KEPT_NAME_BYTES_PER_STRING_BYTE * section.size) {
+      throw new FormatError(elf.file, `namespace strings in ${section.name} add up to more than ${KEPT_NAME_BYTES_PER_STRING_BYTE} times its size`, section.offset + sym.value);
+    }
+    this.taken.set(section.index, taken);
+    return text;
+  }
 }
 
 /**

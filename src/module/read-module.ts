@@ -1,8 +1,7 @@
-import { createReadStream } from "node:fs";
 import { FormatError } from "../types/errors.js";
 import { BufferSource, type ByteSource } from "../elf/byte-source.js";
 import { BlockFileSource } from "../elf/block-source.js";
-import { ElfFile } from "../elf/elf-file.js";
+import { ET_REL, ElfFile } from "../elf/elf-file.js";
 import { readRecordSymbols, STB_WEAK, type ElfSymbol } from "../elf/symbol-table.js";
 import { SHN_UNDEF } from "../elf/elf-file.js";
 import { DecodeError, detectCodec, MAGIC_LENGTH, singleChunk } from "../types/compression.js";
@@ -35,7 +34,7 @@ export interface OpenedModule {
  * Opens a module file with a single open. A plain ELF is read in place with positioned reads in
  * 64 KiB blocks (BlockFileSource). A compressed one (recognized by its magic bytes, whatever its
  * name) within the size limit is read whole through the same descriptor and handed to its codec
- * as one chunk, which is cheaper than a read stream per file (bench/results.md). A compressed file larger than the limit is streamed instead, so the codec
+ * as one chunk, which is cheaper than a read stream per file (bench/results.md). A compressed file larger than the limit is read in pieces instead, so the codec
  * refuses it without the file being held.
  */
 export async function openModule(path: string, options: ReadModuleOptions = {}): Promise<OpenedModule> {
@@ -44,24 +43,39 @@ export async function openModule(path: string, options: ReadModuleOptions = {}):
   let source: ByteSource = file;
   try {
     const codecName = detectCodec(file.read(0, Math.min(MAGIC_LENGTH, file.size)));
-    if (codecName === null) return { elf: ElfFile.parse(path, file), compression: "none", source: file };
-    const input = file.size <= max ? singleChunk(file.read(0, file.size)) : createReadStream(path, { highWaterMark: 256 * 1024 });
-    file.close();
+    if (codecName === null) return { elf: kernelModule(ElfFile.parse(path, file)), compression: "none", source: file };
+    // Streamed through the descriptor already open (and checked to be a regular file), not
+    // opened again by name.
+    const input = file.size <= max ? singleChunk(file.read(0, file.size)) : file.pieces();
     const codec = await loadCodec(codecName, options.forceFallback);
     let bytes: Buffer;
     try {
       bytes = await codec.decompress(input, max);
     } catch (err) {
-      if (err instanceof DecodeError) throw new FormatError(path, err.message);
-      throw err;
+      // Whatever a decoder throws is about this file's bytes: one line, never a stack trace.
+      throw new FormatError(path, err instanceof DecodeError ? err.message : `corrupt ${codecName} stream (${err instanceof Error ? err.message : String(err)})`);
+    } finally {
+      file.close();
     }
     source = new BufferSource(bytes);
-    return { elf: ElfFile.parse(path, source), compression: codecName, source };
+    return { elf: kernelModule(ElfFile.parse(path, source)), compression: codecName, source };
   } catch (err) {
     source.close();
     file.close();
     throw err;
   }
+}
+
+/**
+ * `elf` when it is a kernel module, as the kernel's loader (elf_validity_cache_copy) tells one:
+ * a relocatable object with a `.gnu.linkonce.this_module` section (the struct module the loader
+ * fills in). Any other ELF file, an executable or a shared library, would otherwise read as a
+ * module that needs nothing.
+ */
+function kernelModule(elf: ElfFile): ElfFile {
+  if (elf.type !== ET_REL) throw new FormatError(elf.file, `not a kernel module (ELF type ${elf.type}, a module is relocatable, type ${ET_REL})`, 16);
+  if (elf.section(".gnu.linkonce.this_module") === undefined) throw new FormatError(elf.file, "not a kernel module (no .gnu.linkonce.this_module section)");
+  return elf;
 }
 
 export async function readModule(path: string, options: ReadModuleOptions = {}): Promise<ModuleRecord> {

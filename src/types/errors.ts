@@ -38,6 +38,9 @@ const IO_REASONS: Readonly<Record<string, string>> = {
   EISDIR: "is a directory",
   ELOOP: "too many levels of symbolic links",
   ENOTDIR: "not a directory",
+  // What opening a socket, or a device without a driver, answers: no bytes to read there either.
+  ENXIO: "not a regular file",
+  ENODEV: "not a regular file",
 };
 
 /** Any failure to read `file` as a FileError (a FileError thrown for that read is kept as it is). */

@@ -3,12 +3,16 @@
  * one stderr line naming the bad file and the reason while the good file is still dumped and
  * the exit code is non-zero, with native and with fallback codecs (KABI_NO_NATIVE=1).
  */
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { captureIO, withCodecs } from "../helpers/capture-io.js";
 import { ELF_CASES, FILESYSTEM_CASES, STREAM_CASES } from "../helpers/malformed.js";
-import { MODULE_FIXTURES, PROVIDER_61, realSampleModules } from "../helpers/paths.js";
+import { MODULE_FIXTURES, PROVIDER_61, realSampleModules, ROOT } from "../helpers/paths.js";
 
 const PROVIDER_MODVERSIONS = [
   "0xbdfb6dbb\t__fentry__",
@@ -121,5 +125,46 @@ describe.each(["native", "fallback"] as const)("kabi dump BAD GOOD with %s codec
     expect(r.code).toBe(1);
     expect(r.stdout.split("\n").filter(Boolean)).toHaveLength(3);
     expect(r.stderr).toMatch(new RegExp(`^kabi dump: ${STREAM_CASES[0]!.file.replace(/\./g, "\\.")}: corrupt xz stream`));
+  });
+});
+
+/**
+ * Inputs named `*.ko` that are not regular files. A FIFO used to block `kabi dump` for ever (the
+ * open waits for a writer) and the good file after it was never dumped; this runs the built CLI in
+ * a child with a timeout, as a blocking open would block the test runner's own thread.
+ */
+describe("kabi dump on inputs that are not regular files", () => {
+  const KABI = join(ROOT, "dist/src/cli/kabi.js");
+
+  it("a FIFO, a device, a socket, a directory and a symlink loop: one line each, the good file still dumped, exit 1", async () => {
+    expect(existsSync(KABI), `${KABI} missing: run npm run build first`).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), "kabi-dump-special-"));
+    try {
+      const fifo = join(dir, "fifo.ko");
+      expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+      const device = join(dir, "null.ko");
+      symlinkSync("/dev/null", device);
+      const socket = join(dir, "socket.ko");
+      const server = createServer();
+      await new Promise<void>((done) => server.listen(socket, done));
+      const folder = join(dir, "folder.ko");
+      mkdirSync(folder);
+      const loop = join(dir, "loop.ko");
+      symlinkSync("loop.ko", loop);
+      const good = join(dir, "good.ko");
+      copyFileSync(PROVIDER_61, good);
+      const r = spawnSync(process.execPath, [KABI, "dump", fifo, device, socket, folder, loop, good], { encoding: "utf8", timeout: 20_000 });
+      server.close();
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe(PROVIDER_MODVERSIONS);
+      expect(r.stderr).toBe(
+        [`${fifo}: not a regular file`, `${device}: not a regular file`, `${socket}: not a regular file`, `${folder}: is a directory`, `${loop}: too many levels of symbolic links`]
+          .map((l) => `kabi dump: ${l}\n`)
+          .join(""),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
