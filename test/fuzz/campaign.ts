@@ -11,7 +11,8 @@ import { join } from "node:path";
 import type { ChildJob, ChildMessage } from "./child.js";
 import { makeCase } from "./engine.js";
 import { HANG_MS, MAX_RSS_BYTES, processMemory, signature, type Failure } from "./oracle.js";
-import { prepareTargets } from "./targets.js";
+import { loadSeeds, prepareTargets } from "./targets.js";
+import { minimize } from "./minimize.js";
 
 export interface CampaignOptions {
   cases: number;
@@ -39,6 +40,11 @@ export interface DistinctFailure {
   note?: string;
   sparseSize?: number;
   maxOutput?: number;
+  /** Made with the heavy sizes allowed (bombs, sparse gigabytes, megabytes of text). */
+  heavy?: boolean;
+  /** The smallest reproducer saved beside the input (for failures that reproduce in-process), and what it is. */
+  minimizedFile?: string;
+  minimized?: string;
 }
 
 export interface CampaignResult {
@@ -95,6 +101,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       writeFileSync(join(o.out, name), c.input.bytes);
       d.file = name;
       d.note = c.input.note;
+      d.heavy = c.heavy;
       if (c.input.sparseSize !== undefined) d.sparseSize = c.input.sparseSize;
       if (c.input.maxOutput !== undefined) d.maxOutput = c.input.maxOutput;
     } catch (err) {
@@ -182,6 +189,22 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     };
     for (const r of ranges) startWorker(r.from, r.to);
   });
+
+  // Smallest reproducers, in this process: only exceptions (a hang or a memory failure is kept as found).
+  const seeds = loadSeeds({ corpus: o.corpus });
+  const seedPool = [...seeds.elf64le, ...seeds.elf32le, ...seeds.elf64be, ...seeds.xz, ...seeds.gz, ...seeds.zst];
+  for (const d of distinct.values()) {
+    if ((d.kind !== "exception" && d.kind !== "multiline-error") || d.file === undefined || d.heavy) continue;
+    try {
+      const c = makeCase(targets, o.seed, d.firstCase, o.heavyRate);
+      const m = await minimize(c.target, c.input, d.signature, scratch, seedPool);
+      d.minimizedFile = d.file.replace(/(\.[a-z.-]+)$/, `.min$1`);
+      d.minimized = m.description;
+      writeFileSync(join(o.out, d.minimizedFile), m.input.bytes);
+    } catch (err) {
+      d.minimized = `not minimized: ${String(err)}`;
+    }
+  }
 
   const slowTarget = targets[Math.max(0, slowest.i) % targets.length]!;
   let slowNote = "";

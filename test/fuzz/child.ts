@@ -53,7 +53,15 @@ async function main(job: ChildJob): Promise<void> {
   let peakRss = 0;
   for (let i = job.from; i < job.to; i++) {
     send({ t: "start", i });
-    const c = makeCase(targets, job.seed, i, job.heavyRate);
+    let c;
+    try {
+      c = makeCase(targets, job.seed, i, job.heavyRate);
+    } catch (err) {
+      // A generator bug is the harness's, not a reader's: reported under its own kind, and the run goes on.
+      const e = err instanceof Error ? err : new Error(String(err));
+      send({ t: "fail", i, signature: `${targets[i % targets.length]!.name} | harness | ${e.name} | ${e.message}`, kind: "harness", errorClass: e.name, message: e.message, ms: 0 });
+      continue;
+    }
     const r = await runCase(c, scratch);
     if (r.ms > slowest.ms) slowest = { i, ms: r.ms };
     if (r.failure) send({ t: "fail", i, signature: signature(c.target.name, r.failure), ...r.failure, ms: r.ms });

@@ -80,11 +80,8 @@ describe("seeded fuzz cases through the built CLI, watched", () => {
       const i = targets.indexOf(t) + targets.length * 3;
       const c = makeCase(targets, SEED, i, 1);
       const call = t.cli!(scratch);
-      // Written by the target without reading it in this process (a broken reader would take the test runner's memory).
-      const file = call.args.find((a) => a.includes(scratch))!.replace(/^[^=]*=/, "");
-      const { writeFileSync, truncateSync } = await import("node:fs");
-      writeFileSync(file, c.input.bytes);
-      if (c.input.sparseSize !== undefined) truncateSync(file, c.input.sparseSize);
+      // Written without being read in this process (a broken reader would take the test runner's memory).
+      t.write(c.input, scratch);
       const r = await runWatched(process.execPath, [KABI, ...call.args], { env: { ...process.env, ...call.env } });
       const f = judgeCli(r);
       if (f) failures.push(`${signature(name, f)} [${c.input.note}]`);

@@ -178,10 +178,11 @@ export function setSectionField(b: Buffer, v: ElfView, index: number, field: Sec
 /** The sections a module reader looks into, where a wrong header does the most harm. */
 const DATA_SECTIONS = [".symtab", ".strtab", "__versions", ".modinfo", "__ksymtab", "__ksymtab_gpl", "__ksymtab_strings", "__kcrctab", "__kcrctab_gpl", ".gnu.linkonce.this_module", ".shstrtab"];
 
+/** A section index that exists (callers check the table has sections). */
 function pickSection(rng: Rng, v: ElfView): number {
   const named = v.sections.filter((s) => DATA_SECTIONS.includes(s.name) || s.name.startsWith("__kcrctab"));
   if (named.length > 0 && rng.chance(0.75)) return rng.pick(named).index;
-  return rng.below(Math.max(1, v.shnum));
+  return rng.below(v.sections.length);
 }
 
 function pickNamed(v: ElfView, names: readonly string[]): number | undefined {
@@ -200,14 +201,15 @@ function interestingFor(rng: Rng, v: ElfView, fileSize: number, other: number): 
  */
 export function mutateElfOnce(rng: Rng, input: FuzzInput, donor: Buffer, heavy: boolean): FuzzInput {
   const v = viewElf(input.bytes);
-  if (v === null) {
+  // Structure-aware only while there is a structure left (a section table with sections).
+  if (v === null || v.sections.length === 0) {
     const m = byteMutation(rng, input.bytes, donor);
     return { ...input, bytes: m.bytes, note: `${input.note}; ${m.note}` };
   }
   const b = Buffer.from(input.bytes);
   const size = b.length;
   const other = v.sections[rng.below(v.shnum)]?.offset ?? 0;
-  const choice = rng.below(heavy ? 13 : 12);
+  const choice = heavy ? 12 : rng.below(12);
   switch (choice) {
     case 0: {
       const field = rng.pick(["shoff", "shentsize", "shnum", "shstrndx", "ehsize", "phoff", "phnum"] as const);
@@ -392,7 +394,7 @@ export function mutateSymversLines(rng: Rng, lines: string[], heavy: boolean): {
     if (at < out.length) out[at] = l;
     else out.push(l);
   };
-  switch (rng.below(heavy ? 14 : 12)) {
+  switch (heavy ? rng.pick([12, 13]) : rng.below(12)) {
     case 0:
       put(line.replace(/\t/g, rng.pick([" ", "", "  "])));
       return { lines: out, note: "a line without tabs" };
@@ -443,7 +445,7 @@ export function mutateSymversLines(rng: Rng, lines: string[], heavy: boolean): {
       // Heavy: the issue's 10 MB of short tab-less lines, or 200,000 bad-CRC lines.
       if (rng.chance(0.5)) {
         const n = rng.pick([1_000_000, 2_000_000]);
-        out.push(...Array.from({ length: n }, (_, k) => `l${k % 100}`));
+        for (let k = 0; k < n; k++) out.push(`l${k % 100}`);
         return { lines: out, note: `${n} short tab-less lines` };
       }
       const n = rng.pick([200_000, 300_000]);
@@ -468,9 +470,9 @@ export function depmodText(rng: Rng, heavy: boolean): { bytes: Buffer; note: str
   const n = rng.between(0, 12);
   for (let k = 0; k < n; k++) lines.push(rng.pick(DEPMOD_LINES));
   const notes: string[] = [];
-  const rounds = rng.between(0, 3);
+  const rounds = heavy ? 1 : rng.between(0, 3);
   for (let r = 0; r < rounds; r++) {
-    switch (rng.below(heavy ? 8 : 7)) {
+    switch (heavy && r === 0 ? 7 : rng.below(7)) {
       case 0:
         lines.push("search " + Array.from({ length: rng.between(1, 2000) }, (_, k) => `d${k}`).join(" "));
         notes.push("many search words");

@@ -18,7 +18,7 @@ import { FileError } from "../../src/types/errors.js";
 export const HANG_MS = 10_000;
 export const MAX_RSS_BYTES = 1024 * 1024 * 1024;
 
-export type FailureKind = "exception" | "multiline-error" | "hang" | "memory" | "died" | "cli-exit" | "cli-stack" | "cli-hang" | "cli-memory";
+export type FailureKind = "exception" | "multiline-error" | "hang" | "memory" | "died" | "cli-exit" | "cli-stack" | "cli-hang" | "cli-memory" | "harness";
 
 export interface Failure {
   kind: FailureKind;

@@ -46,7 +46,9 @@ export interface FuzzTarget {
   readonly suffix: string;
   /** The input of one case. `heavy`: allow the cases that cost a broken reader gigabytes or minutes. */
   generate(rng: Rng, heavy: boolean): FuzzInput;
-  /** Writes `input` where the reader looks and runs the reader; returns the file written. */
+  /** Writes `input` where the reader looks (without reading it); returns the file written. */
+  write(input: FuzzInput, scratch: string): string;
+  /** Writes `input` (see write) and runs the reader on it; returns the file written. */
   run(input: FuzzInput, scratch: string): Promise<string>;
   /** The CLI command that reads the file `run` wrote in `scratch`, if any. */
   cli?(scratch: string): CliCall;
@@ -86,7 +88,7 @@ function seeds(dirs: string[], suffix: RegExp, max: number, maxBytes = 64 * 1024
   return picked;
 }
 
-interface Seeds {
+export interface Seeds {
   elf64le: Buffer[];
   elf32le: Buffer[];
   elf64be: Buffer[];
@@ -96,7 +98,7 @@ interface Seeds {
   symversLines: string[][];
 }
 
-function loadSeeds(opts: TargetOptions): Seeds {
+export function loadSeeds(opts: TargetOptions): Seeds {
   const corpus = opts.corpus === true && existsSync(CORPUS);
   const c = (arch: string): string[] => (corpus ? [join(CORPUS, arch)] : []);
   const elf64le = seeds([fixture("fixtures/modules/6.1.0-53-amd64"), fixture("fixtures/modules/6.12.117+deb12-amd64"), fixture("fixtures/modules/no-modversions"), ...c("amd64-6.1")], /\.ko$/, 24);
@@ -171,7 +173,7 @@ function writeInput(input: FuzzInput, file: string): string {
 function elfCase(rng: Rng, pool: Buffer[], donors: Buffer[], heavy: boolean, base = "seed"): FuzzInput {
   const seed = rng.pick(pool);
   let input: FuzzInput = { bytes: seed, note: `${base} ${pool.indexOf(seed)}` };
-  const rounds = rng.between(1, 3);
+  const rounds = heavy ? 1 : rng.between(1, 3);
   for (let r = 0; r < rounds; r++) input = mutateElfOnce(rng, input, rng.pick(donors), heavy && r === 0);
   return input;
 }
@@ -182,6 +184,7 @@ function moduleTarget(name: string, reader: string, gen: (rng: Rng, heavy: boole
     reader,
     suffix,
     generate: gen,
+    write: (input, scratch) => writeInput(input, join(scratch, `case${suffix}`)),
     async run(input, scratch) {
       const file = writeInput(input, join(scratch, `case${suffix}`));
       await readModule(file, { forceFallback, ...(input.maxOutput !== undefined ? { maxDecompressedSize: input.maxOutput } : {}) });
@@ -193,7 +196,7 @@ function moduleTarget(name: string, reader: string, gen: (rng: Rng, heavy: boole
 
 function containerCase(rng: Rng, format: Format, pool: Buffer[], elfPool: Buffer[], heavy: boolean): FuzzInput {
   const compress = compressor(format);
-  const roll = rng.below(heavy ? 10 : 9);
+  const roll = heavy ? 9 : rng.below(9);
   if (roll < 4 || compress === null) {
     const seed = rng.pick(pool);
     let bytes = seed;
@@ -213,7 +216,7 @@ function containerCase(rng: Rng, format: Format, pool: Buffer[], elfPool: Buffer
   if (roll === 8) {
     // A bomb against a small limit (the API's maxDecompressedSize): refused as soon as it passes it.
     const b = bomb(format, rng.pick(["zeros", "newlines"] as const), 8 << 20);
-    if (b !== null) return { bytes: b, maxOutput: 1 << 20, note: `${format} bomb of 8 MiB against a 1 MiB limit` };
+    if (b !== null) return { bytes: b, maxOutput: 512 << 10, note: `${format} bomb of 8 MiB against a 512 KiB limit` };
     return { bytes: rng.pick(pool), note: "seed" };
   }
   const total = rng.pick([300 << 20, 2048 << 20]);
@@ -222,11 +225,12 @@ function containerCase(rng: Rng, format: Format, pool: Buffer[], elfPool: Buffer
 }
 
 function symversCase(rng: Rng, lines: string[][], heavy: boolean): { lines: string[]; note: string } {
-  let current = rng.pick(lines).slice();
-  const notes = [`symvers seed ${lines.indexOf(current)}`];
+  const seedIndex = rng.below(lines.length);
+  let current = lines[seedIndex]!.slice();
+  const notes = [`symvers seed ${seedIndex}`];
   const rounds = rng.between(1, 4);
   for (let r = 0; r < rounds; r++) {
-    const m = mutateSymversLines(rng, current, heavy && r === 0 && rng.chance(0.5));
+    const m = mutateSymversLines(rng, current, heavy && r === 0);
     current = m.lines;
     notes.push(m.note);
   }
@@ -247,7 +251,7 @@ function symversTarget(name: string, format: Format | "plain", fallback: boolean
     reader: `readSymvers (${format}${fallback ? ", native-free codec" : ""}${wanted ? ", wanted symbols only" : ""})`,
     suffix: ".symvers",
     generate(rng, heavy) {
-      if (compress !== null && format !== "plain" && heavy && rng.chance(0.15)) {
+      if (compress !== null && format !== "plain" && heavy && rng.chance(0.5)) {
         const fill = rng.pick(["zeros", "newlines", "lines"] as const);
         const total = rng.pick([512 << 20, 1024 << 20, 2048 << 20]);
         const b = bomb(format, fill, total);
@@ -263,6 +267,7 @@ function symversTarget(name: string, format: Format | "plain", fallback: boolean
       }
       return { bytes: packed, note: `${format} of (${s.note})` };
     },
+    write: (input, scratch) => writeInput(input, join(scratch, "case.symvers")),
     async run(input, scratch) {
       const file = writeInput(input, join(scratch, "case.symvers"));
       const saved = process.env.KABI_NO_NATIVE;
@@ -288,11 +293,13 @@ function depmodTarget(): FuzzTarget {
       const t = depmodText(rng, heavy);
       return { bytes: t.bytes, note: t.note };
     },
+    write(input, scratch) {
+      mkdirSync(join(scratch, "root/etc/depmod.d"), { recursive: true });
+      return writeInput(input, join(scratch, "root/etc/depmod.d/fuzz.conf"));
+    },
     async run(input, scratch) {
-      const root = join(scratch, "root");
-      mkdirSync(join(root, "etc/depmod.d"), { recursive: true });
-      const file = writeInput(input, join(root, "etc/depmod.d/fuzz.conf"));
-      await readSearchOrder(root);
+      const file = this.write(input, scratch);
+      await readSearchOrder(join(scratch, "root"));
       return file;
     },
   };
@@ -345,6 +352,7 @@ function recordPackTarget(seeds: CacheSeeds): FuzzTarget {
     reader: "RecordCache (a pack file of the record cache, as a run looks a module up)",
     suffix: ".pack",
     generate: (rng) => sealedCase(rng, seeds.pack),
+    write: (input) => writeInput(input, seeds.packFile),
     async run(input) {
       writeFileSync(seeds.packFile, input.bytes);
       const cache = new RecordCache(seeds.cacheDir);
@@ -365,6 +373,7 @@ function symversCacheTarget(seeds: CacheSeeds): FuzzTarget {
     reader: "SymversCache (a cached symvers table, as a run opens it)",
     suffix: ".symvers-cache",
     generate: (rng) => sealedCase(rng, seeds.symversTable),
+    write: (input) => writeInput(input, seeds.symversEntry),
     async run(input) {
       writeFileSync(seeds.symversEntry, input.bytes);
       await new SymversCache(seeds.cacheDir).read(seeds.symversPath);
@@ -419,7 +428,7 @@ export async function prepareTargets(scratch: string, opts: TargetOptions = {}):
       (rng, heavy) => {
         const seed = rng.pick(allElf);
         const v = viewElf(seed)!;
-        return mutateModinfo(rng, { bytes: seed, note: `seed ${allElf.indexOf(seed)}` }, v, heavy && rng.chance(0.3));
+        return mutateModinfo(rng, { bytes: seed, note: `seed ${allElf.indexOf(seed)}` }, v, heavy);
       },
       ".ko",
       false,
