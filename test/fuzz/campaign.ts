@@ -56,6 +56,8 @@ export interface CampaignResult {
   peakRss: number;
   seconds: number;
   workerRestarts: number;
+  /** Workers killed for memory whose case did not go over the limit again when run alone. */
+  unattributedMemoryKills: number;
 }
 
 interface Worker {
@@ -84,6 +86,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   let peakRss = 0;
   let slowest = { i: -1, ms: 0 };
   let restarts = 0;
+  const memorySuspects: number[] = [];
+  let unattributedMemory = 0;
 
   const record = (i: number, f: Failure & { signature?: string }) => {
     const target = targets[i % targets.length]!.name;
@@ -121,7 +125,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         if (live.size === 0) resolveAll();
         return;
       }
-      const proc = fork(CHILD, [], { execArgv: [`--max-old-space-size=${MAX_RSS_BYTES >> 20}`], stdio: ["ignore", "ignore", "pipe", "ipc"], env: { ...process.env, KABI_CACHE_DIR: join(scratch, "kabi-cache") } });
+      const proc = fork(CHILD, [], { execArgv: [`--max-old-space-size=${MAX_RSS_BYTES >> 20}`, "--expose-gc"], stdio: ["ignore", "ignore", "pipe", "ipc"], env: { ...process.env, KABI_CACHE_DIR: join(scratch, "kabi-cache") } });
       const w: Worker = { proc, current: from - 1, currentIsCli: false, since: Date.now(), to, stderr: "", done: false };
       live.add(w);
       proc.stderr!.setEncoding("utf8").on("data", (d: string) => {
@@ -144,13 +148,18 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         live.delete(w);
         const mem = w.killedFor === "memory";
         if (!w.done) {
-          if (w.killedFor) {
+          if (w.killedFor === "memory") {
+            // Resident memory can stay high after the case that took it: the case running at the
+            // kill is only a suspect until it goes over the limit again alone (checked below).
+            memorySuspects.push(w.current);
+          } else if (w.killedFor) {
             record(w.current, { kind: w.killedFor, errorClass: w.killedFor === "hang" ? "timeout" : "rss", message: w.killedFor === "hang" ? `no answer after ${HANG_MS} ms${w.currentIsCli ? " (CLI)" : ""}` : `resident memory over ${MAX_RSS_BYTES} bytes` });
             if (w.killedFor === "hang") slowest = slowest.ms >= HANG_MS ? slowest : { i: w.current, ms: HANG_MS };
           } else {
             const last = w.stderr.split("\n").filter((l) => l.trim() !== "" && !/^\s+at |^\s*$|^Node\.js v/.test(l));
             const heapOom = /heap out of memory|Reached heap limit/.test(w.stderr);
-            record(w.current, { kind: heapOom ? "memory" : "died", errorClass: signal ?? `exit ${code}`, message: heapOom ? "JavaScript heap out of memory" : (last.find((l) => /Error|Check failed|FATAL/.test(l)) ?? last[0] ?? "no output") });
+            if (heapOom) memorySuspects.push(w.current);
+            else record(w.current, { kind: heapOom ? "memory" : "died", errorClass: signal ?? `exit ${code}`, message: heapOom ? "JavaScript heap out of memory" : (last.find((l) => /Error|Check failed|FATAL/.test(l)) ?? last[0] ?? "no output") });
           }
           restarts++;
           if (mem) peakRss = Math.max(peakRss, MAX_RSS_BYTES);
@@ -190,6 +199,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     for (const r of ranges) startWorker(r.from, r.to);
   });
 
+  for (const i of [...new Set(memorySuspects)]) {
+    if (await overMemoryAlone(o, i)) record(i, { kind: "memory", errorClass: "rss", message: `resident memory over ${MAX_RSS_BYTES} bytes` });
+    else unattributedMemory++;
+  }
+
   // Smallest reproducers, in this process: only exceptions (a hang or a memory failure is kept as found).
   const seeds = loadSeeds({ corpus: o.corpus });
   const seedPool = [...seeds.elf64le, ...seeds.elf32le, ...seeds.elf64be, ...seeds.xz, ...seeds.gz, ...seeds.zst];
@@ -222,15 +236,40 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     peakRss,
     seconds: Math.round((Date.now() - started) / 1000),
     workerRestarts: restarts,
+    unattributedMemoryKills: unattributedMemory,
   };
   writeFileSync(join(o.out, "failures.json"), JSON.stringify(result, null, 2) + "\n");
   return result;
 }
 
+/** Whether case `i` alone, in a fresh worker, goes over the memory limit (or runs out of heap). */
+function overMemoryAlone(o: CampaignOptions, i: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const proc = fork(CHILD, [], { execArgv: [`--max-old-space-size=${MAX_RSS_BYTES >> 20}`], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    let stderr = "";
+    let over = false;
+    const started = Date.now();
+    proc.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-4000)));
+    const poll = setInterval(() => {
+      if (proc.pid !== undefined && processMemory(proc.pid).rss > MAX_RSS_BYTES) {
+        over = true;
+        proc.kill("SIGKILL");
+      } else if (Date.now() - started > 3 * HANG_MS) proc.kill("SIGKILL");
+    }, 20);
+    proc.on("exit", () => {
+      clearInterval(poll);
+      resolve(over || /heap out of memory|Reached heap limit/.test(stderr));
+    });
+    proc.on("message", () => {});
+    const job: ChildJob = { seed: o.seed, from: i, to: i + 1, heavyRate: o.heavyRate, corpus: o.corpus, cliEvery: 0, only: o.only };
+    proc.send(job);
+  });
+}
+
 /** The run as a markdown table: cases and failures per target, then each distinct failure. */
 export function markdownReport(r: CampaignResult): string {
   const lines = [
-    `Fuzz run: seed ${r.options.seed}, ${r.casesRun} cases, ${r.options.jobs} jobs, ${r.seconds} s; ${r.failures.length} distinct failures; slowest case ${r.slowest.ms} ms (${r.slowest.target} #${r.slowest.case}); peak worker memory ${(r.peakRss / 2 ** 20).toFixed(0)} MiB; ${r.workerRestarts} worker restarts.`,
+    `Fuzz run: seed ${r.options.seed}, ${r.casesRun} cases, ${r.options.jobs} jobs, ${r.seconds} s; ${r.failures.length} distinct failures; slowest case ${r.slowest.ms} ms (${r.slowest.target} #${r.slowest.case}); peak worker memory ${(r.peakRss / 2 ** 20).toFixed(0)} MiB; ${r.workerRestarts} worker restarts; ${r.unattributedMemoryKills} memory kills not reproduced by their case alone.`,
     "",
     "| target | cases | failing cases |",
     "| --- | ---: | ---: |",
