@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { readModule, readSymvers } from "../../src/api/records.js";
 import { readSearchOrder } from "../../src/weak/weak-config.js";
+import { loadKernelTargets } from "../../src/load/kernel-targets.js";
+import { openSymvers } from "../../src/load/load-symvers.js";
 import { decodePack, fileKey, RecordCache } from "../../src/cache/record-cache.js";
 import { entryKey } from "../../src/cache/record-codec.js";
 import { SymversCache } from "../../src/cache/symvers-cache.js";
@@ -244,11 +246,14 @@ function symversBytes(lines: string[]): Buffer {
   return /[\x80-\xff]/.test(text) && !/[\u0100-\uffff]/.test(text) ? Buffer.from(text, "latin1") : Buffer.from(text, "utf8");
 }
 
+/** The symbols a wanted-symbols read keeps (some in the seeds, some made by the mutators). */
+const WANTED_SYMBOLS: ReadonlySet<string> = new Set(["system_state", "sym_1", "dup", "ipv6_chk_custom_prefix", "cfg80211_send_rx_assoc", "x"]);
+
 function symversTarget(name: string, format: Format | "plain", fallback: boolean, wanted: boolean, lines: string[][]): FuzzTarget {
   const compress = format === "plain" ? null : compressor(format);
   return {
     name,
-    reader: `readSymvers (${format}${fallback ? ", native-free codec" : ""}${wanted ? ", wanted symbols only" : ""})`,
+    reader: `readSymvers (${format}${fallback ? ", native-free codec" : ""}${wanted ? ", wanted symbols only, then openSymvers as weak-modules parses it" : format === "plain" ? ", then loadKernelTargets as kabi audit loads it" : ""})`,
     suffix: ".symvers",
     generate(rng, heavy) {
       if (compress !== null && format !== "plain" && heavy && rng.chance(0.5)) {
@@ -273,7 +278,14 @@ function symversTarget(name: string, format: Format | "plain", fallback: boolean
       const saved = process.env.KABI_NO_NATIVE;
       process.env.KABI_NO_NATIVE = fallback ? "1" : "";
       try {
-        await readSymvers(file, wanted ? new Set(["system_state", "sym_1", "dup", "ipv6_chk_custom_prefix", "cfg80211_send_rx_assoc", "x"]) : undefined);
+        const symbols = wanted ? WANTED_SYMBOLS : undefined;
+        await readSymvers(file, symbols);
+        // Then as the commands load it: `kabi audit` through the load stage (every kernel's
+        // problems gathered), weak-modules and `kabi status` by decoding first and parsing only the
+        // wanted symbols' lines. The load stage turns a reader's errors into lines, so the
+        // reader itself is called first, above, where any other exception shows.
+        if (format === "plain" && !wanted) await loadKernelTargets({ explicit: [{ release: "6.1.0-53-amd64", file }], releases: [], basedir: scratch, cache: false });
+        if (format === "plain" && wanted) for (const o of await openSymvers([file])) o.parse(symbols);
       } finally {
         if (saved === undefined) delete process.env.KABI_NO_NATIVE;
         else process.env.KABI_NO_NATIVE = saved;
