@@ -48,7 +48,7 @@ it("index.json lists every fixture of fixtures/fuzz-found/, each under 64 KiB", 
   for (const f of files) expect(readFileSync(join(FOUND, f)).length, f).toBeLessThan(64 * 1024);
 });
 
-describe.each(entries)("$file ($target)", (e) => {
+for (const e of entries) describe(`${e.file} (${e.target})`, () => {
   const bytes = () => {
     const unit = readFileSync(join(FOUND, e.file));
     return e.repeat === undefined ? unit : Buffer.concat(Array.from({ length: e.repeat }, () => unit));
