@@ -29,7 +29,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe("seeded fuzz run", () => {
   it("covers every reader: ELF 32/64 LE/BE, the three containers on both codecs, symvers layouts and encodings, depmod.d, the caches", () => {
     const names = targets.map((t) => t.name);
-    for (const n of ["elf64-le", "elf32-le", "elf64-be", "module-modinfo", "module-signature", "depmod-config", "record-pack", "symvers-cache", "symvers-plain", "symvers-wanted"]) expect(names).toContain(n);
+    for (const n of ["elf64-le", "elf32-le", "elf64-be", "elf32-be", "module-modinfo", "module-signature", "depmod-config", "record-pack", "symvers-cache", "symvers-plain", "symvers-wanted"]) expect(names).toContain(n);
     for (const f of ["xz", "gzip", "zstd"]) for (const k of ["native", "fallback"]) expect(names).toContain(`module-${f}-${k}`);
     for (const n of ["symvers-gzip", "symvers-xz-native", "symvers-xz-fallback", "symvers-zstd-native", "symvers-zstd-fallback"]) expect(names).toContain(n);
   });

@@ -22,6 +22,7 @@ import { SymversCache } from "../../src/cache/symvers-cache.js";
 import { seal, unseal } from "../../src/cache/sealed-file.js";
 import { byteMutation, depmodText, mutateContainer, mutateElfOnce, mutateModinfo, mutateSignature, mutateSymversLines, viewElf, type FuzzInput } from "./mutators.js";
 import { Rng } from "./rng.js";
+import { elf32LittleToBig } from "./byte-order.js";
 
 /** The repository root (this file runs from test/fuzz/ under vitest and from dist/test/fuzz/ when built). */
 export const REPO_ROOT: string = (() => {
@@ -420,12 +421,35 @@ const PACK_MODULE = "fixtures/modules/6.1.0-53-amd64/kabi_provider.ko";
 const CACHE_SYMVERS = "test/symvers/data/current-6.1-gki-arm64.symvers";
 
 /**
+ * The ELF32 big-endian seeds: each i386 seed rewritten big-endian, kept only when kabi reads it
+ * as the same record as the original (but for the byte order), so that a seed is a valid module.
+ */
+async function bigEndianSeeds(elf32le: Buffer[], scratch: string): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  mkdirSync(scratch, { recursive: true });
+  const le = join(scratch, "seed-le.ko");
+  const be = join(scratch, "seed-be.ko");
+  const same = (r: object): string => JSON.stringify({ ...r, path: "", endianness: "" });
+  for (const seed of elf32le) {
+    const converted = elf32LittleToBig(seed);
+    if (converted === null) continue;
+    writeFileSync(le, seed);
+    writeFileSync(be, converted);
+    const [a, b] = await Promise.all([readModule(le), readModule(be)]);
+    if (b.endianness === "big" && same(a) === same(b)) out.push(converted);
+  }
+  if (out.length === 0) throw new Error("fuzz: no ELF32 big-endian seed could be made");
+  return out;
+}
+
+/**
  * Every target, seeds loaded. `scratch` is a folder the seeds of the cache targets are made in
  * (a pack and a symvers cache entry written by kabi itself, then mutated).
  */
 export async function prepareTargets(scratch: string, opts: TargetOptions = {}): Promise<FuzzTarget[]> {
   const s = loadSeeds(opts);
-  const allElf = [...s.elf64le, ...s.elf32le, ...s.elf64be];
+  const elf32be = await bigEndianSeeds(s.elf32le, scratch);
+  const allElf = [...s.elf64le, ...s.elf32le, ...s.elf64be, ...elf32be];
   const cacheSeeds = await makeCacheSeeds(scratch);
   const elf = (name: string, pool: Buffer[], reader: string) => moduleTarget(name, reader, (rng, heavy) => elfCase(rng, pool, allElf, heavy), ".ko", false);
   const container = (format: Format, pool: Buffer[], fallback: boolean) =>
@@ -434,6 +458,7 @@ export async function prepareTargets(scratch: string, opts: TargetOptions = {}):
     elf("elf64-le", s.elf64le, "readModule of a plain ELF64 little-endian module (amd64)"),
     elf("elf32-le", s.elf32le, "readModule of a plain ELF32 little-endian module (i386)"),
     elf("elf64-be", s.elf64be, "readModule of a plain ELF64 big-endian module (s390x)"),
+    elf("elf32-be", elf32be, "readModule of a plain ELF32 big-endian module (the i386 seeds rewritten big-endian: byte-order.ts)"),
     moduleTarget(
       "module-modinfo",
       "readModule: the .modinfo section",
