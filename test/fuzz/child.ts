@@ -3,12 +3,11 @@
  * in-process and tells its parent, before each case, which one it starts, so that the parent's
  * watchdog can name the case when it has to kill this process for a hang or for memory.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { existsSync } from "node:fs";
 import { makeCase, runCase } from "./engine.js";
-import { judgeCli, runWatched, HANG_MS, MAX_RSS_BYTES } from "./oracle.js";
+import { judgeCli, runWatched, signature, HANG_MS, MAX_RSS_BYTES } from "./oracle.js";
 import { prepareTargets, REPO_ROOT } from "./targets.js";
 
 /** Resident size past which a worker collects garbage before its next case. */
@@ -50,7 +49,6 @@ async function main(job: ChildJob): Promise<void> {
   const all = await prepareTargets(scratch, { corpus: job.corpus });
   const targets = job.only.length === 0 ? all : all.filter((t) => job.only.includes(t.name));
   send({ t: "ready", targets: targets.map((t) => t.name) });
-  const { signature } = await import("./oracle.js");
   const kabi = join(REPO_ROOT, "dist/src/cli/kabi.js");
   let slowest = { i: -1, ms: 0 };
   let peakRss = 0;

@@ -145,6 +145,8 @@ function compressor(format: Format): ((b: Buffer) => Buffer) | null {
 }
 
 const bombCache = new Map<string, Buffer>();
+/** Sizes in MiB multiply by this (a shift would overflow 32 bits at 2 GiB). */
+const MIB = 1024 * 1024;
 
 /**
  * A decompression bomb: one compressed block of `fill` repeated as concatenated streams (valid
@@ -222,9 +224,9 @@ function containerCase(rng: Rng, format: Format, pool: Buffer[], elfPool: Buffer
     if (b !== null) return { bytes: b, maxOutput: 512 << 10, note: `${format} bomb of 8 MiB against a 512 KiB limit` };
     return { bytes: rng.pick(pool), note: "seed" };
   }
-  const total = rng.pick([300 << 20, 2048 << 20]);
+  const total = rng.pick([300 * MIB, 2048 * MIB]);
   const b = bomb(format, "zeros", total);
-  return b === null ? { bytes: rng.pick(pool), note: "seed" } : { bytes: b, note: `${format} bomb of ${total >> 20} MiB of zeros` };
+  return b === null ? { bytes: rng.pick(pool), note: "seed" } : { bytes: b, note: `${format} bomb of ${total / MIB} MiB of zeros` };
 }
 
 function symversCase(rng: Rng, lines: string[][], heavy: boolean): { lines: string[]; note: string } {
@@ -259,9 +261,9 @@ function symversTarget(name: string, format: Format | "plain", fallback: boolean
     generate(rng, heavy) {
       if (compress !== null && format !== "plain" && heavy && rng.chance(0.5)) {
         const fill = rng.pick(["zeros", "newlines", "lines"] as const);
-        const total = rng.pick([512 << 20, 1024 << 20, 2048 << 20]);
+        const total = rng.pick([512 * MIB, 1024 * MIB, 2048 * MIB]);
         const b = bomb(format, fill, total);
-        if (b !== null) return { bytes: b, note: `${format} bomb of ${total >> 20} MiB of ${fill}` };
+        if (b !== null) return { bytes: b, note: `${format} bomb of ${total / MIB} MiB of ${fill}` };
       }
       const s = symversCase(rng, lines, heavy);
       const plain = symversBytes(s.lines);
