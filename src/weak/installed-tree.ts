@@ -470,7 +470,7 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
   const tree: InstalledTree = { root: hostRoot, kernels, searchOrder: { entries: [], sources: [], isDefault: true }, unreadable, problems };
   const reading = readExternal(found, opts, unreadable);
   const weak = Promise.all(kernels.map((k) => scanWeak(k, problems)));
-  const order = readSearchOrder(hostRoot);
+  const order = readSearchOrder(hostRoot, problems);
   const caller = beforeFiles?.(tree);
   // One handler on all of them now, so that none rejects unhandled while the walk below runs.
   const rest = Promise.all([reading, weak, order, caller]);

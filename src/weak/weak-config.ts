@@ -1,4 +1,6 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, stat } from "node:fs/promises";
+import { describeInputError } from "../types/errors.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { compareCodeUnits } from "../root/code-unit-order.js";
 
@@ -80,21 +82,49 @@ export function parseSearchLines(text: string): SearchEntry[] {
   return out;
 }
 
-/** depmod's search order for `root` (see SearchOrder). */
-export async function readSearchOrder(root: string): Promise<SearchOrder> {
+/**
+ * The most a depmod.d file may hold. Real ones are a few lines; the bound keeps a file that is not
+ * configuration (or a sparse one) from being read whole.
+ */
+export const MAX_DEPMOD_CONFIG_SIZE = 1 << 20;
+
+/** A configuration file's text, opened without blocking (a FIFO put in its place between the listing and the read) and bounded. */
+async function readConfigText(host: string): Promise<string> {
+  const fh = await open(host, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error("not a regular file");
+    if (st.size > MAX_DEPMOD_CONFIG_SIZE) throw new Error(`${st.size} bytes, more than the ${MAX_DEPMOD_CONFIG_SIZE} a depmod configuration file may have`);
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * depmod's search order for `root` (see SearchOrder). A configuration file that cannot be read is
+ * one line in `problems` (naming it, its `search` lines ignored). A directory named twice keeps its
+ * first place (as searchPriority takes the first match), so repeats cost nothing later.
+ */
+export async function readSearchOrder(root: string, problems: string[] = []): Promise<SearchOrder> {
   const entries: SearchEntry[] = [];
+  const seen = new Set<string>();
   const sources: string[] = [];
   for (const file of await depmodConfigFiles(root)) {
     let text: string;
     try {
-      text = await readFile(file.host, "utf8");
-    } catch {
+      text = await readConfigText(file.host);
+    } catch (err) {
+      problems.push(`${describeInputError(file.host, err)}; its search lines are ignored`);
       continue;
     }
     const found = parseSearchLines(text);
-    if (found.length > 0) {
-      entries.push(...found);
-      sources.push(file.inside);
+    if (found.length > 0) sources.push(file.inside);
+    for (const entry of found) {
+      const key = entry.kind === "dir" ? `dir:${entry.dir}` : "built-in";
+      if (seen.has(key)) continue;
+      seen.add(key);
+      entries.push(entry);
     }
   }
   if (entries.length === 0) return { entries: [...RED_HAT_SEARCH], sources: [], isDefault: true };

@@ -125,6 +125,11 @@ describe("symvers properties", () => {
         junk.forEach((j, k) => lines.splice(k % (lines.length + 1), 0, j));
         const file = join(dir, "prop.symvers");
         writeFileSync(file, lines.join(crlf ? "\r\n" : "\n") + "\n");
+        // With no well-formed line the file is refused as a whole (empty, or no valid line), by one FileError.
+        if (entries.length === 0) {
+          expect(await oracle(readSymvers(file))).toBeNull();
+          return;
+        }
         const table = await readSymvers(file);
         for (const e of entries) {
           expect(table.entries.get(e.symbol)?.crc, e.symbol).toBe(e.crc);

@@ -1,13 +1,13 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, symlink, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, truncate, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkInputPaths } from "../../src/weak/input-paths.js";
 import { CrashInjected } from "../../src/weak/weak-apply.js";
 import { LOCK_NAME } from "../../src/root/lock.js";
 import { runWeakModules } from "../../src/weak/weak-run.js";
-import { parseSearchLines, readSearchOrder, searchPriority } from "../../src/weak/weak-config.js";
+import { MAX_DEPMOD_CONFIG_SIZE, parseSearchLines, readSearchOrder, searchPriority } from "../../src/weak/weak-config.js";
 import {
   addKernel,
   baseArgs,
@@ -72,6 +72,23 @@ describe("depmod search order", () => {
     const order = await readSearchOrder(root);
     expect(order.sources).toEqual(["/lib/depmod.d/00-first.conf", "/etc/depmod.d/search.conf"]);
     expect(order.entries.map((e) => (e.kind === "dir" ? e.dir : "built-in"))).toEqual(["updates", "weak-updates", "built-in"]);
+  });
+
+  it("keeps a directory named again in its first place, and refuses an oversized configuration with one line", async () => {
+    const root = await makeRoot();
+    roots.push(root);
+    await mkdir(path.join(root, "etc/depmod.d"), { recursive: true });
+    // 300 lines of 400 words each (under the size bound): the spread push these were once added with overflowed the stack.
+    const line = `search ${Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? "extra" : "updates")).join(" ")}\n`;
+    await writeFile(path.join(root, "etc/depmod.d/a.conf"), line.repeat(300));
+    const order = await readSearchOrder(root);
+    expect(order.entries.map((e) => (e.kind === "dir" ? e.dir : "built-in"))).toEqual(["extra", "updates"]);
+    await writeFile(path.join(root, "etc/depmod.d/b.conf"), "search weak-updates\n");
+    await truncate(path.join(root, "etc/depmod.d/b.conf"), MAX_DEPMOD_CONFIG_SIZE + 1);
+    const problems: string[] = [];
+    const bounded = await readSearchOrder(root, problems);
+    expect(bounded.sources).toEqual(["/etc/depmod.d/a.conf"]);
+    expect(problems).toEqual([`${path.join(root, "etc/depmod.d/b.conf")}: ${MAX_DEPMOD_CONFIG_SIZE + 1} bytes, more than the ${MAX_DEPMOD_CONFIG_SIZE} a depmod configuration file may have; its search lines are ignored`]);
   });
 });
 
