@@ -38,6 +38,9 @@ const IO_REASONS: Readonly<Record<string, string>> = {
   EISDIR: "is a directory",
   ELOOP: "too many levels of symbolic links",
   ENOTDIR: "not a directory",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
 };
 
 /** Any failure to read `file` as a FileError (a FileError thrown for that read is kept as it is). */
