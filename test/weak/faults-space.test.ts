@@ -6,7 +6,7 @@
  * converges to the exact link set. Real tmpfs mounts: the tests run as root, as CI does.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildBaseRoot, copyRoot, K53, snapshot } from "../../bench/fault-trials.mjs";
@@ -126,6 +126,27 @@ describe("ENOSPC and EROFS on link creation", () => {
     remount(mount, "nr_inodes=1000");
     expect((await runWeak([...baseArgs(root), "--add-modules"], stdin(root))).code).toBe(0);
     expect(snapshot(root)).toEqual({ links: expected, leftovers: [] });
+  });
+
+  it("mkdir -p stopped half-way by the last inodes: the directories it made are removed, nothing else changes", async (context) => {
+    const { root, mount } = await rootWithTmpfs(WEAK53, "size=1m,nr_inodes=1000", () => context.skip());
+    expect((await runWeak([...baseArgs(root), "--add-kernel", K53])).code).toBe(0);
+    const linked = snapshot(root);
+    const inside = `/lib/modules/6.1.0-54-amd64/extra/d1/d2/d3/nv_deep.ko`;
+    mkdirSync(path.dirname(root + inside), { recursive: true });
+    copyRoot(`${root}/lib/modules/6.1.0-54-amd64/extra/g0/nv0_0.ko`, root + inside);
+    // Inodes for d1/ and d2/ only: d3/ fails, before any link.
+    const used = Number(/\d+/.exec(execFileSync("df", ["--output=iused", mount], { encoding: "utf8" }).split("\n")[1]!)![0]);
+    remount(mount, `nr_inodes=${used + 2}`);
+    const r = await runWeak([...baseArgs(root), "--add-modules"], `${root}${inside}\n`);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      `weak-modules: create /lib/modules/${K53}/weak-updates/d1/d2/d3/nv_deep.ko: no space left on device; nothing changed in ${K53}'s weak-updates (this run's changes there were rolled back)\n`,
+    );
+    const after = snapshot(root);
+    expect(after.links.filter((l) => l.startsWith(`${K53} `))).toEqual(linked.links.filter((l) => l.startsWith(`${K53} `)));
+    expect(after.leftovers).toEqual([]);
+    expect(readdirSync(mount).includes("d1")).toBe(false);
   });
 
   it("lib/modules read-only: the lock cannot be taken: one line naming it, exit 1", async (context) => {
