@@ -16,7 +16,7 @@ const work = workDir("faults-kill");
 afterAll(() => removeDir(work));
 
 /** Per mode: kills at system-call points, then one after a random delay. */
-const KINDS = ["syscall", "syscall", "syscall", "delay"] as const;
+const KINDS = ["syscall", "syscall", "delay"] as const;
 /** The re-run may take this much longer than an undisturbed run to break the dead run's lock. */
 const LOCK_BREAK_MS = 3000;
 
