@@ -113,5 +113,5 @@ if (roundRow.rounds > 0) {
   console.log(`| ${roundRow.rounds} | ${roundRow.equal} | ${roundRow.serialAgree} | ${roundRow.allExit0} | ${roundRow.leftovers} | ${ms(roundRow.maxRunMs)} |`);
 }
 console.log(`\nfaults: ${failures.length} failure(s), ${Math.round((performance.now() - started) / 1000)} s, seed ${seed}`);
-for (const f of failures.slice(0, 10)) console.log(JSON.stringify(f));
+for (const f of failures.slice(0, 10)) console.log(JSON.stringify({ ...f, errs: undefined, rerunErr: f.rerunErr?.slice(0, 2000) }));
 process.exit(failures.length > 0 ? 1 : 0);
