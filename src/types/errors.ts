@@ -41,6 +41,9 @@ const IO_REASONS: Readonly<Record<string, string>> = {
   // What opening a socket, or a device without a driver, answers: no bytes to read there either.
   ENXIO: "not a regular file",
   ENODEV: "not a regular file",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
 };
 
 /** Any failure to read `file` as a FileError (a FileError thrown for that read is kept as it is). */

@@ -150,7 +150,8 @@ export async function runWeakModules(opts: WeakRunOptions): Promise<WeakRunResul
     const applied = await applyPlan(tree.root, plan, opts.hooks);
     for (const r of applied) {
       if (r.ok) log(`${r.action.op} ${r.action.link}${r.action.target !== null ? ` -> ${r.action.target}` : ""}`);
-      else errors.push(`${r.action.op} ${r.action.link}: ${r.error}`);
+      // A rolled-back action is accounted for by the one failure that caused the rollback.
+      else if (r.rolledBack !== true) errors.push(`${r.action.op} ${r.action.link}: ${r.error}`);
     }
     const changed = changedKernels({ ...plan, actions: applied.filter((r) => r.ok).map((r) => r.action) });
     let post: PostResult[] = [];
