@@ -178,11 +178,8 @@ async function removeIfSame(file: string, ino: number): Promise<void> {
   }
 }
 
-/** Reasons toFileError leaves as Node's raw message, worded for the lock. */
+/** Reasons toFileError leaves as Node's raw message, worded for the lock (the others are src/types/errors.ts's). */
 const LOCK_REASONS: Readonly<Record<string, string>> = {
-  EROFS: "read-only file system",
-  ENOSPC: "no space left on device",
-  EDQUOT: "disk quota exceeded",
   EPERM: "operation not permitted",
 };
 
