@@ -13,6 +13,7 @@ import { toFileError } from "../types/errors.js";
 
 /** Parsed symvers kept between runs, keyed by the file's stat. */
 export { SymversCache } from "../cache/symvers-cache.js";
+export { chooseCache, type CacheChoice } from "../cache/cache-dir.js";
 /** The kernels to judge against: `--symvers K=FILE`, `--kernel K`, else every kernel with symvers under the root. */
 export { loadKernelTargets, type KernelRequest, type LoadedKernels } from "../load/kernel-targets.js";
 /** Every (module, kernel) verdict, as bitsets with verdicts computed on demand. */

@@ -8,4 +8,5 @@ export type { WeakLinkPlan } from "../weak/weak-plan.js";
 /** `kabi status`: every external module's state on every installed kernel. */
 export { weakStatus, type StatusEntry, type StatusReport, type StatusState } from "../weak/weak-status.js";
 /** The checks a command makes before a run: the root (--basedir) and the cache folder. */
-export { checkRoot, chooseCache, type CacheChoice } from "../weak/root-check.js";
+export { checkRoot } from "../weak/root-check.js";
+export { chooseCache, type CacheChoice } from "../cache/cache-dir.js";

@@ -1,8 +1,8 @@
-import { auditInputExitCode, auditModules, writeAuditJson, writeAuditText } from "../api/audit.js";
+import { auditInputExitCode, auditModules, chooseCache, writeAuditJson, writeAuditText } from "../api/audit.js";
 import { parseSymversOption } from "../api/records.js";
 import type { CliIO } from "./io.js";
 import { UsageError, type CommandSpec } from "./options.js";
-import { commandLine, reportErrors, reportUsageError } from "./report-error.js";
+import { commandLine, reportErrors, reportUsageError, reportWarnings } from "./report-error.js";
 
 /** The message a malformed --symvers value is refused with, or undefined. */
 function symversProblem(value: string): string | undefined {
@@ -52,13 +52,16 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
   const parsed = commandLine(io, AUDIT_SPEC, args);
   if ("exit" in parsed) return parsed.exit;
   if (parsed.operands.length === 0) return reportUsageError(io, AUDIT_SPEC, new UsageError("no module files or directories given"));
+  // An unusable cache folder (KABI_CACHE_DIR under /proc, read-only, a file) is one warning, and the audit runs without the caches.
+  const { cache, warning: cacheWarning } = chooseCache(!parsed.has("no-cache"));
+  if (cacheWarning !== null) reportWarnings(io, AUDIT_SPEC.prefix, [cacheWarning]);
   const input = await auditModules({
     paths: parsed.operands,
     explicit: parsed.values("symvers").map(parseSymversOption),
     releases: parsed.values("kernel"),
     basedir: parsed.value("basedir") ?? "/",
     strictModversions: parsed.has("strict-modversions"),
-    cache: !parsed.has("no-cache"),
+    cache: cache !== false,
   });
   reportErrors(io, AUDIT_SPEC.prefix, [...input.symversProblems.map((p) => `${p.file}:${p.line}: ${p.reason}`), ...input.errors.map((e) => e.message)]);
   // Streamed: verdicts are computed while writing and dropped after.

@@ -54,6 +54,19 @@ describe("kabi audit (built executable)", () => {
     expect(r.code).toBe(clean.code);
   });
 
+  it("an unusable cache folder (KABI_CACHE_DIR under /proc) is one warning, and the audit runs as without the cache", () => {
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [KABI, "audit", "--symvers", `${K53}=${real}`, PROVIDER], {
+      encoding: "utf8",
+      timeout: 20_000,
+      env: { ...process.env, KABI_CACHE_DIR: "/proc/kabi-no-such/cache" },
+    });
+    expect(r.stderr).toBe("kabi audit: warning: cache folder /proc/kabi-no-such/cache: cannot be used (ENOENT (mkdir)); running without the cache\n");
+    expect(r.stdout).toBe(clean.stdout);
+    expect(r.status).toBe(clean.code);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it("refuses a FIFO as --symvers with one line (no wait for a writer), exit 2", () => {
     const fifo = path.join(work, "symvers.fifo");
     expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
