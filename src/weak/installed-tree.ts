@@ -1,6 +1,5 @@
 import type { Dirent } from "node:fs";
-import { constants } from "node:fs";
-import { open, readlink, stat } from "node:fs/promises";
+import { readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { defaultCacheDir } from "../cache/record-cache.js";
 import { describeInputError } from "../types/errors.js";
@@ -8,6 +7,7 @@ import { moduleNameFromFile } from "../root/module-file.js";
 import { looksLikeModuleFile } from "../types/compression.js";
 import { walkSorted } from "../root/walk.js";
 import { compareCodeUnits } from "../root/code-unit-order.js";
+import { readSmallFile } from "../root/small-file.js";
 import type { ModuleRecord } from "../types/module-record.js";
 import type { KnownRecords } from "../load/known-records.js";
 import { readModules } from "../load/read-many.js";
@@ -370,30 +370,18 @@ export async function scanKernelFiles(k: TreeKernel, names?: ReadonlySet<string>
 const MAX_BUILTIN_BYTES = 16 * 1024 * 1024;
 
 /**
- * A kernel's modules.builtin text, "" when it has none. Opened without blocking and checked to be
- * a regular file of sane size first: a FIFO of that name must not hang the run, and a device or a
- * huge file must not be read; such an entry is one line in `problems` and counts as no list.
+ * A kernel's modules.builtin text, "" when it has none. Only a regular file of sane size is read
+ * (readSmallFile: a FIFO of that name must not hang the run, a device or a huge file must not be
+ * read); such an entry is one line in `problems` and counts as no list.
  */
 async function readBuiltinList(host: string | null, problems?: string[]): Promise<string> {
   if (host === null) return "";
-  let fh;
   try {
-    fh = await open(host, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return "";
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile() || st.size > MAX_BUILTIN_BYTES) {
-      problems?.push(`${host}: ${st.isFile() ? `larger than ${MAX_BUILTIN_BYTES} bytes` : "not a regular file"}; ignored`);
-      return "";
-    }
-    return await fh.readFile("utf8");
+    return await readSmallFile(host, MAX_BUILTIN_BYTES, "a modules.builtin");
   } catch (err) {
-    problems?.push(describeInputError(host, err));
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR") problems?.push(`${describeInputError(host, err)}; ignored`);
     return "";
-  } finally {
-    await fh.close();
   }
 }
 

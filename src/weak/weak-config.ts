@@ -1,8 +1,8 @@
-import { constants } from "node:fs";
-import { open, readdir, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { describeInputError } from "../types/errors.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { compareCodeUnits } from "../root/code-unit-order.js";
+import { readSmallFile } from "../root/small-file.js";
 
 /** One entry of depmod's search order: a subdirectory of /lib/modules/<K>, or the `built-in` keyword. */
 export type SearchEntry = { kind: "dir"; dir: string } | { kind: "built-in" };
@@ -88,19 +88,6 @@ export function parseSearchLines(text: string): SearchEntry[] {
  */
 export const MAX_DEPMOD_CONFIG_SIZE = 1 << 20;
 
-/** A configuration file's text, opened without blocking (a FIFO put in its place between the listing and the read) and bounded. */
-async function readConfigText(host: string): Promise<string> {
-  const fh = await open(host, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new Error("not a regular file");
-    if (st.size > MAX_DEPMOD_CONFIG_SIZE) throw new Error(`${st.size} bytes, more than the ${MAX_DEPMOD_CONFIG_SIZE} a depmod configuration file may have`);
-    return await fh.readFile("utf8");
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * depmod's search order for `root` (see SearchOrder). A configuration file that cannot be read is
  * one line in `problems` (naming it, its `search` lines ignored). A directory named twice keeps its
@@ -113,7 +100,7 @@ export async function readSearchOrder(root: string, problems: string[] = []): Pr
   for (const file of await depmodConfigFiles(root)) {
     let text: string;
     try {
-      text = await readConfigText(file.host);
+      text = await readSmallFile(file.host, MAX_DEPMOD_CONFIG_SIZE, "a depmod configuration file");
     } catch (err) {
       problems.push(`${describeInputError(file.host, err)}; its search lines are ignored`);
       continue;
