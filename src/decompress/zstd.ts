@@ -46,6 +46,8 @@ export function loadZstdCodec(): Codec {
             const dst = Buffer.allocUnsafe(outSize);
             const [hint, produced, consumed] = dctx.decompressStream(dst, src);
             if (produced > 0) sink.push(dst.subarray(0, produced));
+            // libzstd always moves when it has input and room; a call that does neither would loop for ever.
+            if (produced === 0 && consumed === 0 && src.length > 0) throw new DecodeError("corrupt zstd stream (the decoder made no progress)");
             src = src.subarray(consumed);
             inFrame = hint !== 0;
             // Done with this chunk when it is consumed and the decoder has nothing more to flush
