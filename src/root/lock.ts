@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { link, lstat, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { FileError, toFileError } from "../types/errors.js";
+import { processExists, removeDeadTemps } from "./replace-file.js";
 import { resolveInRoot } from "./resolve-in-root.js";
 
 /** The lock file's name, in the root's /lib/modules (which every root we work on has). */
@@ -78,12 +79,7 @@ async function hasProc(): Promise<boolean> {
 
 /** Whether the process that wrote `h` is still running (a pid alone, from an older kabi, is checked by pid only). */
 async function alive(h: Holder): Promise<boolean> {
-  if (!Number.isInteger(h.pid) || h.pid <= 0) return false;
-  try {
-    process.kill(h.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
+  if (!processExists(h.pid)) return false;
   if (h.start === "") return true;
   const now = await startTime(h.pid);
   return now === null ? false : now === "" || now === h.start;
@@ -197,21 +193,8 @@ function lockError(file: string, err: unknown): FileError {
  * killed between writing one and removing it: only those of dead pids, and only by the lock's
  * holder, so a re-run after a crash leaves nothing behind.
  */
-async function removeLeftovers(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  const pattern = new RegExp(`^${LOCK_NAME.replace(/\./g, "\\.")}(?:\\.break)?\\.(\\d+)\\.[0-9a-f]+\\.(?:tmp|stale)$`);
-  for (const name of names) {
-    const m = pattern.exec(name);
-    if (m === null) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || (await alive({ pid, start: "", ino: 0 }))) continue;
-    await unlink(path.join(dir, name)).catch(() => undefined);
-  }
+function removeLeftovers(file: string, breaker: string): void {
+  for (const f of [file, breaker]) removeDeadTemps(f, ["tmp", "stale"]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -247,7 +230,7 @@ export async function acquireLock(root: string, options: LockOptions = {}): Prom
     await checkPlainEntry(file);
     const ino = await tryTake(file, content);
     if (ino !== null) {
-      await removeLeftovers(dir);
+      removeLeftovers(file, breaker);
       return {
         path: file,
         release: async () => {

@@ -2,10 +2,15 @@ import { randomBytes } from "node:crypto";
 import { accessSync, constants, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-/** A temporary file's name after `<file>.`: the writer's pid and a random part. */
-const TEMP_SUFFIX = /^(\d+)\.[0-9a-f]{12}\.tmp$/;
+/**
+ * The temporary names made next to `<file>` (by replaceFile, and by the lock): `<file>.` then the
+ * maker's pid, a random part and an ending.
+ */
+const TEMP_NAME = /^(\d+)\.[0-9a-f]{12}\.([a-z]+)$/;
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (one we may not signal exists too). */
+export function processExists(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -15,11 +20,12 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Removes the temporary files of `file` whose writer is gone: a writer killed between its write
- * and its rename (kill -9, power loss) leaves one, which nothing else would ever remove, so each
- * crash would leave one more. A live writer's temporary file is left to it.
+ * Removes the temporary files of `file` (names `<file>.<pid>.<random>.<ending>`, an ending of
+ * `endings`) whose maker is gone: one killed between its write and its rename (kill -9, power loss)
+ * leaves one, which nothing else would ever remove, so each crash would leave one more. A live
+ * maker's temporary file is left to it.
  */
-function removeDeadTemps(file: string): void {
+export function removeDeadTemps(file: string, endings: readonly string[] = ["tmp"]): void {
   const dir = dirname(file);
   const prefix = `${basename(file)}.`;
   let names: string[];
@@ -30,10 +36,10 @@ function removeDeadTemps(file: string): void {
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const m = TEMP_SUFFIX.exec(name.slice(prefix.length));
-    if (m === null) continue;
+    const m = TEMP_NAME.exec(name.slice(prefix.length));
+    if (m === null || !endings.includes(m[2]!)) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || alive(pid)) continue;
+    if (pid === process.pid || processExists(pid)) continue;
     try {
       unlinkSync(join(dir, name));
     } catch {
