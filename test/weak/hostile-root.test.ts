@@ -583,7 +583,9 @@ describe.runIf(runsWith(existsSync(WEAK_BIN) && existsSync(KABI_BIN)))("hostile 
     for (const d of [root, path.dirname(root)]) await chmod(d, 0o755).catch(() => undefined);
     spawnSync("chmod", ["-R", "a+rX", root]);
     const asNobody = (bin: string, a: string[], stdin = ""): Run => {
-      const r = spawnSync(setpriv!, ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, bin, ...a], {
+      // Only CAP_DAC_READ_SEARCH is kept: the checkout (and its node_modules) may lie in a folder only
+      // root can enter (a clone in `mktemp -d`), while every write still meets the user's own rights.
+      const r = spawnSync(setpriv!, ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", process.execPath, bin, ...a], {
         cwd: canary,
         input: stdin,
         encoding: "utf8",
