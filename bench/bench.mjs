@@ -12,7 +12,7 @@
 //          (DIR/dist), interleaved with this build's in the same measurement, and prints a table
 //          of this build against that one (before/after a change, same run, same machine state).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,7 +33,9 @@ const JSON_OUT = jsonArg >= 0 ? argv[jsonArg + 1] : undefined;
 const casesArg = argv.indexOf("--cases");
 const ONLY = casesArg >= 0 ? new Set(argv[casesArg + 1].split(",")) : undefined;
 const UPDATE_RESULTS = argv.includes("--update-results");
-if (UPDATE_RESULTS && (CI || ONLY)) throw new Error("--update-results needs a full run of every case (no --ci, no --cases)");
+// The DKMS transaction has its own block in results.md, so that it alone can be re-run and recorded.
+const DKMS_ONLY = ONLY !== undefined && ONLY.size === 1 && ONLY.has("dkms-transaction");
+if (UPDATE_RESULTS && (CI || (ONLY && !DKMS_ONLY))) throw new Error("--update-results needs a full run of every case, or --cases dkms-transaction alone (no --ci)");
 const RESULTS = join(REPO, "bench/results.md");
 const CI_MODULES = 300;
 const againstArg = argv.indexOf("--against");
@@ -296,6 +298,132 @@ async function weakCase(inputs) {
   rows[rows.length - 2].absolute = { limit: 1, value: add.wall };
 }
 
+/** The external modules of the DKMS transaction: one package's worth of the fixture modules (fixtures/modules/README.md). */
+const DKMS_MODULES = ["kabi_provider", "kabi_consumer", "kabi_gpl_twin", "kabi_proprietary", "kabi_no_import_ns"];
+
+/**
+ * A module tree for the DKMS root, as hard links to `files` (kernel/<path in the tree>, or
+ * kernel/copyN/ for files from elsewhere). Hard links, not symlinks: through a symlinked
+ * lib/modules/K, dkms's updates/dkms/ and `depmod -a`'s index files would land in the corpus
+ * cache, and kabi, which resolves the absolute symlink inside the root, would not see the kernel
+ * at all; a symlinked kernel/ is not listed by kabi (it follows no symlinked directory) while
+ * depmod reads through it, so the two sides would not see the same tree.
+ */
+function hardLinkTree(kdir, modulesDir, files) {
+  files.forEach((f, i) => {
+    const rel = relative(modulesDir, f);
+    place(f, join(kdir, rel.startsWith("..") ? `kernel/copy${Math.floor(i / 100)}/${i}-${basename(f)}` : rel));
+  });
+  // The files depmod reads besides the modules (Debian's linux-image packages ship them).
+  for (const name of ["modules.order", "modules.builtin", "modules.builtin.modinfo"]) if (existsSync(join(modulesDir, name))) place(join(modulesDir, name), join(kdir, name));
+}
+
+/** Every link under the root's weak-updates/ folders, as "link -> target" lines, sorted. */
+function weakLinks(root) {
+  const out = [];
+  const modules = join(root, "lib/modules");
+  for (const k of readdirSync(modules)) {
+    const walk = (d) => {
+      if (!existsSync(d)) return;
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isSymbolicLink()) out.push(`${relative(root, p)} -> ${readlinkSync(p)}`);
+      }
+    };
+    walk(join(modules, k, "weak-updates"));
+  }
+  return out.sort();
+}
+
+/**
+ * What one `dkms install` of a package of 5 modules costs. The root holds 6 installed kernels:
+ * two with a full module tree (the corpus's 6.1 .ko and 6.12 .ko.xz trees; ~300 modules each
+ * with --ci), four with their symvers and 20 modules; the 5 fixture modules are installed in
+ * updates/dkms/ of the 6.1 tree's kernel, as dkms does. kabi: `weak-modules --no-initramfs
+ * --add-modules` with the 5 paths on standard input (what dkms pipes to it), with its own depmod
+ * runs (`depmod -a -b ROOT -- K` for each kernel whose links changed; the depmod on PATH), the
+ * cache warm from a first untimed run. The reference: `depmod -a -b ROOT K` for the 6 kernels,
+ * what Red Hat's weak-modules (and dkms) runs at least once per kernel. Each kabi run starts from
+ * the state before the transaction (every weak-updates/ removed, untimed), so every repetition
+ * makes the same links and runs the same depmod; the reference then runs on the root as the
+ * transaction leaves it. A last untimed run checks that it did the same work as the first.
+ */
+async function dkmsCase(inputs) {
+  if (!existsSync(WEAK)) {
+    rows.push({ name: "dkms-transaction: not built (dist/src/cli/weak-modules.js missing)", skipped: true, block: "dkms" });
+    return;
+  }
+  const full = [inputs.t61, inputs.t612].filter((t) => t !== undefined);
+  const buildK = inputs.t61.release;
+  const fixtureDir = join(REPO, "fixtures/modules", buildK);
+  if (!existsSync(fixtureDir)) throw new Error(`no fixture modules for ${buildK} (fixtures/modules/${buildK})`);
+  // The four kernels with only symvers and a few modules: the corpus's plain 6.1 amd64 kernels
+  // first (some share the build kernel's module_layout, some do not), then whatever symvers there are.
+  const plain = (r) => /^6\.1\.0-\d+-amd64$/.test(r);
+  const others = inputs.symvers
+    .filter((s) => !full.some((t) => t.release === s.release))
+    .sort((a, b) => Number(plain(b.release)) - Number(plain(a.release)) || (a.release < b.release ? -1 : 1))
+    .slice(0, 6 - full.length);
+  const root = join(WORK, "root-dkms");
+  const kdirOf = (k) => join(root, "lib/modules", k);
+  const placeSymvers = (release, file) =>
+    place(file, file.endsWith(".gz") ? join(root, "boot", `symvers-${release}.gz`) : join(root, "usr/src", `linux-headers-${release}`, "Module.symvers"));
+  for (const t of full) {
+    hardLinkTree(kdirOf(t.release), t.modulesDir, t.files ?? listModules(t.modulesDir));
+    placeSymvers(t.release, t.symvers);
+  }
+  const few = spreadPick(inputs.t61.files ?? listModules(inputs.t61.modulesDir), 20);
+  for (const k of others) {
+    hardLinkTree(kdirOf(k.release), inputs.t61.modulesDir, few);
+    placeSymvers(k.release, k.file);
+  }
+  const kernels = [...full.map((t) => t.release), ...others.map((k) => k.release)];
+  const externals = DKMS_MODULES.map((m) => {
+    const to = join(kdirOf(buildK), "updates/dkms", `${m}.ko`);
+    place(join(fixtureDir, `${m}.ko`), to);
+    return to;
+  });
+  const stdin = externals.join("\n") + "\n";
+  const weakCmd = ["node", WEAK, "--basedir", root, "--no-initramfs", "--add-modules"];
+  const resetWeak = () => {
+    for (const k of kernels) rmSync(join(kdirOf(k), "weak-updates"), { recursive: true, force: true });
+  };
+  // The transaction's work, as --json reports it: the links made and the depmod runs.
+  const transaction = () => {
+    resetWeak();
+    const report = JSON.parse(execFileSync("node", [...weakCmd.slice(1, -1), "--json", "--add-modules"], { env: BASE_ENV, input: stdin, encoding: "utf8" }));
+    if (report.errors.length > 0 || report.post.some((p) => !p.ok)) throw new Error(`weak-modules --add-modules failed: ${JSON.stringify([...report.errors, ...report.post.filter((p) => !p.ok)])}`);
+    return { links: weakLinks(root), post: report.post.map((p) => p.command.join(" ")) };
+  };
+  const first = transaction(); // warms the cache
+  // Runs all six as one timed command, one after the other, as a per-kernel loop does.
+  const refCmd = ["bash", "-c", kernels.map((k) => ["depmod", "-a", "-b", root, k].map(q).join(" ")).join(" && ")];
+  const [add, ref] = await measure([
+    { cmd: weakCmd, stdin, before: resetWeak, ok: [0], shownCmd: `printf '%s\\n' <the ${externals.length} paths in updates/dkms/> | ${shown(weakCmd)}` },
+    { cmd: refCmd, ok: [0], shownCmd: `for K in ${kernels.join(" ")}; do depmod -a -b ${q(root.replaceAll(WORK, "$W"))} $K; done` },
+  ]);
+  // A repeat measured the same work: the measured runs left the first run's links, and a run
+  // from the same start makes them again with the same depmod runs.
+  const measuredLinks = weakLinks(root);
+  const last = transaction();
+  for (const [what, a, b] of [
+    ["links after the measured runs", first.links, measuredLinks],
+    ["links of a repeat", first.links, last.links],
+    ["depmod runs of a repeat", first.post, last.post],
+  ])
+    if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`dkms-transaction did not converge: ${what} differ from the first run's\n${a.join("\n")}\n---\n${b.join("\n")}`);
+  const perKernel = kernels.map((k) => `${k}: ${first.links.filter((l) => l.startsWith(`lib/modules/${k}/`)).length}`);
+  const depmods = first.post.map((c) => c.replaceAll(WORK, "$W").replace(/^\S*\/depmod /, "depmod "));
+  const note =
+    `${externals.length} modules (${DKMS_MODULES.join(", ")}) in ${buildK}'s updates/dkms/; kernels ${kernels.join(", ")} ` +
+    `(${full.map((t) => `${t.release}: ${t.count} modules`).join(", ")}; the others ${few.length}); links made per kernel: ${perKernel.join(", ")}; ` +
+    `kabi's depmod runs (included in its time): ${depmods.length === 0 ? "none" : depmods.join("; ")}; both sides' trees are hard links to the input files; ` +
+    `peak RSS is the largest process of each side (node, or a depmod it runs)`;
+  row(`dkms-transaction: weak-modules --add-modules (${externals.length} modules, ${kernels.length} kernels, ${full.length} with full trees) vs depmod -a for each kernel`, add, ref, undefined, note);
+  rows[rows.length - 1].block = "dkms";
+}
+
 // ---------------------------------------------------------------------------- main
 
 async function main() {
@@ -327,6 +455,7 @@ async function main() {
     ["case 4", () => t61 && weakCase(inputs)],
     ["case 5", () => t612 && cacheCase("5. .ko.xz tree", inputs.t612, t612)],
     ["case 6", () => t612 && fallbackCase("6. .ko.xz tree", inputs.t612, t612)],
+    ["dkms-transaction", () => inputs.t61 && dkmsCase(inputs)],
   ];
   let failures = 0;
   for (const [name, step] of steps) {
@@ -347,7 +476,8 @@ async function main() {
   if (UPDATE_RESULTS) {
     if (failures > 0) log(`bench/results.md not updated: ${failures} case(s) failed`);
     else {
-      writeResults(RESULTS, { date: new Date().toISOString().slice(0, 10), repeat: REPEAT, build: buildId(), inputs: inputsLine, ...printed, rows, startup });
+      const command = `bench/run ${argv.join(" ")}`;
+      writeResults(RESULTS, { date: new Date().toISOString().slice(0, 10), repeat: REPEAT, build: buildId(), inputs: inputsLine, command, ...printed, rows: rows.filter((r) => r.block === undefined), startup });
       log("bench/results.md updated");
     }
   }
@@ -361,37 +491,37 @@ function print(inputs) {
   lines.push(head);
   lines.push("");
   const tableStart = lines.length;
-  lines.push("| case | kabi s | kabi RSS MB | reference s | ref RSS MB | ratio | target | |");
-  lines.push("|---|---:|---:|---:|---:|---:|---:|---|");
-  for (const r of rows) {
-    if (r.skipped) {
-      lines.push(`| ${r.name} | | | | | | | skipped |`);
-      continue;
-    }
+  const tableHead = ["| case | kabi s | kabi RSS MB | reference s | ref RSS MB | ratio | target | |", "|---|---:|---:|---:|---:|---:|---:|---|"];
+  const rowLine = (r) => {
+    if (r.skipped) return `| ${r.name} | | | | | | | skipped |`;
     const verdict = r.target === undefined ? "" : r.ok ? "ok" : "MISSED";
-    lines.push(`| ${r.name} | ${f(r.kabi.wall)} | ${f(r.kabi.rss, 0)} | ${f(r.ref.wall)} | ${f(r.ref.rss, 0)} | ${f(r.ratio, 3)} | ${r.target === undefined ? "" : "≤ " + r.target} | ${verdict} |`);
-  }
+    return `| ${r.name} | ${f(r.kabi.wall)} | ${f(r.kabi.rss, 0)} | ${f(r.ref.wall)} | ${f(r.ref.rss, 0)} | ${f(r.ratio, 3)} | ${r.target === undefined ? "" : "≤ " + r.target} | ${verdict} |`;
+  };
+  lines.push(...tableHead, ...rows.map(rowLine));
   const rss612 = rows.find((r) => r.name.startsWith("2."));
   lines.push("");
   if (rss612) lines.push(`- peak RSS, case 2 (kabi): ${f(rss612.kabi.rss, 0)} MB (target < 256 MB)${rss612.kabi.rss < 256 ? "" : " MISSED"}`);
   const add = rows.find((r) => r.absolute);
   if (add) lines.push(`- weak-modules --add-modules wall: ${f(add.absolute.value)} s (target < ${add.absolute.limit} s)${add.absolute.value < add.absolute.limit ? "" : " MISSED"}`);
-  lines.push(`- machine speed (a shared VM drifts): \`node -e 0\` took ${f(startup.before, 3)} s before the first case and ${f(startup.after, 3)} s after the last (median)`);
-  const table = lines.slice(tableStart);
+  const speed = `- machine speed (a shared VM drifts): \`node -e 0\` took ${f(startup.before, 3)} s before the first case and ${f(startup.after, 3)} s after the last (median)`;
+  lines.push(speed);
+  // results.md: the suite's table, and the DKMS transaction's rows in their own block.
+  const suite = rows.filter((r) => r.block === undefined);
+  const dkmsRows = rows.filter((r) => r.block === "dkms");
+  const table = [...tableHead, ...suite.map(rowLine), ...lines.slice(tableStart + tableHead.length + rows.length)];
   lines.push("\ncommands ($W = the bench's temporary folder, $CORPUS = the corpus cache; kabi runs with KABI_CACHE_DIR=$W/cache unless said):");
   // The same, as Markdown for bench/results.md.
-  const commands = ["Commands (`$W` is the bench's temporary folder, `$CORPUS` the corpus cache; kabi runs with `KABI_CACHE_DIR=$W/cache` unless said):", ""];
+  const commandsHead = ["Commands (`$W` is the bench's temporary folder, `$CORPUS` the corpus cache; kabi runs with `KABI_CACHE_DIR=$W/cache` unless said):", ""];
+  const commandLines = (r) => (r.skipped ? [] : [`- ${r.name}`, `  - kabi: \`${r.kabi.cmdText}\``, `  - reference: \`${r.ref.cmdText}\``, ...(r.note ? [`  - (${r.note})`] : [])]);
   for (const r of rows) {
     if (r.skipped) continue;
     lines.push(`- ${r.name}`);
     lines.push(`    kabi:      ${r.kabi.cmdText}`);
     lines.push(`    reference: ${r.ref.cmdText}`);
     if (r.note) lines.push(`    (${r.note})`);
-    commands.push(`- ${r.name}`);
-    commands.push(`  - kabi: \`${r.kabi.cmdText}\``);
-    commands.push(`  - reference: \`${r.ref.cmdText}\``);
-    if (r.note) commands.push(`  - (${r.note})`);
   }
+  const commands = [...commandsHead, ...suite.flatMap(commandLines)];
+  const dkms = dkmsRows.length === 0 ? undefined : { table: [...tableHead, ...dkmsRows.map(rowLine), "", speed], commands: [...commandsHead, ...dkmsRows.flatMap(commandLines)] };
   if (AGAINST !== undefined && againstRows.length > 0) {
     lines.push(`\nthis build against ${AGAINST} (same runs, interleaved; ratio = this / that):`);
     lines.push("| command | this s | that s | ratio | this RSS MB | that RSS MB |");
@@ -402,7 +532,8 @@ function print(inputs) {
     }
   }
   process.stdout.write(lines.join("\n") + "\n");
-  return { table, commands };
+  // A run of the DKMS case alone writes only its block.
+  return DKMS_ONLY ? { dkms } : { table, commands, dkms };
 }
 
 /** The commit measured: HEAD's short hash, with "-dirty" when the code it builds from has uncommitted changes. */

@@ -4,6 +4,8 @@
 // - the latest run: its table, its summary lines, its inputs and every command it measured;
 // - the history: one row per full run written (date, build, machine speed, each case's ratio,
 //   the add-modules wall time), oldest first, the latest run's row last.
+// - the DKMS transaction (bench.mjs's dkmsCase): its table, inputs and commands, written by a full
+//   run or by `--cases dkms-transaction` alone; its section is added at the end when missing.
 // Everything outside the markers is kept as it is. test/bench/results-table.test.ts checks that
 // the latest block is one whole, self-consistent run and that the history's last row is its.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,6 +14,19 @@ export const LATEST_START = "<!-- bench-latest:start -->";
 export const LATEST_END = "<!-- bench-latest:end -->";
 export const HISTORY_START = "<!-- bench-history:start -->";
 export const HISTORY_END = "<!-- bench-history:end -->";
+export const DKMS_START = "<!-- bench-dkms:start -->";
+export const DKMS_END = "<!-- bench-dkms:end -->";
+
+const DKMS_SECTION = `## DKMS transaction
+
+What one \`dkms install\` of a package of 5 modules costs with kabi's \`weak-modules --add-modules\`
+(its own \`depmod -a\` runs included) on a root with 6 installed kernels, against the \`depmod -a\` per
+kernel that Red Hat's weak-modules and dkms run (bench.mjs, \`dkmsCase\`). Not part of the history's
+columns; a run of this case alone (\`--cases dkms-transaction --update-results\`) rewrites only this block.
+
+${DKMS_START}
+${DKMS_END}
+`;
 
 /** The history's columns: the row-name prefix bench.mjs gives each case, and the column's title. */
 export const CASE_COLUMNS = [
@@ -52,10 +67,29 @@ ${HISTORY_END}
 `;
 
 /**
- * The text of results.md after a full run: `run` = { date, repeat, build, inputs, table (lines),
- * commands (lines), rows (bench.mjs rows), startup: { before, after } }.
+ * The text of results.md after a run: `run` = { date, repeat, build, inputs, command, table (lines),
+ * commands (lines), rows (bench.mjs rows of the suite), startup: { before, after }, dkms: { table,
+ * commands } }. Without `table` (the DKMS case alone) only the DKMS block is written; without
+ * `dkms` it is left as it is.
  */
 export function updatedResults(text, run) {
+  if (run.table !== undefined) text = updatedSuite(text, run);
+  if (run.dkms === undefined) return text;
+  if (!text.includes(DKMS_START)) text = `${text.trimEnd()}\n\n${DKMS_SECTION}`;
+  const block = [
+    DKMS_START,
+    `<!-- written by ${run.command} on ${run.date}; ${run.repeat} run(s) each; build ${run.build} -->`,
+    "",
+    ...run.dkms.table,
+    `- inputs: ${run.inputs}`,
+    "",
+    ...run.dkms.commands,
+    DKMS_END,
+  ].join("\n");
+  return replaceBlock(text, DKMS_START, DKMS_END, block);
+}
+
+function updatedSuite(text, run) {
   const latest = [
     LATEST_START,
     `<!-- written by bench/bench.mjs --update-results on ${run.date}; ${run.repeat} run(s) each; build ${run.build} -->`,

@@ -5,6 +5,7 @@
  * self-consistent: every case of the suite has a row and its commands, each ratio is its kabi time
  * over its reference time, each verdict follows from its ratio and target, and the history's last
  * row is this run's. A hand edit of one number, or a table from a partial run, fails here.
+ * The DKMS transaction (issue 15) has its own block, bench-dkms, checked the same way.
  * Deliberately independent of bench/results.mjs: it reads the file as a reader would.
  */
 import { readFileSync } from "node:fs";
@@ -48,8 +49,8 @@ function block(text: string, name: string): string {
 
 const cells = (line: string): string[] => line.split("|").slice(1, -1).map((s) => s.trim());
 
-function rows(latest: string): Row[] {
-  return latest
+function rows(block: string): Row[] {
+  return block
     .split("\n")
     .filter((l) => l.startsWith("| ") && !l.startsWith("| case ") && !l.startsWith("|---"))
     .map((l) => {
@@ -58,6 +59,27 @@ function rows(latest: string): Row[] {
       const target = c[6] === "" ? undefined : Number(c[6].replace(/^≤\s*/, ""));
       return { name: c[0], kabi: Number(c[1]), ref: Number(c[3]), ratio: Number(c[5]), target, verdict: c[7] };
     });
+}
+
+/** Each ratio is its kabi time over its reference time (to the printed rounding), each verdict follows from it. */
+function expectConsistent(r: Row): void {
+  for (const v of [r.kabi, r.ref, r.ratio]) expect(Number.isFinite(v) && v > 0, r.name).toBe(true);
+  // The times are printed to 0.01 s: the ratio of the printed times may differ by that rounding.
+  const lo = (r.kabi - 0.005) / (r.ref + 0.005);
+  const hi = (r.kabi + 0.005) / (r.ref - 0.005);
+  expect(r.ratio, r.name).toBeGreaterThanOrEqual(lo - 0.0005);
+  expect(r.ratio, r.name).toBeLessThanOrEqual(hi + 0.0005);
+  if (r.target === undefined) expect(r.verdict, r.name).toBe("");
+  else expect(r.verdict, r.name).toBe(r.ratio <= r.target ? "ok" : "MISSED");
+}
+
+/** The kabi and reference commands listed under a row's name. */
+function expectCommands(block: string, r: Row): void {
+  const at = block.indexOf(`\n- ${r.name}\n`);
+  expect(at, `commands of ${r.name}`).toBeGreaterThan(0);
+  const [, kabi, ref] = block.slice(at + 1).split("\n");
+  expect(kabi, r.name).toMatch(/^ {2}- kabi: `.*(kabi|weak-modules)\.js .+`$/);
+  expect(ref, r.name).toMatch(/^ {2}- reference: `.+`$/);
 }
 
 describe("bench/results.md", () => {
@@ -78,16 +100,7 @@ describe("bench/results.md", () => {
   });
 
   it("gives each ratio as kabi over reference, and each verdict from ratio and target", () => {
-    for (const r of rows(latest)) {
-      for (const v of [r.kabi, r.ref, r.ratio]) expect(Number.isFinite(v) && v > 0, r.name).toBe(true);
-      // The times are printed to 0.01 s: the ratio of the printed times may differ by that rounding.
-      const lo = (r.kabi - 0.005) / (r.ref + 0.005);
-      const hi = (r.kabi + 0.005) / (r.ref - 0.005);
-      expect(r.ratio, r.name).toBeGreaterThanOrEqual(lo - 0.0005);
-      expect(r.ratio, r.name).toBeLessThanOrEqual(hi + 0.0005);
-      if (r.target === undefined) expect(r.verdict, r.name).toBe("");
-      else expect(r.verdict, r.name).toBe(r.ratio <= r.target ? "ok" : "MISSED");
-    }
+    for (const r of rows(latest)) expectConsistent(r);
   });
 
   it("follows the table with the case-2 memory, the add-modules wall time, the machine's speed and the inputs", () => {
@@ -102,13 +115,7 @@ describe("bench/results.md", () => {
   });
 
   it("lists the commands of every case: kabi's and the reference's", () => {
-    for (const r of rows(latest)) {
-      const at = latest.indexOf(`\n- ${r.name}\n`);
-      expect(at, `commands of ${r.name}`).toBeGreaterThan(0);
-      const [, kabi, ref] = latest.slice(at + 1).split("\n");
-      expect(kabi, r.name).toMatch(/^ {2}- kabi: `.*(kabi|weak-modules)\.js .+`$/);
-      expect(ref, r.name).toMatch(/^ {2}- reference: `.+`$/);
-    }
+    for (const r of rows(latest)) expectCommands(latest, r);
   });
 
   it("ends the history with the latest run's row: same date, build, machine speed and ratios", () => {
@@ -139,5 +146,34 @@ describe("bench/results.md", () => {
     });
     const wall = /- weak-modules --add-modules wall: ([\d.]+) s/.exec(latest)!;
     expect(last[3 + CASES.length]).toBe(wall[1]);
+  });
+});
+
+describe("bench/results.md, the DKMS transaction", () => {
+  const dkms = block(readFileSync(RESULTS, "utf8"), "dkms");
+
+  it("says it was written by the bench, with the command, the date, the repetitions and the build", () => {
+    expect(dkms).toMatch(/<!-- written by bench\/run .*--update-results.* on \d{4}-\d{2}-\d{2}; \d+ run\(s\) each; build [0-9a-f]{7,}(?:-dirty)? -->/);
+  });
+
+  it("has the one transaction row, of the size issue 15 asks, from the full corpus", () => {
+    const [r, ...more] = rows(dkms);
+    expect(more).toHaveLength(0);
+    expect(r!.name).toMatch(/^dkms-transaction: weak-modules --add-modules \(5 modules, 6 kernels, 2 with full trees\) vs depmod -a for each kernel$/);
+    expect(dkms).not.toMatch(/FAILED|skipped/);
+    expect(dkms).toMatch(/- inputs: corpus .*; xz backend: .*; cores: \d+/);
+    // The two full trees are the corpus's, not --ci's 300-module ones.
+    const trees = /\(([^:]+): (\d+) modules, ([^:]+): (\d+) modules; the others (\d+)\)/.exec(dkms);
+    expect(trees, "the trees' sizes in the note").not.toBeNull();
+    expect(Number(trees![2])).toBeGreaterThan(1000);
+    expect(Number(trees![4])).toBeGreaterThan(1000);
+  });
+
+  it("gives the ratio as kabi over reference, the machine's speed and the commands, with the depmod kabi ran", () => {
+    const [r] = rows(dkms);
+    expectConsistent(r!);
+    expectCommands(dkms, r!);
+    expect(dkms).toMatch(/- machine speed .*`node -e 0` took [\d.]+ s before the first case and [\d.]+ s after the last/);
+    expect(dkms).toMatch(/kabi's depmod runs \(included in its time\): (none|depmod -a -b \S+ -- \S+(; depmod -a -b \S+ -- \S+)*);/);
   });
 });
