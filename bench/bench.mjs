@@ -2,12 +2,13 @@
 // kabi benchmark suite: each case measured side by side with its reference in the same run
 // (runs interleaved, median of N), printing wall-time ratios and peak RSS. Driven by bench/run.
 //
-// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...] [--json FILE] [--update-results]
+// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...,dkms-transaction] [--json FILE] [--update-results]
 //   --ci   reduced: ~300 modules per tree (from the corpus cache when present, else synthesized
 //          from the committed fixtures), one repetition; checks that every case runs.
 //   --update-results  writes the run into bench/results.md (see bench/results.mjs): its table,
 //          inputs and commands as the latest run, and its ratios as a new row of the history. A
-//          full run of every case only; nothing is written when a case failed.
+//          full run of every case only, or `--cases dkms-transaction` alone, which writes only
+//          that case's own block; nothing is written when a case failed.
 //   --against DIR  also runs every kabi and weak-modules command with another checkout's build
 //          (DIR/dist), interleaved with this build's in the same measurement, and prints a table
 //          of this build against that one (before/after a change, same run, same machine state).
