@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireSystemSandbox, systemSandbox, type SystemSandbox } from "../helpers/system-sandbox.js";
 import { requireUnderCi } from "../helpers/required.js";
-import { DEBIAN_CALLERS, K53, K54, REPO, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, q, requireBuilt, show } from "./hook-sandbox.js";
+import { DEBIAN_CALLERS, dracutRan, K53, K54, REPO, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, q, requireBuilt, show } from "./hook-sandbox.js";
 
 let box: SystemSandbox | undefined;
 afterEach(() => {
@@ -62,6 +62,7 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
     const gone = await b.run(`${DEBIAN_CALLERS}\nimage_postrm ${K54} purge`, { env: SANDBOX_ENV });
     expect(gone.code, show(gone)).toBe(0);
     expect(gone.stderr + gone.stdout, show(gone)).not.toMatch(/kabi/);
+    expect(await dracutRan(b)).toBe("");
   });
 
   it("headers configured after the image: the image's hook reports the missing symvers without failing, the headers' hook then links the kernel", async (ctx) => {
@@ -86,6 +87,7 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
     expect(hdr.code, show(hdr)).toBe(0);
     expect(kabiLines(hdr), show(hdr)).toEqual([]);
     expect(await links(b)).toEqual([TWIN_LINK]);
+    expect(await dracutRan(b)).toBe("");
   });
 
   it("headers without the kernel image: the headers' hook does nothing, quietly", async (ctx) => {

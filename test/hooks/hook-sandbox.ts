@@ -33,6 +33,8 @@ export function q(s: string): string {
  * plus an empty kernel/ (what an installed image brings; the hooks and 50-depmod look for it).
  * K53 holds kabi_gpl_twin.ko, K54 its own kabi_provider and kabi_consumer (incompatible with K53),
  * and both have their symvers at /boot/symvers-K.gz, where weak-modules looks first.
+ * A dracut on PATH records any call: the hooks pass --no-initramfs, so weak-modules must never
+ * run it (on Debian the initramfs is initramfs-tools' business, under kernel-install dracut's plugin's).
  */
 export function installScript(): string {
   const fixtures = path.join(REPO, "fixtures");
@@ -51,6 +53,9 @@ install -m 755 ${q(HOOKS)}/postinst.d/kabi /etc/kernel/postinst.d/kabi
 install -m 755 ${q(HOOKS)}/postrm.d/kabi /etc/kernel/postrm.d/kabi
 install -m 755 ${q(HOOKS)}/header_postinst.d/kabi /etc/kernel/header_postinst.d/kabi
 install -m 755 ${q(HOOKS)}/install.d/45-kabi.install /etc/kernel/install.d/45-kabi.install
+mkdir -p /usr/local/sbin
+printf '#!/bin/sh\\necho "dracut $*" >> /var/tmp/weak-modules-ran-dracut\\n' > /usr/local/sbin/dracut
+chmod 755 /usr/local/sbin/dracut
 `;
 }
 
@@ -64,6 +69,11 @@ for k in ${K53} ${K54}; do
   if [ -d /lib/modules/$k/weak-updates ]; then find /lib/modules/$k/weak-updates -type d -empty; fi
 done | sort
 `;
+
+/** Whether weak-modules ran dracut (the stand-in of installScript) in this sandbox. */
+export async function dracutRan(box: SystemSandbox): Promise<string> {
+  return (await box.check("cat /var/tmp/weak-modules-ran-dracut 2>/dev/null || true")).stdout;
+}
 
 /** Parses LIST_LINKS' output. */
 export function parseLinks(stdout: string): { links: string[]; emptyDirs: string[] } {
