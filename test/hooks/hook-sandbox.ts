@@ -33,7 +33,8 @@ export function q(s: string): string {
  * plus an empty kernel/ (what an installed image brings; the hooks and 50-depmod look for it).
  * K53 holds kabi_gpl_twin.ko, K54 its own kabi_provider and kabi_consumer (incompatible with K53),
  * and both have their symvers at /boot/symvers-K.gz, where weak-modules looks first.
- * A dracut on PATH records any call: the hooks pass --no-initramfs, so weak-modules must never
+ * Each kernel has an initramfs (a dummy /boot/initrd.img-K, so weak-modules would regenerate it)
+ * and a dracut on PATH records any call: the hooks pass --no-initramfs, so weak-modules must never
  * run it (on Debian the initramfs is initramfs-tools' business, under kernel-install dracut's plugin's).
  */
 export function installScript(): string {
@@ -43,6 +44,7 @@ for k in ${K53} ${K54}; do
   rm -rf /lib/modules/$k/extra /lib/modules/$k/updates /lib/modules/$k/weak-updates
   mkdir -p /lib/modules/$k/kernel /lib/modules/$k/extra
   cp ${q(fixtures)}/symvers/$k.symvers.gz /boot/symvers-$k.gz
+  printf 'not a real initramfs\\n' > /boot/initrd.img-$k
 done
 cp ${q(fixtures)}/modules/${K53}/kabi_gpl_twin.ko /lib/modules/${K53}/extra/
 cp ${q(fixtures)}/modules/${K54}/kabi_provider.ko ${q(fixtures)}/modules/${K54}/kabi_consumer.ko /lib/modules/${K54}/extra/
