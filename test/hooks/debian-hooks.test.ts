@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireSystemSandbox, systemSandbox, type SystemSandbox } from "../helpers/system-sandbox.js";
 import { requireUnderCi } from "../helpers/required.js";
-import { DEBIAN_CALLERS, dracutRan, K53, K54, REPO, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, q, requireBuilt, show } from "./hook-sandbox.js";
+import { BIN, DEBIAN_CALLERS, dracutRan, K53, K54, REPO, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, q, requireBuilt, show } from "./hook-sandbox.js";
 
 let box: SystemSandbox | undefined;
 afterEach(() => {
@@ -99,7 +99,7 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
     expect(await links(b)).toEqual([]);
   });
 
-  it("weak-modules missing: each hook says so in one line naming the kernel, and the package script goes on", async (ctx) => {
+  it("weak-modules missing: each hook says so in one line naming the kernel, and the package script goes on; one on PATH is used", async (ctx) => {
     const b = await ready(ctx.skip);
     // Neither at /usr/sbin nor anywhere on PATH.
     await b.check(`rm -f /usr/sbin/weak-modules\n! command -v weak-modules`);
@@ -110,6 +110,13 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
       expect(lines, `${call}\n${show(r)}`).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^kabi: weak-modules not found \\(/usr/sbin/weak-modules\\); weak-updates links of kernel ${K54} not (updated|removed)$`));
     }
+
+    // Not at /usr/sbin but on PATH (an install under another prefix): the hooks find it there.
+    await b.check(`ln -s ${q(BIN)} /usr/local/bin/weak-modules`);
+    const onPath = await b.run(`${DEBIAN_CALLERS}\nimage_postinst ${K54} configure`, { env: SANDBOX_ENV });
+    expect(onPath.code, show(onPath)).toBe(0);
+    expect(kabiLines(onPath), show(onPath)).toEqual([]);
+    expect(await links(b)).toEqual([TWIN_LINK]);
   });
 
   it("weak-modules failing: one line naming kabi, the kernel and the exit status; the kernel package's script still succeeds", async (ctx) => {
