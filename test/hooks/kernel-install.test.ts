@@ -53,7 +53,7 @@ async function dracutSaw(b: SystemSandbox): Promise<string[]> {
 }
 
 describe("kernel-install plugin 45-kabi.install, run by the real kernel-install", () => {
-  it("add links the kernel before the initramfs plugin runs and 50-depmod indexes the link; remove takes the links away", async (ctx) => {
+  it("add links the kernel before the initramfs plugin runs and 50-depmod indexes the link; remove takes the links away; a kernel without modules is left alone", async (ctx) => {
     const b = await ready(ctx.skip);
     // kabi's plugin is picked up from the plugin directories, in order (by file name), before 50-depmod and dracut.
     const plugins = await b.check(`kernel-install --verbose add ${K54} /boot/vmlinuz-${K54}`, { env: SANDBOX_ENV });
@@ -72,6 +72,11 @@ describe("kernel-install plugin 45-kabi.install, run by the real kernel-install"
     expect(await dracutSaw(b)).toEqual([`add ${K54}`, TWIN_LINK, `remove ${K54}`]);
     // The initramfs is dracut's plugin's: weak-modules itself never ran dracut.
     expect(await dracutRan(b)).toBe("");
+
+    // A kernel without a module directory (a unified kernel image, say): nothing to link, quietly.
+    const bare = await b.run(`printf 'x\\n' > /boot/vmlinuz-6.1.0-99-amd64\nkernel-install add 6.1.0-99-amd64 /boot/vmlinuz-6.1.0-99-amd64`, { env: SANDBOX_ENV });
+    expect(bare.code, show(bare)).toBe(0);
+    expect(bare.stderr + bare.stdout, show(bare)).not.toMatch(/kabi|weak-modules/);
   });
 
   it("weak-modules missing or failing: one line naming kabi and the kernel, the installation succeeds and the later plugins still run", async (ctx) => {
