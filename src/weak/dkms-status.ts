@@ -220,12 +220,12 @@ function reasonLine(base: Omit<DkmsStatusLine, "state" | "text" | "arch">, other
   switch (e.state) {
     case "incompatible":
       return { ...common, state: "incompatible", text: `incompatible ${from}: ${partly}${file}: ${shortIncompatibility(e)}`, symbols: e.symbols ?? [], detail: e.detail ?? e.text };
-    case "compatible, not linked":
-      return {
-        ...common,
-        state: "not linked",
-        text: `${linked.length > 0 ? "partly linked" : "compatible, not linked"} ${from}: ${partly}${file} ${e.text === "compatible, not linked" ? "not linked" : e.text} (run: weak-modules --add-kernel ${k})`,
-      };
+    case "compatible, not linked": {
+      const run = `run: weak-modules --add-kernel ${k}`;
+      if (e.text !== "compatible, not linked") return { ...common, state: "not linked", text: `not linked ${from}: ${partly}${file}: ${e.text.replace(/^not linked: /, "")}` };
+      if (linked.length > 0) return { ...common, state: "not linked", text: `partly linked ${from}: ${partly}${file} compatible, not linked (${run})` };
+      return { ...common, state: "not linked", text: `compatible, not linked (build for ${b.build.kernel}; ${run})` };
+    }
     case "shadowed":
       return { ...common, state: "shadowed", text: `not installed-weak ${from}: ${partly}${file} ${e.text}` };
     case "superseded":

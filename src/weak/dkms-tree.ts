@@ -59,12 +59,18 @@ export interface DkmsTree {
   problems: string[];
 }
 
-/** Why `name` cannot stand in a dkms status line, or null: the line format has no quoting. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * The one problem line for an entry of `dir` whose name cannot stand in a dkms status line (the
+ * format has no quoting), or null when it can. A name with a control character is shown quoted
+ * (JSON), so that the line stays one line.
+ */
 async function badName(dir: string, name: string): Promise<string | null> {
-  if (await isUndecodableName(dir, name)) return UNDECODABLE_NAME;
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(name)) return "its name has a control character: left out";
-  if (name.includes(", ") || name.includes(": ")) return "its name would make an ambiguous status line (', ' or ': '): left out";
+  if (await isUndecodableName(dir, name)) return `${path.join(dir, name)}: ${UNDECODABLE_NAME}`;
+  if (CONTROL.test(name)) return `${path.join(dir, JSON.stringify(name))}: its name holds a control character (a newline, a tab, ...); left out`;
+  if (name.includes(", ") || name.includes(": ")) return `${path.join(dir, name)}: its name would make an ambiguous status line (', ' or ': '); left out`;
   return null;
 }
 
@@ -84,8 +90,8 @@ async function subDirs(dir: string, problems: string[], skip: (name: string) => 
   const out: string[] = [];
   for (const e of entries) {
     if (skip(e.name) || !e.isDirectory()) continue;
-    const why = await badName(dir, e.name);
-    if (why !== null) problems.push(`${path.join(dir, e.name)}: ${why}`);
+    const problem = await badName(dir, e.name);
+    if (problem !== null) problems.push(problem);
     else out.push(e.name);
   }
   return out;
@@ -122,9 +128,9 @@ async function readBuild(root: string, moduleDir: string, version: string, kerne
   const files: DkmsBuiltFile[] = [];
   for (const e of entries) {
     if (!e.isFile() || !looksLikeModuleFile(e.name)) continue;
-    const why = await badName(moduleFolder, e.name);
-    if (why !== null) {
-      problems.push(`${path.join(moduleFolder, e.name)}: ${why}`);
+    const problem = await badName(moduleFolder, e.name);
+    if (problem !== null) {
+      problems.push(problem);
       continue;
     }
     const hostPath = path.join(moduleFolder, e.name);
@@ -159,9 +165,9 @@ export async function readDkmsTree(root: string, hostDir: string): Promise<DkmsT
   for (const m of top) {
     // Files at the top (mok.key, mok.pub, dkms_dbversion) are dkms's own, not modules.
     if (!m.isDirectory()) continue;
-    const why = await badName(hostDir, m.name);
-    if (why !== null) {
-      problems.push(`${path.join(hostDir, m.name)}: ${why}`);
+    const problem = await badName(hostDir, m.name);
+    if (problem !== null) {
+      problems.push(problem);
       continue;
     }
     const moduleDir = path.join(hostDir, m.name);
