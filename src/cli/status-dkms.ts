@@ -26,7 +26,8 @@ export function validateDkmsOptions(parsed: ParsedOptions): string | undefined {
 /**
  * Prints the DKMS status of `root` and returns the exit code: 0 when every line is usable,
  * 1 when a DKMS module is incompatible with a kernel or dkms marks it installed where its file is
- * not, 2 when the DKMS tree or part of the root cannot be read.
+ * not, or a weak link is broken (as `kabi status`), 2 when the DKMS tree or part of the root
+ * cannot be read.
  */
 export async function dkmsStatusCommand(parsed: ParsedOptions, root: string, cache: boolean | string, io: CliIO, prefix: string): Promise<number> {
   const treeOption = parsed.value("dkms-tree");
@@ -38,13 +39,14 @@ export async function dkmsStatusCommand(parsed: ParsedOptions, root: string, cac
     reportError(io, prefix, err);
     return ERROR_EXIT;
   }
-  const exit = report.errors.length > 0 ? ERROR_EXIT : report.lines.some((l) => DKMS_FAILING_STATES.has(l.state)) ? 1 : 0;
+  const failing = report.brokenLinks.length > 0 || report.lines.some((l) => DKMS_FAILING_STATES.has(l.state));
+  const exit = report.errors.length > 0 ? ERROR_EXIT : failing ? 1 : 0;
   if (parsed.has("json")) {
     io.out(JSON.stringify(report, null, 2) + "\n");
     return exit;
   }
   reportErrors(io, prefix, report.errors);
-  reportWarnings(io, prefix, report.warnings);
+  reportWarnings(io, prefix, [...report.warnings, ...report.brokenLinks.map((l) => `broken weak link ${l}`)]);
   if (report.lines.length === 0) io.out(`${prefix}: no DKMS modules in ${report.tree}\n`);
   else io.out(report.lines.map((l) => formatDkmsLine(l) + "\n").join(""));
   return exit;

@@ -73,6 +73,8 @@ export interface DkmsStatusReport {
   tree: string;
   kernels: { release: string; symvers: string | null }[];
   lines: DkmsStatusLine[];
+  /** Weak links of the root whose target is gone ("<link> -> <target>"), DKMS's or not: `kabi status` exits 1 for them, and so does --dkms. */
+  brokenLinks: string[];
   /** Parts of the root or the DKMS tree that could not be used: exit 2. */
   errors: string[];
   warnings: string[];
@@ -271,7 +273,8 @@ export async function dkmsStatus(root: string, options: DkmsStatusOptions = {}):
 
   const lines: DkmsStatusLine[] = [];
   for (const mv of tree.versions) lines.push(...(await versionLines(mv, installedKernels, status.entries, finder, inKernelTree)));
-  return { tree: treeDir, kernels: status.kernels, lines: lines.map(inFieldOrder), errors, warnings };
+  const brokenLinks = status.entries.filter((e) => e.state === "broken link").map((e) => `${e.link} -> ${e.path}`);
+  return { tree: treeDir, kernels: status.kernels, lines: lines.map(inFieldOrder), brokenLinks, errors, warnings };
 }
 
 async function versionLines(

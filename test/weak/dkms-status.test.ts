@@ -6,7 +6,7 @@
  *   var/lib/dkms/<m>/kernel-<K>-x86_64 -> <v>/<K>/x86_64     (installed)
  *   lib/modules/<K>/updates/dkms/<file>.ko                   (the installed copy, byte for byte)
  */
-import { appendFile, copyFile, mkdir, rename, symlink, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -55,7 +55,6 @@ async function dkmsBuild(root: string, m: string, v: string, k: string, files: r
 /** `dkms install -k K`: each built file copied to lib/modules/K/updates/dkms/, and the kernel-K-arch link. */
 async function dkmsInstall(root: string, m: string, v: string, k: string, rename: Record<string, string> = {}): Promise<void> {
   const moduleDir = path.join(root, "var/lib/dkms", m, v, k, "x86_64", "module");
-  const { readdir } = await import("node:fs/promises");
   const dest = path.join(root, "lib/modules", k, "updates/dkms");
   await mkdir(dest, { recursive: true });
   for (const f of await readdir(moduleDir)) await copyFile(path.join(moduleDir, f), path.join(dest, rename[f] ?? f));
@@ -205,6 +204,27 @@ describe("kabi status --dkms", () => {
         `kabi_dkms/2.0, ${K54}, x86_64: installed\n`,
     );
     expect(r.code).toBe(0);
+  });
+
+  it("files uninstalled behind weak-modules' back: built, not installed-weak, and the broken links exit 1", async () => {
+    const root = await twoKernels();
+    await dkmsAdd(root, "kabi_dkms", "1.0");
+    await dkmsBuild(root, "kabi_dkms", "1.0", K53, TWIN_AND_PROP);
+    await dkmsInstall(root, "kabi_dkms", "1.0", K53);
+    await addKernel54Links(root);
+    // dkms uninstall without weak-modules: the files and the kernel link go, the weak links stay.
+    await rm(path.join(root, "lib/modules", K53, "updates"), { recursive: true });
+    await rm(path.join(root, "var/lib/dkms/kabi_dkms", `kernel-${K53}-x86_64`));
+    const r = await statusDkms(root);
+    expect(r.out).toBe(
+      `kabi_dkms/1.0, ${K53}, x86_64: built\n` +
+        `kabi_dkms/1.0, ${K54}, x86_64: not installed-weak: built for ${K53} but installed for none (weak-modules links installed modules only; run: dkms install kabi_dkms/1.0 -k ${K53})\n`,
+    );
+    expect(r.err).toBe(
+      `kabi status: warning: broken weak link /lib/modules/${K54}/weak-updates/dkms/kabi_gpl_twin.ko -> /lib/modules/${K53}/updates/dkms/kabi_gpl_twin.ko\n` +
+        `kabi status: warning: broken weak link /lib/modules/${K54}/weak-updates/dkms/kabi_proprietary.ko -> /lib/modules/${K53}/updates/dkms/kabi_proprietary.ko\n`,
+    );
+    expect(r.code).toBe(1);
   });
 
   it("a kernel without symvers: unknown, saying so", async () => {
