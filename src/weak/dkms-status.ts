@@ -142,10 +142,12 @@ class CopyFinder {
 
   /** Inside paths of the installed copies of `built`, in code-unit order. */
   async copiesOf(built: DkmsBuiltFile): Promise<string[]> {
+    const candidates = this.bySize.get(built.size) ?? [];
+    if (candidates.length === 0) return [];
     const want = await this.hashes.of(built.hostPath);
     if (want === null) return [];
     const out: string[] = [];
-    for (const f of this.bySize.get(built.size) ?? []) if ((await this.hashes.of(f.hostPath)) === want) out.push(f.insidePath);
+    for (const f of candidates) if ((await this.hashes.of(f.hostPath)) === want) out.push(f.insidePath);
     return out.sort(compareCodeUnits);
   }
 }

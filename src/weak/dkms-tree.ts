@@ -59,6 +59,9 @@ export interface DkmsTree {
   problems: string[];
 }
 
+/** dkms's glob for the kernel folders of a version ("+([0-9]).*"). */
+const KERNEL_DIR = /^[0-9]+\./;
+
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -177,8 +180,8 @@ export async function readDkmsTree(root: string, hostDir: string): Promise<DkmsT
       // dkms's is_module_added: a version without source/ is a leftover dkms itself does not list.
       if (!(await exists(path.join(versionDir, "source")))) continue;
       const builds: DkmsBuild[] = [];
-      // build/ is dkms's scratch folder while it builds; source/ is the source.
-      for (const kernel of await subDirs(versionDir, problems, (n) => n === "source" || n === "build")) {
+      // dkms takes only "+([0-9]).*" here as kernels; source/ is the source, build/ its scratch folder.
+      for (const kernel of await subDirs(versionDir, problems, (n) => !KERNEL_DIR.test(n))) {
         for (const arch of await subDirs(path.join(versionDir, kernel), problems)) {
           const b = await readBuild(root, moduleDir, version, kernel, arch, problems);
           if (b !== null) builds.push(b);

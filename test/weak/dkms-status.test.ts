@@ -268,6 +268,15 @@ describe("kabi status --dkms", () => {
     expect(r).toEqual({ code: 2, out: "", err: `kabi status: ${path.join(root, "elsewhere")}: no such directory (no DKMS tree here; --dkms-tree DIR names another)\n` });
   });
 
+  it("a root without kernels: said, exit 2", async () => {
+    const root = await makeRoot();
+    roots.push(root);
+    await dkmsAdd(root, "kabi_dkms", "1.0");
+    const r = await statusDkms(root);
+    expect(r.err).toBe(`kabi status: ${root}: no kernels (no directory under lib/modules or usr/lib/modules)\n`);
+    expect(r.code).toBe(2);
+  });
+
   it("--dkms-tree reads another tree; --dkms-tree alone is refused", async () => {
     const root = await twoKernels();
     await dkmsAdd(root, "kabi_dkms", "1.0");
@@ -291,6 +300,9 @@ describe("kabi status --dkms", () => {
     await mkdir(path.join(tree, "evil\nkabi_dkms/1.0, 6.1.0-54-amd64, x86_64: installed"), { recursive: true });
     await mkdir(path.join(tree, "comma, module/1.0"), { recursive: true });
     await dkmsAdd(root, "colon", "1.0: installed");
+    // dkms's scratch folder, and a folder that is no kernel (dkms's glob is "+([0-9]).*"): not builds.
+    await dkmsBuild(root, "kabi_dkms", "1.0", "build", TWIN_AND_PROP);
+    await dkmsBuild(root, "kabi_dkms", "1.0", "notes", TWIN_AND_PROP);
     await dkmsAdd(root, "linked", "1.0");
     // A module/ entry that is a symlink (to a real module, here) is not a file dkms built.
     await mkdir(path.join(tree, "linked/1.0", K53, "x86_64/module"), { recursive: true });
