@@ -6,7 +6,8 @@
  *   var/lib/dkms/<m>/kernel-<K>-x86_64 -> <v>/<K>/x86_64     (installed)
  *   lib/modules/<K>/updates/dkms/<file>.ko                   (the installed copy, byte for byte)
  */
-import { appendFile, copyFile, mkdir, readdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
@@ -225,6 +226,20 @@ describe("kabi status --dkms", () => {
         `kabi status: warning: broken weak link /lib/modules/${K54}/weak-updates/dkms/kabi_proprietary.ko -> /lib/modules/${K53}/updates/dkms/kabi_proprietary.ko\n`,
     );
     expect(r.code).toBe(1);
+  });
+
+  it("compressed module files (.ko.gz, as dkms makes them when the kernel's modules are compressed) are built, installed and matched alike", async () => {
+    const root = await twoKernels();
+    await dkmsAdd(root, "kabi_dkms", "1.0");
+    await dkmsBuild(root, "kabi_dkms", "1.0", K53, []);
+    const moduleDir = path.join(root, "var/lib/dkms/kabi_dkms/1.0", K53, "x86_64/module");
+    for (const f of ["kabi_gpl_twin.ko", "kabi_proprietary.ko"]) await writeFile(path.join(moduleDir, `${f}.gz`), gzipSync(await readFile(path.join(FIXTURES, K53, f))));
+    await dkmsInstall(root, "kabi_dkms", "1.0", K53);
+    await addKernel54Links(root);
+    const { code, report } = await statusJson(root);
+    expect(report.lines.map((l) => `${l.kernel}: ${l.text}`)).toEqual([`${K53}: installed`, `${K54}: installed-weak from ${K53}`]);
+    expect(report.lines[1]!.links).toEqual([`/lib/modules/${K54}/weak-updates/dkms/kabi_gpl_twin.ko.gz`, `/lib/modules/${K54}/weak-updates/dkms/kabi_proprietary.ko.gz`]);
+    expect(code).toBe(0);
   });
 
   it("a kernel without symvers: unknown, saying so", async () => {
