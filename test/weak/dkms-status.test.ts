@@ -279,6 +279,11 @@ describe("kabi status --dkms", () => {
     await writeFile(path.join(root, "var/lib/dkms"), "");
     r = await statusDkms(root);
     expect(r).toEqual({ code: 2, out: "", err: `kabi status: ${path.join(root, "var/lib/dkms")}: not a directory (no DKMS tree here)\n` });
+    // A tree that cannot be read: a symlink loop.
+    await rm(path.join(root, "var/lib/dkms"));
+    await symlink("dkms", path.join(root, "var/lib/dkms"));
+    r = await statusDkms(root);
+    expect(r).toEqual({ code: 2, out: "", err: `kabi status: ${path.join(root, "var/lib/dkms")}: too many levels of symbolic links\n` });
     r = await statusDkms(root, "--dkms-tree", path.join(root, "elsewhere"));
     expect(r).toEqual({ code: 2, out: "", err: `kabi status: ${path.join(root, "elsewhere")}: no such directory (no DKMS tree here; --dkms-tree DIR names another)\n` });
   });
