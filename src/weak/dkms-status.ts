@@ -222,8 +222,11 @@ function reasonLine(base: Omit<DkmsStatusLine, "state" | "text" | "arch">, other
   const partly = linked.length > 0 ? `only ${linked.join(", ")} linked; ` : "";
   if (e === undefined) return { ...common, state: "unknown", text: `not judged: ${partly}${file} ${from} has no kabi status entry on ${k}` };
   switch (e.state) {
-    case "incompatible":
-      return { ...common, state: "incompatible", text: `incompatible ${from}: ${partly}${file}: ${shortIncompatibility(e)}`, symbols: e.symbols ?? [], detail: e.detail ?? e.text };
+    case "incompatible": {
+      // kabi status still finds a weak link to it there: one weak-modules run removes it.
+      const stale = e.link !== undefined ? ` (stale weak link ${e.link}; run: weak-modules --add-kernel ${k})` : "";
+      return { ...common, state: "incompatible", text: `incompatible ${from}: ${partly}${file}: ${shortIncompatibility(e)}${stale}`, symbols: e.symbols ?? [], detail: e.detail ?? e.text };
+    }
     case "compatible, not linked": {
       const run = `run: weak-modules --add-kernel ${k}`;
       if (e.text !== "compatible, not linked") return { ...common, state: "not linked", text: `not linked ${from}: ${partly}${file}: ${e.text.replace(/^not linked: /, "")}` };

@@ -181,6 +181,14 @@ describe("kabi status --dkms", () => {
     expect(line.state).toBe("incompatible");
     expect(line.symbols!.sort()).toEqual(["__alloc_skb", "kfree_skb_reason", "skb_put"]);
     expect(line.detail).toContain("CRC mismatch skb_put");
+    // Both linked, by hand: the incompatible one is a stale link, still not installed-weak.
+    const stale = `/lib/modules/${K54}/weak-updates/dkms/kabi_provider.ko`;
+    await symlink(`/lib/modules/${K53}/updates/dkms/kabi_provider.ko`, root + stale);
+    const again = await statusDkms(root);
+    expect(again.out.split("\n")[1]).toBe(
+      `kabi_dkms/1.0, ${K54}, x86_64: incompatible (build for ${K53}): only kabi_gpl_twin.ko linked; kabi_provider.ko: 3 symbols missing or with other CRCs (__alloc_skb, skb_put, kfree_skb_reason) (stale weak link ${stale}; run: weak-modules --add-kernel ${K54})`,
+    );
+    expect(again.code).toBe(1);
   });
 
   it("two versions, each installed on its own kernel: the other kernel's own copy supersedes the link; a build whose kernel link names the other version is only built", async () => {
