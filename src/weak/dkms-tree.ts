@@ -62,7 +62,6 @@ export interface DkmsTree {
 /** dkms's glob for the kernel folders of a version ("+([0-9]).*"). */
 const KERNEL_DIR = /^[0-9]+\./;
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
