@@ -10,3 +10,6 @@ export { weakStatus, type StatusEntry, type StatusReport, type StatusState } fro
 /** The checks a command makes before a run: the root (--basedir) and the cache folder. */
 export { checkRoot } from "../weak/root-check.js";
 export { chooseCache, type CacheChoice } from "../cache/cache-dir.js";
+/** `kabi status --dkms`: every DKMS module version's state on every kernel, weak links included. */
+export { dkmsStatus, formatDkmsLine, DKMS_FAILING_STATES, type DkmsState, type DkmsStatusLine, type DkmsStatusOptions, type DkmsStatusReport } from "../weak/dkms-status.js";
+export { DKMS_TREE, readDkmsTree, type DkmsBuild, type DkmsBuiltFile, type DkmsModuleVersion, type DkmsTree } from "../weak/dkms-tree.js";

@@ -3,6 +3,7 @@ import { compareCodeUnits, FileError } from "../api/records.js";
 import { checkRoot, chooseCache, weakStatus, type StatusEntry } from "../api/weak.js";
 import type { CliIO } from "./io.js";
 import type { CommandSpec } from "./options.js";
+import { dkmsStatusCommand, DKMS_STATUS_OPTIONS, validateDkmsOptions } from "./status-dkms.js";
 import { commandLine, reportError, reportErrors, reportWarnings } from "./report-error.js";
 
 export const STATUS_SPEC: CommandSpec = {
@@ -11,11 +12,13 @@ export const STATUS_SPEC: CommandSpec = {
   options: [
     { name: "basedir", type: "value", valueName: "DIR", whenMissing: "needs a directory", whenEmpty: "needs a directory", help: "work on the root DIR instead of /" },
     { name: "json", type: "flag", help: "print the report as JSON" },
+    ...DKMS_STATUS_OPTIONS,
     { name: "no-cache", type: "flag", help: "do not use the persistent record and symvers caches" },
     { name: "help", short: "h", type: "flag", hideInSynopsis: true, help: "this help" },
   ],
   unknownArgument: (arg) => `unknown argument ${JSON.stringify(arg)}`,
   helpColumn: 19,
+  validate: validateDkmsOptions,
 };
 
 /** `kabi status`: every external module's state on every installed kernel. */
@@ -32,6 +35,7 @@ export async function statusCommand(args: readonly string[], io: CliIO): Promise
   }
   const { cache, warning } = chooseCache(!parsed.has("no-cache"));
   if (warning !== null) reportWarnings(io, STATUS_SPEC.prefix, [warning]);
+  if (parsed.has("dkms")) return dkmsStatusCommand(parsed, root, cache, io, STATUS_SPEC.prefix);
   const report = await weakStatus(root, undefined, { cache });
   // A root with no kernel at all is a wrong --basedir far more often than an empty system: said, exit 1.
   if (report.kernels.length === 0) report.errors.push(`${root}: no kernels (no directory under lib/modules or usr/lib/modules)`);
