@@ -94,6 +94,24 @@ describe("--remove-modules: the listed files are leaving", () => {
     expect(await weakLinks(root)).toEqual([]);
   });
 
+  it("a root given through a symlink: the paths may name it either way", async () => {
+    const real = await dkmsRoot();
+    const root = `${real}-link`;
+    roots.push(root);
+    await symlink(real, root);
+    await installFixture(real, B, "kabi_consumer.ko", B, "dkms/kabi_consumer.ko", "updates");
+    // --basedir through the symlink, the path by the real name (and the other way round).
+    let r = await runWeak([...baseArgs(root), "--add-modules"], `${real}${DKMS_CONSUMER(B)}\n`);
+    expect(r.code, r.err).toBe(0);
+    expect(await weakLinks(real)).toEqual([]);
+    r = await runWeak([...baseArgs(root), "--remove-modules"], `${real}${DKMS_CONSUMER(B)}\n`);
+    expect(r.code, r.err).toBe(0);
+    expect(await weakLinks(real)).toEqual([LINK_A_INTO_B]);
+    r = await runWeak([...baseArgs(real), "--remove-modules"], `${root}${DKMS_CONSUMER(A)}\n`);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toContain("outside the root");
+  });
+
   it("a provider leaving (file still there) takes the link of the module that needed it", async () => {
     // A has no provider of its own and kabi_consumer built for B is linked into A with A's
     // dkms-installed provider; that provider's --remove-modules comes before its deletion.
