@@ -5,8 +5,10 @@
 export { checkInputPaths, type InputCheck, type InputCheckOptions, type InputModule } from "../weak/input-paths.js";
 export { computePlan, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../weak/weak-run.js";
 export type { WeakLinkPlan } from "../weak/weak-plan.js";
+/** A long reason shortened for a line of text (the JSON outputs keep it whole). */
+export { shortReason } from "../weak/weak-assign.js";
 /** `kabi status`: every external module's state on every installed kernel. */
-export { weakStatus, type StatusEntry, type StatusReport, type StatusState } from "../weak/weak-status.js";
+export { statusExitCode, statusText, weakStatus, type StatusEntry, type StatusReport, type StatusState, type UnusableModule } from "../weak/weak-status.js";
 /** The checks a command makes before a run: the root (--basedir) and the cache folder. */
 export { checkRoot } from "../weak/root-check.js";
 export { chooseCache, type CacheChoice } from "../cache/cache-dir.js";

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { FileError, isUsableKernelRelease } from "../api/records.js";
-import { checkInputPaths, checkRoot, chooseCache, runWeakModules, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../api/weak.js";
+import { checkInputPaths, checkRoot, chooseCache, runWeakModules, shortReason, type WeakMode, type WeakRunOptions, type WeakRunResult } from "../api/weak.js";
 import { processIO, type CliIO } from "./io.js";
 import { UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
 import { commandLine, crashText, prefixedLine, reportError, reportErrors, reportUsageError, reportWarnings, USAGE_EXIT } from "./report-error.js";
@@ -27,7 +27,7 @@ export const WEAK_MODULES_SPEC: CommandSpec = {
     { name: "remove-kernel", type: "flag", optionalValue: true, valueName: "K", group: "action", help: "remove kernel K's weak-updates links (default: the running kernel)" },
     { name: "dry-run", type: "flag", help: "show what would change; write nothing" },
     { name: "no-initramfs", type: "flag", help: "do not regenerate initramfs images" },
-    { name: "verbose", short: "v", type: "flag", help: "say what is done" },
+    { name: "verbose", short: "v", type: "flag", help: "list the changes made, and say why modules are not linked" },
     { name: "basedir", type: "value", valueName: "DIR", help: "work on the root DIR instead of /" },
     { name: "dracut", type: "value", valueName: "PATH", help: "the dracut to run (default: dracut on PATH)" },
     { name: "check-initramfs-prog", type: "value", valueName: "PATH", help: 'run "PATH -- K" for each changed kernel instead of dracut' },
@@ -91,6 +91,14 @@ function settings(p: ParsedOptions): Parsed {
   };
 }
 
+/**
+ * The text account of a run, as Red Hat's weak-modules gives it: quiet by default; the changes on
+ * standard output with --verbose or --dry-run (each once: those made, or those a dry run would
+ * make); with --verbose, why each module is not linked where it is not, on standard error. What
+ * needs a person's attention is said without --verbose too, on standard error: entries in
+ * weak-updates/ kabi does not manage, and a link they block. Long reasons are shortened
+ * (shortReason); --json has them whole.
+ */
 function report(result: WeakRunResult, parsed: Parsed, io: CliIO): void {
   const { plan } = result;
   if (parsed.json) {
@@ -118,16 +126,17 @@ function report(result: WeakRunResult, parsed: Parsed, io: CliIO): void {
   // pairs, and each write to a pipe is a system call.
   const out: string[] = [];
   const err: string[] = [];
-  const verb = parsed.dryRun ? "would " : "";
   if (parsed.dryRun || parsed.verbose) {
-    for (const a of plan.actions) {
+    const changes = parsed.dryRun ? plan.actions : result.applied.filter((r) => r.ok).map((r) => r.action);
+    const verb = parsed.dryRun ? "would " : "";
+    for (const a of changes) {
       const arrow = a.target !== null ? ` -> ${a.target}` : "";
-      out.push(`${verb}${a.op} ${a.link}${arrow} (${a.reason})\n`);
+      out.push(`${verb}${a.op} ${a.link}${arrow} (${shortReason(a.reason)})\n`);
     }
   }
   for (const s of plan.skipped) {
-    if (s.reason === "incompatible" || s.reason === "foreign-entry" || s.reason === "shadowed" || parsed.verbose) {
-      err.push(prefixedLine(PREFIX, `${s.path} not linked into ${s.kernel}: ${s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail}`));
+    if (s.reason === "foreign-entry" || parsed.verbose) {
+      err.push(prefixedLine(PREFIX, `${s.path} not linked into ${s.kernel}: ${shortReason(s.reason === "incompatible" ? `incompatible: ${s.detail}` : s.detail)}`));
     }
   }
   for (const f of plan.foreign) {

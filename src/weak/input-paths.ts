@@ -5,6 +5,20 @@ import { looksLikeModuleFile } from "../types/compression.js";
 import { parseExternalPath } from "./installed-tree.js";
 import { KnownRecords } from "../load/known-records.js";
 
+/** Whether a path.relative() result names something strictly below its base. */
+function isBelow(rel: string): boolean {
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
+}
+
+/** The real path of a directory, or the path itself when it cannot be resolved. */
+function realOrSelf(dir: string): string {
+  try {
+    return realpathSync.native(dir);
+  } catch {
+    return dir;
+  }
+}
+
 /** A module path given on standard input, checked. */
 export interface InputModule {
   /** As given. */
@@ -58,8 +72,14 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
       continue;
     }
     const hostPath = path.resolve(cwd, given);
-    const rel = path.relative(hostRoot, hostPath);
-    if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+    let rel = path.relative(hostRoot, hostPath);
+    if (!isBelow(rel)) {
+      // A root given through a symlink (--basedir /srv/root -> /data/root) may be named either
+      // way in the paths: the real spelling names the same file inside it.
+      realRoot ??= realOrSelf(hostRoot);
+      if (realRoot !== hostRoot && isBelow(path.relative(realRoot, hostPath))) rel = path.relative(realRoot, hostPath);
+    }
+    if (!isBelow(rel)) {
       outcomes.push({ error: `${quoted}: outside the root ${hostRoot}` });
       continue;
     }
@@ -96,9 +116,8 @@ export async function checkInputPaths(root: string, text: string, cwd: string, m
       outcomes.push({ error: `${quoted}: ${why}` });
       continue;
     }
-    realRoot ??= realpathSync.native(hostRoot);
-    const r = path.relative(realRoot, real);
-    if (r === "" || r.startsWith("..") || path.isAbsolute(r)) {
+    realRoot ??= realOrSelf(hostRoot);
+    if (!isBelow(path.relative(realRoot, real))) {
       outcomes.push({ error: `${quoted}: resolves to ${real}, outside the root ${hostRoot}` });
       continue;
     }

@@ -113,7 +113,12 @@ export interface InstalledTree {
 }
 
 export interface ScanOptions {
-  /** Inside-root paths to leave out of the scan (modules being removed). */
+  /**
+   * Inside-root paths of modules that are leaving (--remove-modules): whether or not the file is
+   * still there, it is neither an external module of the tree nor one of its kernel's files (so it
+   * provides, shadows and supersedes nothing). Matched by kernel, area and sub-path
+   * (externalPathKey), whichever spelling of the kernel directory the caller used.
+   */
   exclude?: ReadonlySet<string>;
   /** Also list every module file of these kernels (for the search-order check). Default: all. */
   filesFor?: (release: string) => boolean;
@@ -140,6 +145,17 @@ export function parseExternalPath(insidePath: string): { modulesDir: string; rel
   if (area !== "extra" && area !== "updates") return null;
   if (comps.includes("..") || comps.includes(".")) return null;
   return { modulesDir: "/" + comps.slice(0, i).join("/"), release, area, subPath: comps.slice(i + 2).join("/") };
+}
+
+/**
+ * "K/area/sub/path" of an external module path: the same for every spelling of one file's kernel
+ * directory (/lib/modules/K and /usr/lib/modules/K are one directory on a merged-usr root, and a
+ * caller may name either: dkms says /lib/modules, an RPM file list may say /usr/lib/modules), or
+ * null when the path is not under a kernel's extra/ or updates/.
+ */
+export function externalPathKey(insidePath: string): string | null {
+  const p = parseExternalPath(insidePath);
+  return p === null ? null : `${p.release}/${p.area}/${p.subPath}`;
 }
 
 /**
@@ -203,7 +219,7 @@ interface FoundExternal {
 }
 
 /** Lists the module files under a kernel's extra/ and updates/ (a symlinked one is resolved inside the root). */
-async function findExternal(root: string, k: TreeKernel, opts: ScanOptions, problems: string[]): Promise<FoundExternal[]> {
+async function findExternal(root: string, k: TreeKernel, leaving: ReadonlySet<string>, problems: string[]): Promise<FoundExternal[]> {
   const found: FoundExternal[] = [];
   const links: FoundExternal[] = [];
   for (const area of EXTERNAL_AREAS) {
@@ -216,7 +232,7 @@ async function findExternal(root: string, k: TreeKernel, opts: ScanOptions, prob
     await walkEntries(areaDir, problems, (rel, e, host) => {
       if (!looksLikeModuleFile(e.name)) return;
       const insidePath = `${k.dir}/${area}/${rel}`;
-      if (opts.exclude?.has(insidePath)) return;
+      if (leaving.has(`${k.release}/${area}/${rel}`)) return;
       const f: FoundExternal = { kernel: k, area, insidePath, hostPath: host, subPath: rel, fileName: e.name };
       if (e.isSymbolicLink()) links.push(f);
       else if (!e.isFile()) return;
@@ -454,7 +470,12 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
       }),
     )
   ).filter((k): k is TreeKernel => k !== null);
-  const found = (await Promise.all(kernels.map((k) => findExternal(hostRoot, k, opts, problems)))).flat();
+  const leaving = new Set<string>();
+  for (const p of opts.exclude ?? []) {
+    const key = externalPathKey(p);
+    if (key !== null) leaving.add(key);
+  }
+  const found = (await Promise.all(kernels.map((k) => findExternal(hostRoot, k, leaving, problems)))).flat();
   const tree: InstalledTree = { root: hostRoot, kernels, searchOrder: { entries: [], sources: [], isDefault: true }, unreadable, problems };
   const reading = readExternal(found, opts, unreadable);
   const weak = Promise.all(kernels.map((k) => scanWeak(k, problems)));
@@ -466,7 +487,13 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
   // Shadowing only concerns names some external module has: keep only those files.
   const names = new Set(found.map((f) => moduleNameFromFile(f.fileName)));
   const listingCache = opts.cache ? (typeof opts.cache === "string" ? opts.cache : defaultCacheDir()) : null;
-  for (const k of kernels) if (opts.filesFor === undefined || opts.filesFor(k.release)) await scanKernelFiles(k, names, listingCache, hostRoot, problems);
+  for (const k of kernels) {
+    if (opts.filesFor !== undefined && !opts.filesFor(k.release)) continue;
+    await scanKernelFiles(k, names, listingCache, hostRoot, problems);
+    // A leaving file still on disk (dkms calls --remove-modules before deleting) must not shadow
+    // the weak link that replaces it, nor count as the kernel's own module.
+    if (leaving.size > 0) k.files = k.files!.filter((f) => !leaving.has(`${k.release}/${f.relPath}`));
+  }
   tree.searchOrder = (await rest)[2];
   // Found by concurrent walks: in one order on every run.
   problems.sort(compareCodeUnits);

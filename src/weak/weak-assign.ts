@@ -298,3 +298,17 @@ export function assignWeakLinks(
 export function describeIncompatibility(v: PairVerdict): string {
   return verdictReasonLines(v).join("; ");
 }
+
+/** How many "; "-separated reasons a text line keeps (shortReason). */
+export const REASONS_SHOWN = 5;
+
+/**
+ * A reason for a line of text output: at most `keep` of its "; "-separated parts, then
+ * "and N more" (a module built for another kernel series can list thousands of symbols; the
+ * full list stays in the JSON outputs).
+ */
+export function shortReason(text: string, keep: number = REASONS_SHOWN): string {
+  const parts = text.split("; ");
+  if (parts.length <= keep + 1) return text;
+  return `${parts.slice(0, keep).join("; ")}; and ${parts.length - keep} more`;
+}

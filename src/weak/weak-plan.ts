@@ -1,6 +1,6 @@
 import path from "node:path";
 import { moduleNameFromFile } from "../root/module-file.js";
-import type { InstalledTree, WeakEntry } from "./installed-tree.js";
+import { externalPathKey, WEAK_DIR, type InstalledTree, type TreeKernel, type WeakEntry } from "./installed-tree.js";
 import { blockingSymbols } from "../engine/verdict-reasons.js";
 import { describeIncompatibility, type BuildDecision, type WeakAssignment } from "./weak-assign.js";
 import { compareCodeUnits } from "../root/code-unit-order.js";
@@ -64,6 +64,11 @@ export interface PlanScope {
   kernels: (release: string) => boolean;
   /** Module names whose links may change (default: all). */
   names?: (name: string) => boolean;
+  /**
+   * What leaves in this run, for the reasons of the changes it causes: a kernel (--remove-kernel:
+   * all its managed links go), or module files (--remove-modules: inside paths, any spelling).
+   */
+  leaving?: { kernel: string } | { modules: readonly string[] };
 }
 
 function skipOf(d: BuildDecision): SkippedModule | null {
@@ -114,6 +119,7 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
       existing.set(e.insidePath, e);
       if (!(e.kind === "symlink" && e.managed)) plan.foreign.push({ kernel: k.release, path: e.insidePath, kind: e.kind, target: e.target });
     }
+    const whyNotTarget = (link: string, target: string): string => removalReason(tree, k, assignment, scope, link, resolveTarget(link, target));
     const wanted = new Map<string, (typeof assignment.links)[number]>();
     for (const l of assignment.links) if (l.kernel === k.release && inNames(l.module.name)) wanted.set(l.link, l);
 
@@ -125,7 +131,10 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
         plan.actions.push({ kernel: k.release, op: "create", module: l.module.name, link, target: l.target, previous: null, reason });
       } else if (e.kind === "symlink" && e.managed) {
         if (e.target === l.target) plan.kept.push({ kernel: k.release, module: l.module.name, link, target: l.target });
-        else plan.actions.push({ kernel: k.release, op: "replace", module: l.module.name, link, target: l.target, previous: e.target, reason });
+        else if (resolveTarget(link, e.target!) === l.target) {
+          // The same file spelled another way ("../../K/extra/x.ko"): pointed at it as kabi spells it.
+          plan.actions.push({ kernel: k.release, op: "replace", module: l.module.name, link, target: l.target, previous: e.target, reason: `${reason}; the link pointed to it as ${e.target}` });
+        } else plan.actions.push({ kernel: k.release, op: "replace", module: l.module.name, link, target: l.target, previous: e.target, reason: `${reason}; ${whyNotTarget(link, e.target!)}` });
       } else {
         plan.skipped.push({
           kernel: k.release,
@@ -141,10 +150,7 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
       const name = moduleNameFromFile(link);
       if (!inNames(name)) continue;
       const target = e.target!;
-      const abs = path.posix.normalize(target.startsWith("/") ? target : path.posix.join(path.posix.dirname(link), target));
-      const d = assignment.decisions.find((x) => x.kernel === k.release && x.module.insidePath === abs);
-      const why = d === undefined ? `${abs} is no longer installed` : (skipOf(d)?.detail ?? "no longer wanted");
-      plan.actions.push({ kernel: k.release, op: "remove", module: name, link, target: null, previous: target, reason: why });
+      plan.actions.push({ kernel: k.release, op: "remove", module: name, link, target: null, previous: target, reason: whyNotTarget(link, target) });
     }
     for (const d of assignment.decisions) {
       if (d.kernel !== k.release || !inNames(d.module.name)) continue;
@@ -153,6 +159,49 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
     }
   }
   return plan;
+}
+
+/** A link's target as an inside-root path (a relative target is taken from the link's directory). */
+function resolveTarget(link: string, target: string): string {
+  return path.posix.normalize(target.startsWith("/") ? target : path.posix.join(path.posix.dirname(link), target));
+}
+
+/**
+ * Why the managed link `link` in k's weak-updates/ no longer points to `abs`: one clause that
+ * names what changed (the kernel or the file leaving, the file gone, or what the assignment decided
+ * for that file on k).
+ */
+function removalReason(tree: InstalledTree, k: TreeKernel, assignment: WeakAssignment, scope: PlanScope, link: string, abs: string): string {
+  const leaving = scope.leaving;
+  if (leaving !== undefined && "kernel" in leaving && leaving.kernel === k.release) return `kernel ${k.release} is being removed`;
+  if (leaving !== undefined && "modules" in leaving) {
+    const key = externalPathKey(abs);
+    if (key !== null && leaving.modules.some((m) => externalPathKey(m) === key)) return `${abs} is being removed`;
+  }
+  const d = assignment.decisions.find((x) => x.kernel === k.release && x.module.insidePath === abs);
+  if (d === undefined) {
+    const bad = tree.unreadable.find((u) => u.insidePath === abs);
+    return bad !== undefined ? `${abs} cannot be read (${bad.error})` : `${abs} is no longer installed`;
+  }
+  const x = d.decision;
+  switch (x.state) {
+    case "installed":
+      return `${abs} is ${k.release}'s own module`;
+    case "linked":
+      return `the link to ${abs} belongs at ${k.dir}/${WEAK_DIR}/${d.module.subPath}`;
+    case "incompatible":
+      return `${abs} is incompatible with ${k.release}: ${describeIncompatibility(x.verdict)}`;
+    case "shadowed":
+      return `${abs} would be shadowed by ${x.by}`;
+    case "kernel-has-own":
+      return `${k.release} has its own ${x.by}`;
+    case "own-build-kernel":
+      return `${abs} is built for ${k.release} itself but installed under ${d.module.homeKernel}`;
+    case "other-build-wins":
+      return `the build ${x.winner} wins over ${abs}`;
+    case "built-in":
+      return `${k.release} has ${d.module.name} built in`;
+  }
 }
 
 /** Kernels whose links the plan changes (temp cleaning alone does not count). */

@@ -29,7 +29,7 @@ export interface WeakRunOptions {
   cache?: boolean | string;
   /** Records already read (checked --add-modules inputs), see ScanOptions.known. */
   known?: KnownRecords;
-  /** Progress messages (--verbose). */
+  /** Progress messages (--verbose): waiting for the lock, depmod and the initramfs step; not the link changes (see WeakRunResult.applied). */
   log?: (line: string) => void;
 }
 
@@ -93,7 +93,7 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
   if (mode.kind === "remove-kernel") {
     // Every managed link of K goes; nothing is judged.
     const assignment: WeakAssignment = { kernels: [mode.release], noSymvers: [], decisions: [], links: [], rounds: 0 };
-    const plan = withoutUnusableWeakDirs(tree, planWeakLinks(tree, assignment, { kernels: kernelScope }));
+    const plan = withoutUnusableWeakDirs(tree, planWeakLinks(tree, assignment, { kernels: kernelScope, leaving: { kernel: mode.release } }));
     return { tree, assignment, plan, errors, warnings };
   }
   if (mode.kind === "add-kernel") {
@@ -123,7 +123,8 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
     const closure = dependentClosure(tree, given.map((m) => moduleNameFromFile(m.insidePath)));
     names = (n) => closure.has(n);
   }
-  const plan = withoutUnusableWeakDirs(tree, planWeakLinks(tree, assignment, { kernels: kernelScope, names }));
+  const leaving = mode.kind === "remove-modules" ? { modules: mode.modules.map((m) => m.insidePath) } : undefined;
+  const plan = withoutUnusableWeakDirs(tree, planWeakLinks(tree, assignment, { kernels: kernelScope, names, leaving }));
   return { tree, assignment, plan, errors, warnings };
 }
 
@@ -148,10 +149,11 @@ export async function runWeakModules(opts: WeakRunOptions): Promise<WeakRunResul
   try {
     const { tree, plan, errors, warnings } = await computePlan(opts);
     const applied = await applyPlan(tree.root, plan, opts.hooks);
+    // The changes made are in `applied` (the CLI lists them once, on standard output); the log only
+    // hears of what happens around them.
     for (const r of applied) {
-      if (r.ok) log(`${r.action.op} ${r.action.link}${r.action.target !== null ? ` -> ${r.action.target}` : ""}`);
       // A rolled-back action is accounted for by the one failure that caused the rollback.
-      else if (r.rolledBack !== true) errors.push(`${r.action.op} ${r.action.link}: ${r.error}`);
+      if (!r.ok && r.rolledBack !== true) errors.push(`${r.action.op} ${r.action.link}: ${r.error}`);
     }
     const changed = changedKernels({ ...plan, actions: applied.filter((r) => r.ok).map((r) => r.action) });
     let post: PostResult[] = [];

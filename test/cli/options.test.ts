@@ -194,8 +194,9 @@ describe("the commands with the command lines they used to refuse", () => {
     const r = await root();
     const a = captureIO();
     const b = captureIO();
-    expect(await main(["status", "--basedir", r, "--json", "--no-cache"], a)).toBe(0);
-    expect(await main(["status", `--basedir=${r}`, "--json", "--no-cache", "--"], b)).toBe(0);
+    // 1: the 6.1.0-54 consumer fits 6.1.0-53 but is not linked there yet (the same either way).
+    expect(await main(["status", "--basedir", r, "--json", "--no-cache"], a)).toBe(1);
+    expect(await main(["status", `--basedir=${r}`, "--json", "--no-cache", "--"], b)).toBe(1);
     expect(b.stdout).toBe(a.stdout);
   });
 

@@ -96,7 +96,10 @@ describe("weak-modules on the real fixtures", () => {
   it("--add-kernel, --add-modules, --remove-modules, --remove-kernel give the exact link sets", async () => {
     const root = await fixtureRoot();
     // No provider for 6.1.0-53: the 6.1.0-54 provider's skb CRCs differ, so neither it nor its consumer goes in.
-    let r = await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    // Quiet by default (as Red Hat's): no reasons without --verbose.
+    const quiet = await runWeak([...baseArgs(root), "--add-kernel", K53]);
+    expect([quiet.code, quiet.out, quiet.err]).toEqual([0, "", ""]);
+    let r = await runWeak([...baseArgs(root), "--verbose", "--add-kernel", K53]);
     expect(r.code).toBe(0);
     expect(await weakLinks(root)).toEqual([]);
     expect(r.err).toMatch(/kabi_provider\.ko not linked into 6\.1\.0-53-amd64: incompatible: .*CRC mismatch skb_put: module 0x69958214, vmlinux 0x359ec46d/);
@@ -165,9 +168,10 @@ describe("weak-modules on the real fixtures", () => {
     expect(dry.skipped.filter((x) => x.reason === "incompatible")).toEqual([
       expect.objectContaining({ module: "kabi_proprietary", symbols: ["recalibrate_cpu_khz"], detail: expect.stringContaining("recalibrate_cpu_khz") }),
     ]);
-    r = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    r = await runWeak([...baseArgs(root), "--verbose", "--add-kernel", K54]);
     expect(r.code).toBe(0);
     expect(await weakLinks(root)).toEqual([twinLink]);
+    expect(r.out).toMatch(new RegExp(`^remove /lib/modules/${K54}/weak-updates/vendor/kabi_proprietary\\.ko \\(/lib/modules/${K53}/extra/vendor/kabi_proprietary\\.ko is incompatible with ${K54}: .*recalibrate_cpu_khz.*\\)\n$`));
     expect(r.err).toMatch(/kabi_proprietary\.ko not linked into 6\.1\.0-54-amd64: incompatible: .*GPL-only.*recalibrate_cpu_khz/);
     expect(r.err).not.toMatch(/kabi_gpl_twin/);
   });
@@ -192,7 +196,7 @@ describe("weak-modules on the real fixtures", () => {
       expect.objectContaining({ module: "kabi_taint_consumer", symbols: ["kabi_prop_value", "cpu_mitigations_off"], detail: expect.stringContaining("inherited proprietary taint") }),
       expect.objectContaining({ module: "kabi_taint_relay_user", symbols: ["kabi_relay_value", "cpu_mitigations_off"], detail: expect.stringContaining("tainted proprietary by kabi_prop_provider") }),
     ]);
-    const r = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    const r = await runWeak([...baseArgs(root), "--verbose", "--add-kernel", K54]);
     expect(r.code).toBe(0);
     expect(await weakLinks(root)).toEqual([link("kabi_prop_provider"), link("kabi_taint_relay")]);
     expect(r.err).toMatch(/kabi_taint_consumer\.ko not linked into 6\.1\.0-54-amd64: incompatible: uses kabi_prop_value from proprietary module kabi_prop_provider and GPL-only cpu_mitigations_off/);
