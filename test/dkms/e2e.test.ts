@@ -5,17 +5,17 @@
  * what dkms, kabi and depmod leave in /lib/modules is checked after each dkms step.
  *
  * Everything runs in a system sandbox (test/helpers/system-sandbox.ts): /usr, /etc, /var are
- * overlays, and each kernel's /lib/modules/<K> is one more overlay whose lower layers are the
- * headers package's folder (its build link) and the module tree unpacked from the linux-image
- * package by fixtures/dkms/fetch-kernels.sh (CI runs it; the test never downloads). Nothing
- * outside the sandbox's folder is written: dkms's temporary files go to the sandbox's /var/tmp and
- * kabi's caches to its /var/cache.
+ * overlays, and each kernel's /lib/modules/<K> is one more overlay over the module tree unpacked
+ * from the linux-image package by fixtures/dkms/fetch-kernels.sh (CI runs it; the test never
+ * downloads), with the headers package's build link added; no other kernel is visible. Nothing
+ * outside the sandbox's folder is written: dkms's temporary files go to the sandbox's /var/tmp
+ * and kabi's caches to its /var/cache.
  *
  * One sandbox is taken to "A installed" once; each case starts from a copy of it (the upper
  * layers copied), so that a failing case does not change what the next one starts from.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/paths.js";
@@ -62,15 +62,17 @@ interface DkmsSandbox {
 
 function dkmsSandbox(trees: Map<string, string>, from?: SystemSandbox): DkmsSandbox {
   const box = systemSandbox("dkms");
-  const mounts: string[] = [];
+  // Only A and B are installed kernels in the sandbox: /usr/lib/modules is an empty tmpfs there
+  // (any other kernel of the machine would take part in weak-modules' and dkms's choices), and
+  // each kernel's folder an overlay over its unpacked linux-image tree.
+  const mounts = ["mount -t tmpfs -o mode=0755 kabi-e2e-modules /usr/lib/modules"];
   for (const k of KERNELS) {
     const upper = path.join(box.dir, "kmods", k, "upper");
     const work = path.join(box.dir, "kmods", k, "work");
     mkdirSync(upper, { recursive: true });
     mkdirSync(work, { recursive: true });
-    // The first lower layer is the sandbox's own /usr/lib/modules/<K> (the headers' build link),
-    // the second the unpacked linux-image tree.
-    const lower = `/usr/lib/modules/${k}:${trees.get(k)}/lib/modules/${k}`;
+    const lower = `${trees.get(k)}/lib/modules/${k}`;
+    mounts.push(`mkdir /usr/lib/modules/${k}`);
     mounts.push(`mount -t overlay overlay -o ${q(`lowerdir=${lower},upperdir=${upper},workdir=${work}`)} /usr/lib/modules/${k}`);
   }
   if (from !== undefined) {
@@ -117,6 +119,32 @@ function modinfoScript(k: string, m: string): string {
   return `modinfo -k ${k} -n ${m} 2>/dev/null || true`;
 }
 
+/**
+ * `kabi status` inside the sandbox (kabi's own judgement of every external module in every
+ * kernel, as weak-modules would decide): its exit status and, per module name, the state it
+ * gives each kernel (`  <K>: <state>` lines under `<module> (<path>, built for <K>)`).
+ */
+async function kabiStatus(s: DkmsSandbox): Promise<{ code: number; text: string; states: Map<string, Map<string, string>> }> {
+  const r = await s.run(`${process.execPath} ${KABI_JS} status 2>&1`);
+  const states = new Map<string, Map<string, string>>();
+  let current: Map<string, string> | undefined;
+  for (const line of r.stdout.split("\n")) {
+    const head = /^(\S+) \(/.exec(line);
+    const state = /^ {2}(\S+): (.*)$/.exec(line);
+    if (head?.[1] !== undefined) states.set(head[1], (current = new Map()));
+    else if (state?.[1] !== undefined && state[2] !== undefined && current !== undefined) current.set(state[1], state[2]);
+    else current = undefined;
+  }
+  return { code: r.code, text: r.stdout, states };
+}
+
+/** Both modules of the package served in B by A's build, as kabi status sees it, and exit 0. */
+async function expectServedFromA(s: DkmsSandbox): Promise<void> {
+  const st = await kabiStatus(s);
+  for (const m of MODULES) expect(st.states.get(m)?.get(B), `${m} in ${B}:\n${st.text}`).toBe(`installed-weak from ${A}`);
+  expect(st.code, st.text).toBe(0);
+}
+
 let trees: Map<string, string> | undefined;
 let base: DkmsSandbox | undefined;
 let baseInstall: SandboxResult | undefined;
@@ -150,7 +178,10 @@ describe("DKMS end to end with Debian's dkms, kabi at /sbin/weak-modules", () =>
     base = dkmsSandbox(trees);
     // kabi where dkms 3.0.10 looks for weak-modules (/sbin is /usr/sbin on merged-usr Debian).
     const wrapper = `#!/bin/sh\nexec ${process.execPath} ${WEAK_MODULES_JS} "$@"\n`;
+    // The headers packages' build and source links, as installing the kernel's packages leaves them.
+    const links = KERNELS.flatMap((k) => ["build", "source"].map((l) => `ln -s ${q(readlinkSync(`/usr/lib/modules/${k}/${l}`))} /usr/lib/modules/${k}/${l}`));
     await base.check(`
+      ${links.join("\n")}
       depmod -a $A
       depmod -a $B
       printf '%s' ${q(wrapper)} > /usr/sbin/weak-modules
@@ -184,6 +215,7 @@ describe("DKMS end to end with Debian's dkms, kabi at /sbin/weak-modules", () =>
       `insmod /lib/modules/${B}/weak-updates/dkms/kabi_dkms_user.ko `,
       "",
     ]);
+    await expectServedFromA(s);
   });
 
   it(`kabi status --dkms prints "${WEAK_LINE}" while B is served by A's build, and not once B has its own`, async (ctx) => {
@@ -210,6 +242,9 @@ describe("DKMS end to end with Debian's dkms, kabi at /sbin/weak-modules", () =>
       [...MODULES.map((m) => fileLine(A, m)), ...MODULES.map((m) => fileLine(B, m))].sort(),
     );
     expect((await s.check(modinfoScript(B, "kabi_dkms_user"))).stdout.trim()).toBe(`/lib/modules/${B}/updates/dkms/kabi_dkms_user.ko`);
+    const native = await kabiStatus(s);
+    expect(native.code, native.text).toBe(0);
+    expect(native.text).not.toContain(`installed-weak from ${A}`);
 
     const uninstall = await s.check(`dkms uninstall kabi_dkms/1.0 -k $B 2>&1`);
     // The files dkms is deleting are leaving (weak-modules --remove-modules): they shadow nothing.
@@ -218,6 +253,7 @@ describe("DKMS end to end with Debian's dkms, kabi at /sbin/weak-modules", () =>
       [...MODULES.map((m) => fileLine(A, m)), ...MODULES.map((m) => linkLine(B, A, m))].sort(),
     );
     expect((await s.check(modinfoScript(B, "kabi_dkms_user"))).stdout.trim()).toBe(`/lib/modules/${B}/weak-updates/dkms/kabi_dkms_user.ko`);
+    await expectServedFromA(s);
   });
 
   it("dkms install --force -k B then dkms remove -k B: B ends served by the weak link from A, not by nothing", async (ctx) => {
@@ -237,6 +273,7 @@ describe("DKMS end to end with Debian's dkms, kabi at /sbin/weak-modules", () =>
       "source",
       "",
     ]);
+    await expectServedFromA(s);
   });
 
   for (const nativeB of [false, true]) {
@@ -256,6 +293,9 @@ describe("DKMS end to end with Debian's dkms, kabi at /sbin/weak-modules", () =>
         ls /var/lib/dkms
         dkms status`);
       expect(left.stdout.split("\n").filter((l) => l !== "" && !l.startsWith("mok."))).toEqual([]);
+      const st = await kabiStatus(s);
+      expect(st.code, st.text).toBe(0);
+      expect(st.text).not.toContain("kabi_dkms");
     });
   }
 
