@@ -1,0 +1,173 @@
+/**
+ * `kabi install-system` / `uninstall-system` on a copy of this machine's system (the system
+ * sandbox: /usr, /etc, /var, /boot are overlays; the machine's own folders are never written),
+ * with the real dpkg-divert: a weak-modules that is not kabi's is diverted and given back, none
+ * means no diversion, the hooks are in place and executable, a second install changes nothing,
+ * and uninstalling leaves the system as it was (the upper layers compared; only dpkg's own
+ * diversions bookkeeping may differ).
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireSystemSandbox, systemSandbox, systemSandboxWorks, type SystemSandbox } from "../helpers/system-sandbox.js";
+import { HOOK_PLACES, packageTree, upperListing, type PackageTree } from "./package-tree.js";
+
+/** What a weak-modules that is not kabi's looks like here (kmod's script on Red Hat-family systems). */
+const STAND_IN = "#!/bin/sh\necho 'kmod weak-modules stand-in'\n";
+
+/** dpkg-divert's record of the diversions, rewritten (same content) by each --add/--remove: its bookkeeping. */
+const DPKG_BOOKKEEPING = /^\/var\/lib\/dpkg\/diversions(-old)? /;
+
+let pkg: PackageTree;
+const sandboxes: SystemSandbox[] = [];
+
+beforeAll(() => {
+  if (systemSandboxWorks()) pkg = packageTree();
+});
+afterAll(() => {
+  pkg?.dispose();
+  for (const s of sandboxes) s.dispose();
+});
+
+function sandbox(): SystemSandbox {
+  const s = systemSandbox("install");
+  sandboxes.push(s);
+  return s;
+}
+
+/** The listing with dpkg's diversions bookkeeping left out. */
+function withoutBookkeeping(listing: string[]): string[] {
+  return listing.filter((l) => !DPKG_BOOKKEEPING.test(l));
+}
+
+describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () => {
+  it("diverts a weak-modules that is not kabi's, installs the hooks, changes nothing the second time, and gives everything back", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    await s.check(`cat > /usr/sbin/weak-modules <<'EOF'\n${STAND_IN}EOF\nchmod 755 /usr/sbin/weak-modules`);
+    const before = upperListing(s.dir);
+
+    const first = await s.run(`${pkg.kabi} install-system --prefix /usr/local`);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("diverted /usr/sbin/weak-modules to /usr/sbin/weak-modules.distrib (dpkg-divert --local --rename)\n");
+    const state = await s.check(
+      [
+        "dpkg-divert --list /usr/sbin/weak-modules",
+        "cat /usr/sbin/weak-modules.distrib",
+        "/sbin/weak-modules --version",
+        ...HOOK_PLACES.map(([, target]) => `test -x ${target} && test -f ${target} && echo executable ${target}`),
+        "test -f /usr/local/share/man/man1/kabi.1 && test -f /usr/local/share/man/man8/weak-modules.8 && echo man pages",
+      ].join("\n"),
+    );
+    const version = (JSON.parse(readFileSync(path.join(pkg.dir, "package.json"), "utf8")) as { version: string }).version;
+    expect(state.stdout).toBe(
+      [
+        "local diversion of /usr/sbin/weak-modules to /usr/sbin/weak-modules.distrib",
+        STAND_IN.trimEnd(),
+        `weak-modules (kabi) ${version}`,
+        ...HOOK_PLACES.map(([, target]) => `executable ${target}`),
+        "man pages",
+        "",
+      ].join("\n"),
+    );
+    for (const [source, target] of HOOK_PLACES) {
+      const installed = await s.check(`cat ${target}`);
+      expect(installed.stdout, target).toBe(readFileSync(path.join(pkg.dir, source), "utf8"));
+    }
+
+    // A second install: nothing to do, and not one file touched (mtimes included).
+    const installed = upperListing(s.dir, true);
+    const second = await s.run(`${pkg.kabi} install-system --prefix /usr/local`);
+    expect(second).toEqual({ code: 0, stdout: "nothing to do: kabi's weak-modules, hooks and man pages are in place\n", stderr: "" });
+    expect(upperListing(s.dir, true)).toEqual(installed);
+
+    const removed = await s.run(`${pkg.kabi} uninstall-system`);
+    expect(removed.stderr).toBe("");
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain("restored /usr/sbin/weak-modules from /usr/sbin/weak-modules.distrib (dpkg-divert --local --rename --remove)\n");
+    const after = await s.check("dpkg-divert --list /usr/sbin/weak-modules; cat /usr/sbin/weak-modules; ls /var/lib/kabi 2>&1 || true");
+    expect(after.stdout).toBe(`${STAND_IN}ls: cannot access '/var/lib/kabi': No such file or directory\n`);
+    const listing = upperListing(s.dir);
+    expect(withoutBookkeeping(listing)).toEqual(withoutBookkeeping(before));
+    // What remains of the round trip is dpkg-divert's: its diversions file, rewritten, and its backup.
+    for (const l of listing.filter((x) => !before.includes(x))) expect(l).toMatch(DPKG_BOOKKEEPING);
+
+    const again = await s.run(`${pkg.kabi} uninstall-system`);
+    expect(again).toEqual({ code: 0, stdout: "nothing to undo: no kabi install-system manifest (/var/lib/kabi/install-manifest.json)\n", stderr: "" });
+  });
+
+  it("diverts nothing where there is no weak-modules, and leaves nothing behind", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    await s.check("test ! -e /usr/sbin/weak-modules");
+    const before = upperListing(s.dir);
+    const first = await s.run(`${pkg.kabi} install-system`);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toContain("divert");
+    const state = await s.check("dpkg-divert --list /usr/sbin/weak-modules; head -2 /usr/sbin/weak-modules; weak-modules --version");
+    expect(state.stdout).toMatch(/^#!\/bin\/sh\n# kabi's weak-modules, installed by `kabi install-system` \(kabi [^)]+\);\nweak-modules \(kabi\) /);
+    const removed = await s.run(`${pkg.kabi} uninstall-system`);
+    expect(removed.stderr).toBe("");
+    expect(removed.code).toBe(0);
+    expect(upperListing(s.dir)).toEqual(before);
+  });
+
+  it("refuses without root in one line; --dry-run shows the plan without root and changes nothing", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    const before = upperListing(s.dir, true);
+    const notRoot = await s.run(`setpriv --reuid=65534 --regid=65534 --clear-groups ${pkg.kabi} install-system`);
+    expect(notRoot).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "kabi install-system: must be run as root: it writes /usr/sbin, /etc/kernel, /var/lib and dpkg's diversions (--dry-run shows what it would do)\n",
+    });
+    const un = await s.run(`setpriv --reuid=65534 --regid=65534 --clear-groups ${pkg.kabi} uninstall-system`);
+    expect(un.code).toBe(1);
+    expect(un.stderr.split("\n")).toHaveLength(2);
+    const dry = await s.run(`setpriv --reuid=65534 --regid=65534 --clear-groups ${pkg.kabi} install-system --dry-run --prefix /opt/k`);
+    expect(dry.stderr).toBe("");
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("would install weak-modules /usr/sbin/weak-modules\n");
+    expect(dry.stdout).toContain("would install man page /opt/k/share/man/man1/kabi.1\n");
+    for (const [, target] of HOOK_PLACES) expect(dry.stdout).toContain(`would install hook ${target}\n`);
+    expect(upperListing(s.dir, true)).toEqual(before);
+  });
+
+  it("a step that fails is one line naming the file, the others are done, and a re-run converges", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    const before = upperListing(s.dir);
+    // A hook that is not kabi's, where kabi's goes: never overwritten.
+    await s.check("mkdir -p /etc/kernel/postrm.d && printf 'mine\\n' > /etc/kernel/postrm.d/kabi");
+    const withForeign = upperListing(s.dir);
+    const first = await s.run(`${pkg.kabi} install-system`);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toBe("kabi install-system: /etc/kernel/postrm.d/kabi: a file kabi did not install is there: not replaced\n");
+    expect(first.stdout).toContain("installed hook /etc/kernel/postinst.d/kabi\n");
+    expect((await s.check("cat /etc/kernel/postrm.d/kabi")).stdout).toBe("mine\n");
+    // Uninstalling takes back what was done and leaves the foreign hook.
+    expect((await s.run(`${pkg.kabi} uninstall-system`)).code).toBe(0);
+    expect(upperListing(s.dir)).toEqual(withForeign);
+    // The obstacle gone, install converges; uninstall leaves the system as before.
+    await s.check("rm -r /etc/kernel/postrm.d");
+    expect((await s.run(`${pkg.kabi} install-system`)).code).toBe(0);
+    expect((await s.run(`${pkg.kabi} install-system`)).stdout).toBe("nothing to do: kabi's weak-modules, hooks and man pages are in place\n");
+    expect((await s.run(`${pkg.kabi} uninstall-system`)).code).toBe(0);
+    expect(upperListing(s.dir)).toEqual(before);
+  });
+
+  it("a malformed manifest is one line and changes nothing", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    await s.check("mkdir -p /var/lib/kabi && echo '{' > /var/lib/kabi/install-manifest.json");
+    const before = upperListing(s.dir, true);
+    for (const command of ["install-system", "uninstall-system"]) {
+      const r = await s.run(`${pkg.kabi} ${command}`);
+      expect(r).toEqual({ code: 1, stdout: "", stderr: `kabi ${command}: /var/lib/kabi/install-manifest.json: not a kabi install manifest (not JSON)\n` });
+    }
+    expect(upperListing(s.dir, true)).toEqual(before);
+  });
+});
