@@ -54,6 +54,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   },
 };
 
+/** Every command's name and option table, in the order of the usage (the man page test goes over them). */
+export async function commandSpecs(): Promise<Array<[string, CommandSpec]>> {
+  const out: Array<[string, CommandSpec]> = [];
+  for (const [name, command] of Object.entries(COMMANDS)) out.push([name, (await command.load()).spec]);
+  return out;
+}
+
 /** The top-level usage: each command's synopsis (from its option table) and what it is for. */
 async function usage(): Promise<string> {
   const lines = ["usage: kabi <command> [options]", "commands:"];
