@@ -18,7 +18,7 @@ import { lstatSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unl
 import path from "node:path";
 import { KABI_VERSION } from "../cache/kabi-version.js";
 import { SYSTEM_CACHE_DIR } from "../cache/record-cache.js";
-import { replaceFileOrError } from "../root/replace-file.js";
+import { removeDeadTemps, replaceFileOrError } from "../root/replace-file.js";
 import { DpkgDivert } from "./dpkg-divert.js";
 import { ManifestError, readManifest, writeManifest, type FileEntry, type InstallManifest, type ManifestEntry } from "./install-manifest.js";
 import { DIVERTED_PATH, HOOKS, MANIFEST_PATH, manPages, packageRoot, WEAK_MODULES_PATH, weakModulesWrapper, WRAPPER_MARK } from "./system-layout.js";
@@ -244,7 +244,8 @@ function placeFile(want: Wanted, log: ManifestLog, result: SystemRunResult, dryR
     result.errors.push(`${want.target}: cannot be written (${errorText(err)})`);
     return;
   }
-  log.record(() => (log.file(want.target)!.sha256 = [hash]));
+  const written = log.file(want.target)!;
+  if (written.sha256.length !== 1) log.record(() => (written.sha256 = [hash]));
   result.changes.push(`${fresh ? "installed" : "updated"} ${want.kind} ${want.target}`);
 }
 
@@ -261,6 +262,8 @@ function loadManifest(result: SystemRunResult): InstallManifest | null | "bad" {
 
 /** Removes a file kabi wrote if it still holds what kabi wrote; false when it had to be kept. */
 function removeOwnFile(e: FileEntry, result: SystemRunResult, dryRun: boolean, why = ""): boolean {
+  // The temporary file of a write that was killed before its rename.
+  if (!dryRun) removeDeadTemps(e.path);
   const found = current(e.path);
   if (found.kind === "absent") return true;
   if (found.kind !== "file" || !e.sha256.includes(sha256(found.content))) {
@@ -288,6 +291,8 @@ export function installSystem(options: SystemInstallOptions): SystemRunResult {
     result.errors.push(NOT_ROOT);
     return result;
   }
+  // The temporary file of a manifest write that was killed before its rename.
+  if (!dryRun) removeDeadTemps(MANIFEST_PATH);
   const loaded = loadManifest(result);
   if (loaded === "bad") return result;
   const log = new ManifestLog(loaded ?? { format: 1, kabi: KABI_VERSION, prefix: options.prefix, entries: [] }, dryRun, result.errors);
@@ -336,8 +341,15 @@ export function uninstallSystem(options: { readonly dryRun: boolean }): SystemRu
     result.errors.push(NOT_ROOT);
     return result;
   }
+  // A run killed while writing the manifest for the first time leaves its temporary file (and
+  // the folder made for it), and no manifest: they are removed too.
+  if (!dryRun) removeDeadTemps(MANIFEST_PATH);
   const manifest = loadManifest(result);
-  if (manifest === "bad" || manifest === null) return result;
+  if (manifest === "bad") return result;
+  if (manifest === null) {
+    if (!dryRun) removeEmptyDir(path.dirname(MANIFEST_PATH));
+    return result;
+  }
   const kept: ManifestEntry[] = [];
   // Files first (the diversion can only be undone once kabi's weak-modules is gone), then the
   // diversion, then the folders kabi made, deepest first.
@@ -420,10 +432,18 @@ export function uninstallSystem(options: { readonly dryRun: boolean }): SystemRu
   }
   try {
     unlinkSync(MANIFEST_PATH);
-    rmdirSync(path.dirname(MANIFEST_PATH));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "ENOENT" && code !== "ENOTEMPTY") result.errors.push(`${MANIFEST_PATH}: cannot be removed (${errorText(err)})`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") result.errors.push(`${MANIFEST_PATH}: cannot be removed (${errorText(err)})`);
   }
+  removeEmptyDir(path.dirname(MANIFEST_PATH));
   return result;
+}
+
+/** rmdir, when the folder is there and empty. */
+function removeEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not there, or not empty: left as it is
+  }
 }

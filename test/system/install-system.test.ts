@@ -6,16 +6,22 @@
  * and uninstalling leaves the system as it was (the upper layers compared; only dpkg's own
  * diversions bookkeeping may differ).
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireUnderCi } from "../helpers/required.js";
 import { requireSystemSandbox, systemSandbox, systemSandboxWorks, type SystemSandbox } from "../helpers/system-sandbox.js";
 import { HOOK_PLACES, packageTree, upperListing, type PackageTree } from "./package-tree.js";
 
 /** What a weak-modules that is not kabi's looks like here (kmod's script on Red Hat-family systems). */
 const STAND_IN = "#!/bin/sh\necho 'kmod weak-modules stand-in'\n";
 
-/** dpkg-divert's record of the diversions, rewritten (same content) by each --add/--remove: its bookkeeping. */
+/**
+ * dpkg-divert's bookkeeping: its record of the diversions, rewritten by each --add and --remove
+ * (after the round trip it lists the same diversions as before), and diversions-old, its backup of
+ * the previous record.
+ */
 const DPKG_BOOKKEEPING = /^\/var\/lib\/dpkg\/diversions(-old)? /;
 
 let pkg: PackageTree;
@@ -157,6 +163,44 @@ describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () =>
     expect((await s.run(`${pkg.kabi} install-system`)).stdout).toBe("nothing to do: kabi's weak-modules, hooks and man pages are in place\n");
     expect((await s.run(`${pkg.kabi} uninstall-system`)).code).toBe(0);
     expect(upperListing(s.dir)).toEqual(before);
+  });
+
+  it("an install killed at any rename is completed by the next one, or undone by uninstall-system", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    requireUnderCi(spawnSync("strace", ["-V"], { stdio: "ignore" }).error === undefined, "strace", ctx.skip);
+    const setUp = `cat > /usr/sbin/weak-modules <<'EOF'\n${STAND_IN}EOF\nchmod 755 /usr/sbin/weak-modules`;
+    // The state an uninterrupted install leaves.
+    const reference = sandbox();
+    await reference.check(setUp);
+    await reference.check(`${pkg.kabi} install-system`);
+    const installed = withoutBookkeeping(upperListing(reference.dir));
+    // Each of install-system's renames (the manifest before each change and after it, each file),
+    // in turn, is where it is killed: strace traces node's main thread, where the writes run.
+    const killed = (when: number) => `strace -qq -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=${when} ${pkg.kabi} install-system`;
+    let kills = 0;
+    for (let when = 1; ; when++) {
+      const s = systemSandbox("killed");
+      try {
+        await s.check(setUp);
+        const before = withoutBookkeeping(upperListing(s.dir));
+        const first = await s.run(killed(when));
+        if (first.code === 0) break; // fewer renames than `when`: every point was tried
+        expect(first.code, `when=${when}: ${first.stderr}`).toBe(137);
+        kills++;
+        const undo = await s.run(`${pkg.kabi} uninstall-system`);
+        expect(undo.stderr, `when=${when}`).toBe("");
+        expect(undo.code, `when=${when}`).toBe(0);
+        expect(withoutBookkeeping(upperListing(s.dir)), `uninstall after a kill at rename ${when}`).toEqual(before);
+        expect((await s.run(killed(when))).code).toBe(137);
+        const again = await s.run(`${pkg.kabi} install-system`);
+        expect(again.stderr, `when=${when}`).toBe("");
+        expect(again.code, `when=${when}`).toBe(0);
+        expect(withoutBookkeeping(upperListing(s.dir)), `install after a kill at rename ${when}`).toEqual(installed);
+      } finally {
+        s.dispose();
+      }
+    }
+    expect(kills).toBeGreaterThan(5);
   });
 
   it("a malformed manifest is one line and changes nothing", async (ctx) => {
