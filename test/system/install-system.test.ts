@@ -7,11 +7,12 @@
  * diversions bookkeeping may differ).
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireUnderCi } from "../helpers/required.js";
 import { requireSystemSandbox, systemSandbox, systemSandboxWorks, type SystemSandbox } from "../helpers/system-sandbox.js";
+import { addKernel, installFixture, K53, K54, makeRoot, removeRoot } from "../weak/weak-root.js";
 import { HOOK_PLACES, packageTree, upperListing, type PackageTree } from "./package-tree.js";
 
 /** What a weak-modules that is not kabi's looks like here (kmod's script on Red Hat-family systems). */
@@ -201,6 +202,47 @@ describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () =>
       }
     }
     expect(kills).toBeGreaterThan(5);
+  });
+
+  it("leaves a diversion that is not kabi's alone, and the file it guards", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    await s.check(`dpkg-divert --local --divert /usr/sbin/weak-modules.mine --add /usr/sbin/weak-modules >/dev/null\ncat > /usr/sbin/weak-modules <<'EOF'\n${STAND_IN}EOF`);
+    const before = upperListing(s.dir);
+    const r = await s.run(`${pkg.kabi} install-system`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "kabi install-system: /usr/sbin/weak-modules: already diverted (by a local diversion, to /usr/sbin/weak-modules.mine) and holding a file kabi did not install: not replaced\n",
+    );
+    expect(r.stdout).toContain("installed hook /etc/kernel/postrm.d/kabi\n");
+    expect((await s.run(`${pkg.kabi} uninstall-system`)).code).toBe(0);
+    const after = await s.check("dpkg-divert --list /usr/sbin/weak-modules; cat /usr/sbin/weak-modules");
+    expect(after.stdout).toBe(`local diversion of /usr/sbin/weak-modules to /usr/sbin/weak-modules.mine\n${STAND_IN}`);
+    expect(upperListing(s.dir)).toEqual(before);
+  });
+
+  it("as root, weak-modules keeps its cache in /var/cache/kabi, not under HOME; uninstall-system removes it", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    const root = await makeRoot();
+    const home = await makeRoot();
+    try {
+      await addKernel(root, K53, "rhel");
+      await addKernel(root, K54, "rhel");
+      await installFixture(root, K53, "kabi_gpl_twin.ko", K53, "kabi/kabi_gpl_twin.ko");
+      expect((await s.run(`${pkg.kabi} install-system`)).code).toBe(0);
+      // A kernel package scriptlet's environment: no cache variables, HOME whatever the caller left.
+      const run = await s.run(`env -u KABI_CACHE_DIR -u XDG_CACHE_HOME HOME=${home} weak-modules --basedir ${root} --no-initramfs --depmod /bin/true --add-kernel ${K54}\nls /var/cache/kabi | sort`);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^records-v\d+\n/m);
+      expect(readdirSync(home)).toEqual([]);
+      expect((await s.run(`${pkg.kabi} uninstall-system`)).stdout).toContain("removed /var/cache/kabi (root's caches)\n");
+      expect((await s.run("test -e /var/cache/kabi")).code).toBe(1);
+    } finally {
+      await removeRoot(root);
+      await removeRoot(home);
+    }
   });
 
   it("a malformed manifest is one line and changes nothing", async (ctx) => {
