@@ -78,7 +78,7 @@ describe("the npm package", () => {
       expect(files, f).toContain(f);
     }
     for (const [source] of HOOK_PLACES) expect(files, source).toContain(source);
-    const unwanted = files.filter((f) => /^(fixtures|test|bench|src|native-free-fallback|\.ci)\//.test(f) || /^dist\/(test|bench)\//.test(f) || f.endsWith(".map") || f.endsWith(".ts") && !f.endsWith(".d.ts"));
+    const unwanted = files.filter((f) => /^(fixtures|test|bench|src|native-free-fallback|types|\.ci)\//.test(f) || /^dist\/(test|bench)\//.test(f) || f.endsWith(".map") || f.endsWith(".ts") && !f.endsWith(".d.ts"));
     expect(unwanted).toEqual([]);
   });
 
