@@ -55,7 +55,10 @@ export function packageTree(): PackageTree {
  * The entries of a sandbox's upper layers (what the sandboxed commands changed), one line each:
  * path, type, mode, and a file's content hash or a symlink's target; with `times`, also the
  * mtime. A folder that exists on the machine is left out: overlayfs copies a folder up when
- * something is made in it, and the copy stays after that thing is removed again.
+ * something is made in it, and the copy stays after that thing is removed again. So is root's
+ * cache, /var/cache/kabi: any kabi run as root on the machine may have made it (it is then in
+ * the lower layer, and uninstall-system's removal of it a whiteout); the test of the cache
+ * checks it on its own.
  */
 export function upperListing(sandboxDir: string, times = false): string[] {
   const out: string[] = [];
@@ -66,6 +69,7 @@ export function upperListing(sandboxDir: string, times = false): string[] {
       for (const name of readdirSync(dir).sort()) {
         const p = path.join(dir, name);
         const r = `${rel}/${name}`;
+        if (r === "/var/cache/kabi") continue;
         const st = lstatSync(p);
         const mode = (st.mode & 0o7777).toString(8);
         const when = times ? ` ${st.mtimeMs}` : "";
