@@ -134,11 +134,11 @@ describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () =>
     const un = await s.run(`setpriv --reuid=65534 --regid=65534 --clear-groups ${pkg.kabi} uninstall-system`);
     expect(un.code).toBe(1);
     expect(un.stderr.split("\n")).toHaveLength(2);
-    const dry = await s.run(`setpriv --reuid=65534 --regid=65534 --clear-groups ${pkg.kabi} install-system --dry-run --prefix /opt/k`);
+    const dry = await s.run(`setpriv --reuid=65534 --regid=65534 --clear-groups ${pkg.kabi} install-system --dry-run --prefix /usr/local/k`);
     expect(dry.stderr).toBe("");
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain("would install weak-modules /usr/sbin/weak-modules\n");
-    expect(dry.stdout).toContain("would install man page /opt/k/share/man/man1/kabi.1\n");
+    expect(dry.stdout).toContain("would install man page /usr/local/k/share/man/man1/kabi.1\n");
     for (const [, target] of HOOK_PLACES) expect(dry.stdout).toContain(`would install hook ${target}\n`);
     expect(upperListing(s.dir, true)).toEqual(before);
   });
@@ -243,6 +243,33 @@ describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () =>
       await removeRoot(root);
       await removeRoot(home);
     }
+  });
+
+  it("an install with another --prefix moves the man pages, and uninstall still leaves nothing", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    const before = upperListing(s.dir);
+    expect((await s.run(`${pkg.kabi} install-system --prefix /usr/local`)).code).toBe(0);
+    // (A prefix under /usr: the sandbox overlays /usr, /etc, /var and /boot only.)
+    const moved = await s.run(`${pkg.kabi} install-system --prefix /usr/local/kabi-alt`);
+    expect(moved.stderr).toBe("");
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toBe(
+      [
+        "created folder /usr/local/kabi-alt",
+        "created folder /usr/local/kabi-alt/share",
+        "created folder /usr/local/kabi-alt/share/man",
+        "created folder /usr/local/kabi-alt/share/man/man1",
+        "installed man page /usr/local/kabi-alt/share/man/man1/kabi.1",
+        "created folder /usr/local/kabi-alt/share/man/man8",
+        "installed man page /usr/local/kabi-alt/share/man/man8/weak-modules.8",
+        "removed /usr/local/share/man/man1/kabi.1 (not part of this install)",
+        "removed /usr/local/share/man/man8/weak-modules.8 (not part of this install)",
+        "",
+      ].join("\n"),
+    );
+    expect((await s.run(`${pkg.kabi} uninstall-system`)).code).toBe(0);
+    expect(upperListing(s.dir)).toEqual(before);
   });
 
   it("a malformed manifest is one line and changes nothing", async (ctx) => {
