@@ -17,7 +17,7 @@ const LAYERS = [
   "src/cache",
   "src/load",
   "src/engine",
-  "src/audit|src/weak",
+  "src/audit|src/weak|src/system",
   "src/api\\.ts|src/api",
   "src/cli",
 ];

@@ -42,11 +42,21 @@ export { decodeRecordBatch, encodeRecordBatch } from "./record-codec.js";
 /** Bump when the record shape or the reader's output changes. */
 export const CACHE_FORMAT = 3;
 
-/** `$KABI_CACHE_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/kabi`. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+/** The cache folder of runs as root that name none (FHS: a system program's cache). */
+export const SYSTEM_CACHE_DIR = "/var/cache/kabi";
+
+/**
+ * `$KABI_CACHE_DIR`, else `$XDG_CACHE_HOME/kabi` (an absolute XDG_CACHE_HOME), else, as root,
+ * /var/cache/kabi, else `~/.cache/kabi`. Root's runs are kernel package scriptlets, DKMS and
+ * kernel-install: their HOME is whatever the caller left (/root, or the invoking user's home
+ * under `sudo` without -H), so a cache under it would be root's files in a home folder, or a
+ * second cache of the same system modules per way of calling.
+ */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env, euid: number | undefined = process.geteuid?.()): string {
   if (env.KABI_CACHE_DIR) return env.KABI_CACHE_DIR;
-  const xdg = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/") ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
-  return join(xdg, "kabi");
+  if (env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/")) return join(env.XDG_CACHE_HOME, "kabi");
+  if (euid === 0) return SYSTEM_CACHE_DIR;
+  return join(homedir(), ".cache", "kabi");
 }
 
 /** A record stored by this run, written to the pack by `flush`. */

@@ -125,8 +125,10 @@ export class ParsedOptions {
 }
 
 /**
- * Parses a command's arguments. Returns "help" when -h/--help comes before any bad argument;
- * throws UsageError naming the first bad argument otherwise.
+ * Parses a command's arguments. Returns "help" when -h/--help comes before any bad argument, and
+ * for --version (in a command whose table has it) a result holding --version alone, the other
+ * rules unchecked (a required action need not be given); throws UsageError naming the first bad
+ * argument otherwise.
  */
 export function parseCommandLine(spec: CommandSpec, args: readonly string[]): ParsedOptions | "help" {
   const byName = new Map(spec.options.map((o) => [o.name, o]));
@@ -161,6 +163,7 @@ export function parseCommandLine(spec: CommandSpec, args: readonly string[]): Pa
     if (option.type === "flag") {
       if (t.value !== undefined && !option.optionalValue) throw new UsageError(spec.unknownArgument(raw));
       if (option.name === "help") return "help";
+      if (option.name === "version") return new ParsedOptions([{ name: "version", value: undefined }], []);
       value = t.value;
     } else {
       value = t.value;

@@ -3,6 +3,7 @@
  * ("kabi dump: FILE: REASON", "weak-modules: ..."), written here and nowhere else.
  */
 import type { FileError } from "../api/records.js";
+import { KABI_VERSION } from "../cache/kabi-version.js";
 import type { CliIO } from "./io.js";
 import { helpText, parseCommandLine, synopsis, UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
 
@@ -47,9 +48,14 @@ export function crashText(prefix: string, err: unknown): string {
   return `${prefix}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`;
 }
 
+/** What --version prints: the program, and kabi's version when the program has another name. */
+export function versionLine(program: string): string {
+  return program === "kabi" ? `kabi ${KABI_VERSION}\n` : `${program} (kabi) ${KABI_VERSION}\n`;
+}
+
 /**
  * A command's arguments parsed, or the exit code when there is nothing more to do: 0 after
- * printing --help, USAGE_EXIT after reporting a refused command line.
+ * printing --help or --version, USAGE_EXIT after reporting a refused command line.
  */
 export function commandLine(io: CliIO, spec: CommandSpec, args: readonly string[]): ParsedOptions | { exit: number } {
   let parsed: ParsedOptions | "help";
@@ -61,6 +67,10 @@ export function commandLine(io: CliIO, spec: CommandSpec, args: readonly string[
   }
   if (parsed === "help") {
     io.out(helpText(spec));
+    return { exit: 0 };
+  }
+  if (parsed.has("version")) {
+    io.out(versionLine(spec.usageName));
     return { exit: 0 };
   }
   return parsed;

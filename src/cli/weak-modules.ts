@@ -40,6 +40,7 @@ export const WEAK_MODULES_SPEC: CommandSpec = {
     { name: "delete-modules", type: "flag", help: "accepted for compatibility; no effect" },
     { name: "json", type: "flag", help: "print a machine-readable account of the changes" },
     { name: "help", short: "h", type: "flag", help: "this help" },
+    { name: "version", type: "flag", help: "print kabi's version" },
   ],
   groups: [{ name: "action", required: true, exclusive: true }],
   // The operand is --add-kernel's or --remove-kernel's release (see validate).

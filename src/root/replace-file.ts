@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -104,19 +104,29 @@ export function unusableCacheDir(dir: string): string | null {
  * writers are removed once the new one is in place.
  */
 export function replaceFile(file: string, make: () => string | Uint8Array): boolean {
+  return replaceFileOrError(file, make) === null;
+}
+
+/**
+ * replaceFile for callers that must say why a write failed (kabi install-system): the error, or
+ * null once the file is in place. With `mode`, the temporary file gets exactly that mode (not
+ * reduced by the umask) before the rename, so an executable appears already executable.
+ */
+export function replaceFileOrError(file: string, make: () => string | Uint8Array, mode?: number): NodeJS.ErrnoException | null {
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     makeDirs(dirname(file));
-    writeFileSync(tmp, make());
+    writeFileSync(tmp, make(), mode === undefined ? undefined : { mode });
+    if (mode !== undefined) chmodSync(tmp, mode);
     renameSync(tmp, file);
-  } catch {
+  } catch (err) {
     try {
       unlinkSync(tmp);
     } catch {
       // not there
     }
-    return false;
+    return err as NodeJS.ErrnoException;
   }
   removeDeadTemps(file);
-  return true;
+  return null;
 }

@@ -103,6 +103,8 @@ export function systemSandbox(prefix = "system"): SystemSandbox {
         clearTimeout(timer);
         resolve({ code: code ?? (signal !== null ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
       });
+      // A script that exits before reading its input closes the pipe: not an error of the run.
+      child.stdin.on("error", () => {});
       child.stdin.end(options.input ?? "");
     });
   return {
