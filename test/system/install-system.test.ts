@@ -159,7 +159,8 @@ describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () =>
     expect((await s.run(`${pkg.kabi} uninstall-system`)).code).toBe(0);
     expect(upperListing(s.dir)).toEqual(withForeign);
     // The obstacle gone, install converges; uninstall leaves the system as before.
-    await s.check("rm -r /etc/kernel/postrm.d");
+    // Only what the test made: the folder may be the machine's (initramfs-tools ships a postrm.d hook).
+    await s.check("rm /etc/kernel/postrm.d/kabi && { rmdir /etc/kernel/postrm.d 2>/dev/null || true; }");
     expect((await s.run(`${pkg.kabi} install-system`)).code).toBe(0);
     expect((await s.run(`${pkg.kabi} install-system`)).stdout).toBe("nothing to do: kabi's weak-modules, hooks and man pages are in place\n");
     expect((await s.run(`${pkg.kabi} uninstall-system`)).code).toBe(0);
