@@ -3,7 +3,7 @@ import { describeInputError } from "../types/errors.js";
 import type { KernelTarget } from "../types/kernel-target.js";
 import { looksLikeModuleFile } from "../types/compression.js";
 import { walkSorted } from "../root/walk.js";
-import { listKernels, locateSymvers } from "../root/kernels.js";
+import { listKernels, locateSymvers, type SkippedKernelEntry } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import type { SymversProblem } from "../types/symvers-table.js";
 import { loadSymvers } from "./load-symvers.js";
@@ -33,10 +33,17 @@ export interface LoadedKernels {
 export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKernels> {
   const wanted: { release: string; file: string | null }[] = req.explicit.map((e) => ({ release: e.release, file: e.file }));
   for (const release of req.releases) wanted.push({ release, file: await locateSymvers(release, req.basedir) });
-  if (wanted.length === 0) {
-    for (const k of await listKernels(req.basedir)) if (k.symvers !== null) wanted.push({ release: k.release, file: k.symvers });
-  }
   const out: LoadedKernels = { kernels: [], errors: [], problems: [] };
+  if (wanted.length === 0) {
+    // An entry that cannot be a kernel directory (a symlink dangling inside the root, a loop, a
+    // file) is an input error naming it: a kernel passed over in silence would look audited.
+    const problems: string[] = [];
+    const skipped: SkippedKernelEntry[] = [];
+    for (const k of await listKernels(req.basedir, problems, skipped)) if (k.symvers !== null) wanted.push({ release: k.release, file: k.symvers });
+    const lines = new Set(skipped.map((e) => e.line));
+    for (const e of skipped) out.errors.push({ path: e.path, message: e.line });
+    for (const p of problems) if (!lines.has(p)) out.errors.push({ path: req.basedir, message: p });
+  }
   const seen = new Set<string>();
   const unique = wanted.filter((w) => {
     if (seen.has(w.release)) return false;

@@ -1,6 +1,8 @@
-import { lstat, readdir, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { toFileError } from "../types/errors.js";
+import { compareCodeUnits } from "./code-unit-order.js";
 import { compareKernelReleases, isUsableKernelRelease, unusableReleaseReason } from "./kernel-release.js";
 import { resolveInRoot, resolveInRootWhy } from "./resolve-in-root.js";
 
@@ -75,17 +77,80 @@ export async function isUndecodableName(dir: string, name: string): Promise<bool
 /** The reason kabi gives for a file name that is not valid UTF-8. */
 export const UNDECODABLE_NAME = "its name is not valid UTF-8: not supported, left alone (rename it)";
 
+/** An entry under lib/modules or usr/lib/modules that names no kernel directory inside the root. */
+export interface SkippedKernelEntry {
+  /** The entry's name: the release it would be. */
+  release: string;
+  /** Its host path (under the root, not resolved). */
+  path: string;
+  /** The one line naming it and the reason (also pushed to listKernels' `problems`). */
+  line: string;
+}
+
+/** What a directory entry is, in the words of the line naming it ("a regular file", "a FIFO"). */
+function entryKind(st: Stats): string {
+  if (st.isFile()) return "a regular file";
+  if (st.isDirectory()) return "a directory";
+  if (st.isSymbolicLink()) return "a symbolic link";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  return "not a directory";
+}
+
+/**
+ * Why the entry `rel` (a name under lib/modules or usr/lib/modules) is not a kernel directory once
+ * resolved inside `root`, or null when it is one. A symlink is resolved inside the root (never
+ * followed out of it, see resolveInRoot), so one whose target exists only on the host dangles here:
+ * the reason names the target, so that whoever made the link sees why kabi does not follow it.
+ */
+async function kernelDirProblem(root: string, rel: string): Promise<string | null> {
+  const given = path.join(root, rel);
+  let target: string | null = null;
+  try {
+    const own = await lstat(given);
+    if (!own.isSymbolicLink()) return own.isDirectory() ? null : `${entryKind(own)}, not a kernel directory`;
+    target = await readlink(given);
+  } catch (err) {
+    // Gone since readdir: nothing to report.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    return toFileError(given, err).reason;
+  }
+  const link = `symbolic link to ${target}`;
+  const resolved = await resolveInRootWhy(root, rel);
+  // A loop is said as for any other path ("too many levels of symbolic links").
+  if (typeof resolved !== "string") return resolved.reason;
+  let st: Stats;
+  try {
+    st = await stat(resolved);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      return `${link}, which does not exist inside the root (links are resolved inside the root, never followed out of it)`;
+    }
+    return `${link}: ${toFileError(resolved, err).reason}`;
+  }
+  return st.isDirectory() ? null : `${link}, ${entryKind(st)} inside the root, not a kernel directory`;
+}
+
 /**
  * The kernels under `basedir`: the directory names under <basedir>/lib/modules and
  * <basedir>/usr/lib/modules (each resolved inside basedir, so a usr-merged /lib listed
  * twice is read once; duplicates are merged), with their symvers as locateSymvers finds
- * it, sorted oldest first by compareKernelReleases. Entries that look like kernels but cannot
- * be used (a symlink loop, a name with a control character or not valid UTF-8, an unreadable
- * modules folder) are left out, each with one line naming it in `problems` when given.
+ * it, sorted oldest first by compareKernelReleases. Every other entry there cannot be a kernel
+ * (a symlink dangling inside the root, a loop, a symlink to a file, a file, a name with a control
+ * character or not valid UTF-8; an unreadable modules folder): each is left out with one line
+ * naming it and the reason in `problems` when given, and listed in `skipped` (unless the
+ * same name is a kernel directory under the other modules folder: then the kernel is used from
+ * there, and the post-step rule of weak-post.ts deals with the odd entry). A kernel left out in
+ * silence would be the worst answer: its links would simply never be made. Hidden entries that
+ * are not directories (kabi's lock) are passed over in silence.
  */
-export async function listKernels(basedir = "/", problems?: string[]): Promise<InstalledKernel[]> {
+export async function listKernels(basedir = "/", problems?: string[], skipped?: SkippedKernelEntry[]): Promise<InstalledKernel[]> {
   const releases = new Set<string>();
   const seenDirs = new Set<string>();
+  const unusable = new Map<string, SkippedKernelEntry[]>();
   for (const rel of ["lib/modules", "usr/lib/modules"]) {
     const resolved = await resolveInRootWhy(basedir, rel);
     if (typeof resolved !== "string") {
@@ -97,7 +162,8 @@ export async function listKernels(basedir = "/", problems?: string[]): Promise<I
     seenDirs.add(dir);
     let names: string[];
     try {
-      names = await readdir(dir);
+      // In one order on every run (readdir's is the file system's): the lines about odd entries too.
+      names = (await readdir(dir)).sort(compareCodeUnits);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") continue;
@@ -105,27 +171,35 @@ export async function listKernels(basedir = "/", problems?: string[]): Promise<I
       continue;
     }
     for (const name of names) {
-      const host = await resolveInRootWhy(basedir, `${rel}/${name}`);
-      if (typeof host !== "string") {
-        if (host.reason !== "not a directory") problems?.push(`${path.join(basedir, rel, name)}: ${host.reason}; kernel skipped`);
-        continue;
-      }
-      let isDir = false;
-      try {
-        isDir = (await stat(host)).isDirectory();
-      } catch {
-        // dangling entry: not a kernel
-      }
-      if (!isDir) {
-        if (await isUndecodableName(dir, name)) problems?.push(`${path.join(basedir, rel, name)}: ${UNDECODABLE_NAME}`);
+      if (await isUndecodableName(dir, name)) {
+        problems?.push(`${path.join(basedir, rel, name)}: ${UNDECODABLE_NAME}`);
         continue;
       }
       const why = unusableReleaseReason(name);
+      // A control character is never printed raw: the name is JSON-quoted.
+      const shown = path.join(basedir, rel, why === null ? name : JSON.stringify(name));
+      const notDir = await kernelDirProblem(basedir, `${rel}/${name}`);
+      // A hidden entry that is no directory is not a kernel either, but not worth a line: kabi's own
+      // lock lives there (lib/modules/.kabi-weak-modules.lock), and a release never starts with ".".
+      if (notDir !== null && name.startsWith(".")) continue;
+      if (notDir !== null) {
+        const entries = unusable.get(name) ?? [];
+        entries.push({ release: name, path: path.join(basedir, rel, name), line: `${shown}: ${notDir}; kernel skipped` });
+        unusable.set(name, entries);
+        continue;
+      }
       if (why !== null) {
-        problems?.push(`${path.join(basedir, rel, JSON.stringify(name))}: ${why}; kernel skipped`);
+        problems?.push(`${shown}: ${why}; kernel skipped`);
         continue;
       }
       releases.add(name);
+    }
+  }
+  for (const [name, entries] of unusable) {
+    if (releases.has(name)) continue;
+    for (const e of entries) {
+      problems?.push(e.line);
+      skipped?.push(e);
     }
   }
   const sorted = [...releases].sort(compareKernelReleases);

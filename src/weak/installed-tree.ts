@@ -11,7 +11,7 @@ import { readSmallFile } from "../root/small-file.js";
 import type { ModuleRecord } from "../types/module-record.js";
 import type { KnownRecords } from "../load/known-records.js";
 import { readModules } from "../load/read-many.js";
-import { isUndecodableName, listKernels, UNDECODABLE_NAME } from "../root/kernels.js";
+import { isUndecodableName, listKernels, UNDECODABLE_NAME, type SkippedKernelEntry } from "../root/kernels.js";
 import { resolveInRoot, resolveInRootWhy } from "../root/resolve-in-root.js";
 import { listModuleFiles } from "../load/module-file-listing.js";
 import { readSearchOrder, type SearchOrder } from "./weak-config.js";
@@ -110,6 +110,12 @@ export interface InstalledTree {
    * the root is still processed, and a run reporting any fails (exit 1).
    */
   problems: string[];
+  /**
+   * Names under lib/modules (or usr/lib/modules) that are not kernel directories inside the root (a
+   * symlink dangling there, a loop, a file): each has its line in `problems`; kept so that a
+   * command naming such a kernel is not also told it is "not installed".
+   */
+  skippedKernels: ReadonlySet<string>;
 }
 
 export interface ScanOptions {
@@ -425,7 +431,9 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
   const hostRoot = path.resolve(root);
   const unreadable: UnreadableModule[] = [];
   const problems: string[] = [];
-  const installed = await listKernels(hostRoot, problems);
+  const skippedEntries: SkippedKernelEntry[] = [];
+  const installed = await listKernels(hostRoot, problems, skippedEntries);
+  const skippedKernels = new Set(skippedEntries.map((e) => e.release));
   const kernels = (
     await Promise.all(
       installed.map(async (ik): Promise<TreeKernel | null> => {
@@ -476,7 +484,7 @@ export async function scanInstalledTree(root: string, opts: ScanOptions = {}, be
     if (key !== null) leaving.add(key);
   }
   const found = (await Promise.all(kernels.map((k) => findExternal(hostRoot, k, leaving, problems)))).flat();
-  const tree: InstalledTree = { root: hostRoot, kernels, searchOrder: { entries: [], sources: [], isDefault: true }, unreadable, problems };
+  const tree: InstalledTree = { root: hostRoot, kernels, searchOrder: { entries: [], sources: [], isDefault: true }, unreadable, problems, skippedKernels };
   const reading = readExternal(found, opts, unreadable);
   const weak = Promise.all(kernels.map((k) => scanWeak(k, problems)));
   const order = readSearchOrder(hostRoot, problems);

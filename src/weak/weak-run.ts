@@ -98,7 +98,10 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
   }
   if (mode.kind === "add-kernel") {
     const k = tree.kernels.find((x) => x.release === mode.release);
-    if (k === undefined) errors.push(`kernel ${mode.release}: not installed (no lib/modules/${mode.release} in the root)`);
+    // A skipped kernel directory already has its line (in tree.problems), naming it and why.
+    if (k === undefined) {
+      if (!tree.skippedKernels.has(mode.release)) errors.push(`kernel ${mode.release}: not installed (no lib/modules/${mode.release} in the root)`);
+    }
     else if (k.symvers === null) errors.push(`kernel ${mode.release}: no symvers found (boot/symvers-K.gz, lib/modules/K/symvers.*, usr/src/linux-headers-K/Module.symvers, lib/modules/K/build/Module.symvers)`);
   }
   let given = mode.kind === "add-modules" || mode.kind === "remove-modules" ? mode.modules : [];
