@@ -35,7 +35,7 @@ export const WEAK_MODULES_SPEC: CommandSpec = {
     {
       name: "no-cache",
       type: "flag",
-      help: "do not use the persistent record cache (default: $KABI_CACHE_DIR,\nelse ${XDG_CACHE_HOME:-~/.cache}/kabi; --dry-run never writes it)",
+      help: "do not use the persistent record cache (default: $KABI_CACHE_DIR, else\n$XDG_CACHE_HOME/kabi, else /var/cache/kabi as root, else ~/.cache/kabi;\n--dry-run never writes it)",
     },
     { name: "delete-modules", type: "flag", help: "accepted for compatibility; no effect" },
     { name: "json", type: "flag", help: "print a machine-readable account of the changes" },
