@@ -184,8 +184,11 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
   }
   reportErrors(io, PREFIX, inputErrors);
   if ((mode.kind === "add-modules" || mode.kind === "remove-modules") && mode.modules.length === 0) {
-    // Nothing valid to do: touch nothing at all (not even the lock).
-    if (parsed.json) io.out(JSON.stringify({ dryRun: parsed.dryRun, actions: [], errors: inputErrors }, null, 2) + "\n");
+    // Nothing valid to do: touch nothing at all (not even the lock). --json keeps its documented keys.
+    if (parsed.json) {
+      const none = { dryRun: parsed.dryRun, kernels: [], actions: [], kept: [], skipped: [], foreign: [], noSymvers: [], post: [], errors: inputErrors, warnings: [] };
+      io.out(JSON.stringify(none, null, 2) + "\n");
+    }
     return inputErrors.length > 0 ? 1 : 0;
   }
   let result: WeakRunResult;
