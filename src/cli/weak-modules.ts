@@ -35,7 +35,7 @@ export const WEAK_MODULES_SPEC: CommandSpec = {
     {
       name: "no-cache",
       type: "flag",
-      help: "do not use the persistent record cache (default: $KABI_CACHE_DIR,\nelse ${XDG_CACHE_HOME:-~/.cache}/kabi; --dry-run never writes it)",
+      help: "do not use the persistent record cache (default: $KABI_CACHE_DIR, else\n$XDG_CACHE_HOME/kabi, else /var/cache/kabi as root, else ~/.cache/kabi;\n--dry-run never writes it)",
     },
     { name: "delete-modules", type: "flag", help: "accepted for compatibility; no effect" },
     { name: "json", type: "flag", help: "print a machine-readable account of the changes" },
@@ -184,8 +184,11 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
   }
   reportErrors(io, PREFIX, inputErrors);
   if ((mode.kind === "add-modules" || mode.kind === "remove-modules") && mode.modules.length === 0) {
-    // Nothing valid to do: touch nothing at all (not even the lock).
-    if (parsed.json) io.out(JSON.stringify({ dryRun: parsed.dryRun, actions: [], errors: inputErrors }, null, 2) + "\n");
+    // Nothing valid to do: touch nothing at all (not even the lock). --json keeps its documented keys.
+    if (parsed.json) {
+      const none = { dryRun: parsed.dryRun, kernels: [], actions: [], kept: [], skipped: [], foreign: [], noSymvers: [], post: [], errors: inputErrors, warnings: [] };
+      io.out(JSON.stringify(none, null, 2) + "\n");
+    }
     return inputErrors.length > 0 ? 1 : 0;
   }
   let result: WeakRunResult;

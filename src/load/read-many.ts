@@ -22,8 +22,8 @@ export interface ReadManyResult {
 
 export interface ReadManyOptions extends ReadModuleOptions {
   /**
-   * Persistent record cache: `true` for the default folder (`KABI_CACHE_DIR`, else
-   * `${XDG_CACHE_HOME:-~/.cache}/kabi`), a string for another folder, false/absent for none.
+   * Persistent record cache: `true` for the default folder (`defaultCacheDir`: `KABI_CACHE_DIR`,
+   * else `$XDG_CACHE_HOME/kabi`, else `/var/cache/kabi` as root, else `~/.cache/kabi`), a string for another folder, false/absent for none.
    */
   cache?: boolean | string;
   /** Readers: a number to force (0 or 1: this thread alone; n: this thread and n-1 workers), absent for one per core when worthwhile. */

@@ -5,6 +5,15 @@
  * The repository's own fixtures are never optional: see committedModules (paths.ts) and
  * fixtureReleases / realSampleCases (test/engine/real-data.ts).
  */
+import { spawnSync } from "node:child_process";
+
+/**
+ * Whether `command` can be started (found on PATH and executable), run with `args` that make it
+ * print its version and exit: the `present` of requireUnderCi for a tool CI installs.
+ */
+export function commandPresent(command: string, args: readonly string[] = ["--version"]): boolean {
+  return spawnSync(command, args, { stdio: "ignore" }).error === undefined;
+}
 
 /** Whether the tests run under CI (CI set to anything but "", "0" or "false"). */
 export function underCi(): boolean {

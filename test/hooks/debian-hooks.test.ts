@@ -3,11 +3,10 @@
  * the real run-parts exactly as linux-image and linux-headers packages run them, in a system
  * sandbox where they sit at their /etc/kernel paths next to the machine's own hooks (dkms's).
  */
-import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireSystemSandbox, systemSandbox, type SystemSandbox } from "../helpers/system-sandbox.js";
-import { requireUnderCi } from "../helpers/required.js";
+import { commandPresent, requireUnderCi } from "../helpers/required.js";
 import { BIN, DEBIAN_CALLERS, dracutRan, K53, K54, REPO, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, q, requireBuilt, show } from "./hook-sandbox.js";
 
 let box: SystemSandbox | undefined;
@@ -16,14 +15,10 @@ afterEach(() => {
   box = undefined;
 });
 
-function runPartsPresent(): boolean {
-  return spawnSync("run-parts", ["--version"], { stdio: "ignore" }).status === 0;
-}
-
 async function ready(skip: () => void): Promise<SystemSandbox> {
   requireSystemSandbox(skip);
   requireBuilt(skip);
-  requireUnderCi(runPartsPresent(), "run-parts (debianutils)", skip);
+  requireUnderCi(commandPresent("run-parts"), "run-parts (debianutils)", skip);
   box = systemSandbox("hooks-debian");
   await box.check(installScript());
   return box;

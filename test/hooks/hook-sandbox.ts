@@ -58,6 +58,12 @@ install -m 755 ${q(HOOKS)}/install.d/45-kabi.install /etc/kernel/install.d/45-ka
 mkdir -p /usr/local/sbin
 printf '#!/bin/sh\\necho "dracut $*" >> /var/tmp/weak-modules-ran-dracut\\n' > /usr/local/sbin/dracut
 chmod 755 /usr/local/sbin/dracut
+# Where initramfs-tools is installed (any installed Debian), its own postinst.d/postrm.d hooks run
+# next to kabi's; its update-initramfs would build a real image for these bare kernel trees (and
+# fails without /boot/config-K), so the sandbox's copy only records the call.
+if [ -e /usr/sbin/update-initramfs ]; then
+  printf '#!/bin/sh\\necho "update-initramfs $*" >> /var/tmp/update-initramfs-ran\\n' > /usr/sbin/update-initramfs
+fi
 `;
 }
 

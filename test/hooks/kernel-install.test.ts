@@ -8,10 +8,9 @@
  * what dracut would put in the initramfs; it shows the order, and that the later plugins still run
  * when weak-modules fails.
  */
-import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireSystemSandbox, systemSandbox, type SystemSandbox } from "../helpers/system-sandbox.js";
-import { requireUnderCi } from "../helpers/required.js";
+import { commandPresent, requireUnderCi } from "../helpers/required.js";
 import { BIN, dracutRan, K54, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, requireBuilt, show } from "./hook-sandbox.js";
 
 let box: SystemSandbox | undefined;
@@ -19,10 +18,6 @@ afterEach(() => {
   box?.dispose();
   box = undefined;
 });
-
-function kernelInstallPresent(): boolean {
-  return spawnSync("kernel-install", ["--version"], { stdio: "ignore" }).status === 0;
-}
 
 const DRACUT_STAND_IN = `
 cat > /etc/kernel/install.d/50-dracut.install <<'EOF'
@@ -42,7 +37,7 @@ const IMAGE = `printf 'not a real kernel\\n' > /boot/vmlinuz-${K54}`;
 async function ready(skip: () => void): Promise<SystemSandbox> {
   requireSystemSandbox(skip);
   requireBuilt(skip);
-  requireUnderCi(kernelInstallPresent(), "kernel-install (systemd)", skip);
+  requireUnderCi(commandPresent("kernel-install"), "kernel-install (systemd)", skip);
   box = systemSandbox("hooks-kernel-install");
   await box.check(`${installScript()}\n${DRACUT_STAND_IN}\n${IMAGE}`);
   return box;

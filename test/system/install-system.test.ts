@@ -6,11 +6,10 @@
  * and uninstalling leaves the system as it was (the upper layers compared; only dpkg's own
  * diversions bookkeeping may differ).
  */
-import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireUnderCi } from "../helpers/required.js";
+import { commandPresent, requireUnderCi } from "../helpers/required.js";
 import { requireSystemSandbox, systemSandbox, systemSandboxWorks, type SystemSandbox } from "../helpers/system-sandbox.js";
 import { addKernel, installFixture, K53, K54, makeRoot, removeRoot } from "../weak/weak-root.js";
 import { HOOK_PLACES, packageTree, upperListing, type PackageTree } from "./package-tree.js";
@@ -169,7 +168,7 @@ describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () =>
 
   it("an install killed at any rename is completed by the next one, or undone by uninstall-system", async (ctx) => {
     requireSystemSandbox(ctx.skip);
-    requireUnderCi(spawnSync("strace", ["-V"], { stdio: "ignore" }).error === undefined, "strace", ctx.skip);
+    requireUnderCi(commandPresent("strace", ["-V"]), "strace", ctx.skip);
     const setUp = `cat > /usr/sbin/weak-modules <<'EOF'\n${STAND_IN}EOF\nchmod 755 /usr/sbin/weak-modules`;
     // The state an uninterrupted install leaves.
     const reference = sandbox();

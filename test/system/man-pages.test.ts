@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { commandSpecs } from "../../src/cli/main.js";
 import type { CommandSpec } from "../../src/cli/options.js";
 import { ROOT } from "../helpers/paths.js";
-import { requireUnderCi } from "../helpers/required.js";
+import { commandPresent, requireUnderCi } from "../helpers/required.js";
 
 const KABI_1 = path.join(ROOT, "man/kabi.1");
 const WEAK_MODULES_8 = path.join(ROOT, "man/weak-modules.8");
@@ -35,10 +35,6 @@ function undocumented(spec: CommandSpec, lines: readonly string[]): string[] {
       return !items.some((l) => long.test(l) && (o.short === undefined || short.test(l)));
     })
     .map((o) => `--${o.name}`);
-}
-
-function mandocPresent(): boolean {
-  return spawnSync("mandoc", ["-V"], { stdio: "ignore" }).error === undefined;
 }
 
 describe("man pages", () => {
@@ -71,7 +67,7 @@ describe("man pages", () => {
   });
 
   it("mandoc -T lint -W warning finds nothing in either page", (ctx) => {
-    requireUnderCi(mandocPresent(), "mandoc", ctx.skip);
+    requireUnderCi(commandPresent("mandoc", ["-V"]), "mandoc", ctx.skip);
     const r = spawnSync("mandoc", ["-T", "lint", "-W", "warning", KABI_1, WEAK_MODULES_8], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);

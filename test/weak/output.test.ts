@@ -99,6 +99,17 @@ describe("weak-modules output", () => {
     expect(r.out).toBe(`would clean-temp /lib/modules/${K53}/weak-updates/.kabi-tmp-123-kabi_consumer.ko (leftover of an interrupted run)\nwould remove ${LINK_53} (${updates} is no longer installed)\n`);
   });
 
+  it("--json has the documented keys also when no path on standard input is valid (nothing run)", async () => {
+    const root = await pairRoot();
+    const full = JSON.parse((await runWeak([...baseArgs(root), "--dry-run", "--json", "--add-kernel", K53])).out) as object;
+    const r = await runWeak([...baseArgs(root), "--json", "--add-modules"], `${root}/lib/modules/${K53}/extra/no-such.ko\n`);
+    expect(r.code).toBe(1);
+    const none = JSON.parse(r.out) as { actions: unknown[]; errors: string[] };
+    expect(Object.keys(none)).toEqual(Object.keys(full));
+    expect(none.actions).toEqual([]);
+    expect(none.errors).toEqual([expect.stringContaining("no-such.ko")]);
+  });
+
   it("a link an in-tree module would shadow is removed with that reason", async () => {
     const root = await pairRoot();
     expect((await runWeak([...baseArgs(root), "--add-kernel", K53])).code).toBe(0);
