@@ -24,10 +24,10 @@ export function validateDkmsOptions(parsed: ParsedOptions): string | undefined {
 }
 
 /**
- * Prints the DKMS status of `root` and returns the exit code: 0 when every line is usable,
- * 1 when a DKMS module is incompatible with a kernel or dkms marks it installed where its file is
- * not, or a weak link is broken (as `kabi status`), 2 when the DKMS tree or part of the root
- * cannot be read.
+ * Prints the DKMS status of `root` and returns the exit code: 0 when every DKMS module is
+ * usable on every installed kernel, 1 when one is not (as `kabi status` judges it: incompatible,
+ * compatible but not linked, only a broken link), when dkms marks a build installed where its file
+ * is not, or when a weak link is broken; 2 when the DKMS tree or part of the root cannot be read.
  */
 export async function dkmsStatusCommand(parsed: ParsedOptions, root: string, cache: boolean | string, io: CliIO, prefix: string): Promise<number> {
   const treeOption = parsed.value("dkms-tree");
@@ -41,7 +41,7 @@ export async function dkmsStatusCommand(parsed: ParsedOptions, root: string, cac
   }
   // As kabi status: a root with no kernel at all is a wrong --basedir far more often than an empty system.
   if (report.kernels.length === 0) report.errors.push(`${root}: no kernels (no directory under lib/modules or usr/lib/modules)`);
-  const failing = report.brokenLinks.length > 0 || report.lines.some((l) => DKMS_FAILING_STATES.has(l.state));
+  const failing = report.brokenLinks.length > 0 || report.unusable.length > 0 || report.lines.some((l) => DKMS_FAILING_STATES.has(l.state));
   const exit = report.errors.length > 0 ? ERROR_EXIT : failing ? 1 : 0;
   if (parsed.has("json")) {
     io.out(JSON.stringify(report, null, 2) + "\n");

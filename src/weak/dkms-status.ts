@@ -19,7 +19,8 @@ import { compareKernelReleases } from "../root/kernel-release.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import { toFileError } from "../types/errors.js";
 import { DKMS_TREE, readDkmsTree, type DkmsBuild, type DkmsBuiltFile, type DkmsModuleVersion } from "./dkms-tree.js";
-import { weakStatus, type StatusEntry, type StatusState } from "./weak-status.js";
+import { moduleNameFromFile } from "../root/module-file.js";
+import { weakStatus, type StatusEntry, type StatusState, type UnusableModule } from "./weak-status.js";
 
 /**
  * The state of one DKMS module version on one kernel. dkms's own: "installed" (built for the
@@ -75,6 +76,12 @@ export interface DkmsStatusReport {
   lines: DkmsStatusLine[];
   /** Weak links of the root whose target is gone ("<link> -> <target>"), DKMS's or not: `kabi status` exits 1 for them, and so does --dkms. */
   brokenLinks: string[];
+  /**
+   * The DKMS modules (by module name, from their built files) that `kabi status` finds not usable
+   * on an installed kernel (every build incompatible, compatible but not linked, or only a broken
+   * link there): `--dkms` exits 1 for them as `kabi status` does, so the two agree on one root.
+   */
+  unusable: UnusableModule[];
   /** Parts of the root or the DKMS tree that could not be used: exit 2. */
   errors: string[];
   warnings: string[];
@@ -279,7 +286,9 @@ export async function dkmsStatus(root: string, options: DkmsStatusOptions = {}):
   const lines: DkmsStatusLine[] = [];
   for (const mv of tree.versions) lines.push(...(await versionLines(mv, installedKernels, status.entries, finder, inKernelTree)));
   const brokenLinks = status.entries.filter((e) => e.state === "broken link").map((e) => `${e.link} -> ${e.path}`);
-  return { tree: treeDir, kernels: status.kernels, lines: lines.map(inFieldOrder), brokenLinks, errors, warnings };
+  const dkmsNames = new Set(tree.versions.flatMap((mv) => mv.builds.flatMap((b) => b.files.map((f) => moduleNameFromFile(f.name)))));
+  const unusable = status.unusable.filter((u) => dkmsNames.has(u.module));
+  return { tree: treeDir, kernels: status.kernels, lines: lines.map(inFieldOrder), brokenLinks, unusable, errors, warnings };
 }
 
 async function versionLines(

@@ -124,7 +124,10 @@ describe("kabi status --dkms", () => {
       `kabi_dkms/1.0, ${K53}, x86_64: installed\n` +
         `kabi_dkms/1.0, ${K54}, x86_64: compatible, not linked (build for ${K53}; run: weak-modules --add-kernel ${K54})\n`,
     );
-    expect(r.code).toBe(0);
+    // Not usable on K54 although it could be: exit 1, as plain kabi status says of the same root.
+    expect(r.code).toBe(1);
+    expect(r.code).toBe((await main(["status", "--basedir", root], captureIO())));
+    expect((await statusJson(root)).report.unusable).toEqual([{ module: "kabi_gpl_twin", kernel: K54, states: ["compatible, not linked"] }, { module: "kabi_proprietary", kernel: K54, states: ["compatible, not linked"] }]);
     await dkmsBuild(root, "kabi_dkms", "1.0", K54, [
       { builtFor: K54, fixture: "kabi_gpl_twin.ko" },
       { builtFor: K54, fixture: "kabi_proprietary.ko" },
