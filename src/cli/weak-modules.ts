@@ -201,6 +201,7 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
       post: {
         depmod: parsed.depmod,
         dracut: parsed.dracut,
+        updateInitramfs: null,
         checkInitramfsProg: parsed.checkInitramfsProg,
         noInitramfs: parsed.noInitramfs,
       },
