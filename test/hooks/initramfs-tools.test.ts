@@ -1,10 +1,12 @@
 /**
- * kabi's Debian image hook with Debian's REAL initramfs-tools: the kernel package's postinst runs
+ * kabi's Debian image and headers hooks with Debian's REAL initramfs-tools: the kernel package's postinst runs
  * /etc/kernel/postinst.d with run-parts, initramfs-tools' own hook (which sorts before kabi's)
  * builds the new kernel's initrd before any weak-updates link exists, and kabi's hook then links a
  * module of another kernel into it and has update-initramfs rebuild the initrd, so that a module
  * the initrd needs (listed in /etc/initramfs-tools/modules, as a storage driver from a driver disk
- * would be) is in it. Checked with initramfs-tools' own lsinitramfs.
+ * would be) is in it. The same when the headers (so the symvers, and the links) come after the
+ * image: the headers' hook (header_postinst.d) has the initrd rebuilt. Checked with initramfs-tools'
+ * own lsinitramfs.
  *
  * In a system sandbox (test/helpers/system-sandbox.ts) whose /usr/lib/modules holds two kernels
  * only: 6.1.0-54-amd64, an overlay over its real module tree unpacked from the linux-image package
@@ -13,7 +15,8 @@
  * README.md). Both kernels' symvers are their headers' Module.symvers (Debian's place); the image's
  * /boot/config-K (which mkinitramfs reads) is the headers' .config, the file the image ships.
  * initramfs.conf says MODULES=list, so the initrd holds the listed modules and initramfs-tools'
- * hooks' few, not the whole tree: each build takes seconds.
+ * hooks' few, not the whole tree: each build takes seconds. The hooks run under dpkg's variables
+ * (DPKG_MAINTSCRIPT_PACKAGE), where update-initramfs defers a bare -u to a trigger.
  */
 import { existsSync, mkdirSync, readlinkSync } from "node:fs";
 import { spawnSync } from "node:child_process";
@@ -73,8 +76,12 @@ function initramfsSandbox(tree: string): InitramfsSandbox {
   };
 }
 
-/** The setup: kabi installed as install-system places it, the kernels, initramfs-tools' configuration, K54's first initrd. */
-function setupScript(): string {
+/**
+ * The setup: kabi installed as install-system places it (the image and headers hooks), the kernels,
+ * initramfs-tools' configuration, the depmod the package's postinst runs before its hooks, and,
+ * with `initrd`, K54's first initrd.
+ */
+function setupScript(initrd: boolean): string {
   // The headers' build and source links (the machine's), as the installed kernel has them.
   const links = ["build", "source"]
     .filter((l) => existsSync(`/usr/lib/modules/${K54}/${l}`))
@@ -86,14 +93,14 @@ cp ${q(path.join(REPO, "fixtures/modules", K53, "kabi_gpl_twin.ko"))} /lib/modul
 cp /usr/src/linux-headers-${K54}/.config /boot/config-${K54}
 rm -f /usr/sbin/weak-modules
 ln -s ${q(BIN)} /usr/sbin/weak-modules
-mkdir -p /etc/kernel/postinst.d
+mkdir -p /etc/kernel/postinst.d /etc/kernel/header_postinst.d
 install -m 755 ${q(HOOKS)}/postinst.d/kabi /etc/kernel/postinst.d/kabi
+install -m 755 ${q(HOOKS)}/header_postinst.d/kabi /etc/kernel/header_postinst.d/kabi
 sed -i 's/^MODULES=.*/MODULES=list/' /etc/initramfs-tools/initramfs.conf
 echo kabi_gpl_twin >> /etc/initramfs-tools/modules
 rm -f /boot/initrd.img-${K54}
-# What the package's postinst does before its hooks: depmod for the new kernel.
 depmod -a ${K54}
-update-initramfs -c -k ${K54}
+${initrd ? `update-initramfs -c -k ${K54}` : ""}
 `;
 }
 
@@ -107,40 +114,71 @@ async function twinInInitrd(s: InitramfsSandbox): Promise<string[]> {
     .sort();
 }
 
-describe("the Debian image hook with the real initramfs-tools", () => {
-  it("postinst.d run as the kernel package does: initramfs-tools' hook builds the initrd, kabi's links the module and has the initrd rebuilt with it", async (ctx) => {
-    requireSystemSandbox(ctx.skip);
-    requireBuilt(ctx.skip);
-    for (const cmd of ["run-parts", "update-initramfs", "lsinitramfs"]) requireUnderCi(present(cmd), cmd, ctx.skip);
-    for (const f of [`/usr/src/linux-headers-${K53}/Module.symvers`, `/usr/src/linux-headers-${K54}/Module.symvers`, `/usr/src/linux-headers-${K54}/.config`]) {
-      requireUnderCi(existsSync(f), f, ctx.skip);
-    }
-    const tree = fetchedTree();
-    requireUnderCi(tree !== undefined, `the module tree of ${K54} (fixtures/dkms/fetch-kernels.sh)`, ctx.skip);
-    const s = initramfsSandbox(tree!);
-    box = s.box;
+/** Skips or fails (under CI) unless everything the test runs is here; then the sandbox, set up. */
+async function ready(skip: () => void, initrd: boolean): Promise<InitramfsSandbox> {
+  requireSystemSandbox(skip);
+  requireBuilt(skip);
+  for (const cmd of ["run-parts", "update-initramfs", "lsinitramfs"]) requireUnderCi(present(cmd), cmd, skip);
+  for (const f of [`/usr/src/linux-headers-${K53}/Module.symvers`, `/usr/src/linux-headers-${K54}/Module.symvers`, `/usr/src/linux-headers-${K54}/.config`]) {
+    requireUnderCi(existsSync(f), f, skip);
+  }
+  const tree = fetchedTree();
+  requireUnderCi(tree !== undefined, `the module tree of ${K54} (fixtures/dkms/fetch-kernels.sh)`, skip);
+  const s = initramfsSandbox(tree!);
+  box = s.box;
+  const setup = await s.run(setupScript(initrd));
+  expect(setup.code, show(setup)).toBe(0);
+  return s;
+}
 
-    const setup = await s.run(setupScript());
-    expect(setup.code, show(setup)).toBe(0);
+/** What dpkg sets for a maintainer script: a bare `update-initramfs -u` is then deferred to a trigger. */
+const UNDER_DPKG = { DPKG_MAINTSCRIPT_NAME: "postinst" };
+
+const TWIN_FILES = [`/lib/modules/${K53}/extra/kabi_gpl_twin.ko`, `/lib/modules/${K54}/weak-updates/kabi_gpl_twin.ko`];
+
+const LINKS = `find /lib/modules/${K54}/weak-updates -type l -printf '%p -> %l\\n' 2>/dev/null || true`;
+const TWIN_LINK = `/lib/modules/${K54}/weak-updates/kabi_gpl_twin.ko -> /lib/modules/${K53}/extra/kabi_gpl_twin.ko\n`;
+
+describe("the Debian kernel hooks with the real initramfs-tools", () => {
+  it("image postinst.d run as the kernel package does: initramfs-tools' hook builds the initrd, kabi's links the module and has the initrd rebuilt with it", async (ctx) => {
+    const s = await ready(ctx.skip, true);
     // Before: the module is listed for the initrd but K54 has no such module, so the initrd lacks it.
     expect(await twinInInitrd(s)).toEqual([]);
 
-    // The linux-image package's postinst on "configure", under dpkg (where a bare `update-initramfs -u` is deferred to a trigger).
     const started = Date.now();
-    const inst = await s.run(`${DEBIAN_CALLERS}\nimage_postinst ${K54} configure`, {
-      DPKG_MAINTSCRIPT_PACKAGE: `linux-image-${K54}`,
-      DPKG_MAINTSCRIPT_NAME: "postinst",
-    });
+    const inst = await s.run(`${DEBIAN_CALLERS}\nimage_postinst ${K54} configure`, { ...UNDER_DPKG, DPKG_MAINTSCRIPT_PACKAGE: `linux-image-${K54}` });
     const took = Date.now() - started;
     expect(inst.code, show(inst)).toBe(0);
     expect(kabiLines(inst), show(inst)).toEqual([]);
     // initramfs-tools' own hook ran (first, by name: before any link existed) and built the initrd.
     expect(inst.stderr, show(inst)).toContain(`/etc/kernel/postinst.d/initramfs-tools:\nupdate-initramfs: Generating /boot/initrd.img-${K54}\n`);
-    expect((await s.check(`find /lib/modules/${K54}/weak-updates -type l -printf '%p -> %l\\n'`)).stdout).toBe(
-      `/lib/modules/${K54}/weak-updates/kabi_gpl_twin.ko -> /lib/modules/${K53}/extra/kabi_gpl_twin.ko\n`,
-    );
+    expect((await s.check(LINKS)).stdout).toBe(TWIN_LINK);
     // After: the initrd holds the weak-updates link and the file it points to.
-    expect(await twinInInitrd(s), show(inst)).toEqual([`/lib/modules/${K53}/extra/kabi_gpl_twin.ko`, `/lib/modules/${K54}/weak-updates/kabi_gpl_twin.ko`]);
+    expect(await twinInInitrd(s), show(inst)).toEqual(TWIN_FILES);
     console.log(`initramfs-tools test: the image postinst (two initrd builds) took ${took} ms`);
+  });
+
+  it("headers configured after the image: the image's hooks build the initrd without the module (no symvers yet), the headers' hook links it and has the initrd rebuilt", async (ctx) => {
+    const s = await ready(ctx.skip, false);
+    // Debian style: K54's symvers come with its headers, not configured yet (kept aside for later).
+    await s.check(`mv /usr/src/linux-headers-${K54}/Module.symvers /var/tmp/${K54}.Module.symvers`);
+
+    const inst = await s.run(`${DEBIAN_CALLERS}\nimage_postinst ${K54} configure`, { ...UNDER_DPKG, DPKG_MAINTSCRIPT_PACKAGE: `linux-image-${K54}` });
+    expect(inst.code, show(inst)).toBe(0);
+    expect(kabiLines(inst), show(inst)).toEqual([`kabi: weak-modules --add-kernel ${K54} failed (exit 1); weak-updates links of kernel ${K54} not updated`]);
+    expect((await s.check(LINKS)).stdout).toBe("");
+    expect(await twinInInitrd(s), show(inst)).toEqual([]);
+
+    const started = Date.now();
+    const hdr = await s.run(`mv /var/tmp/${K54}.Module.symvers /usr/src/linux-headers-${K54}/Module.symvers\n${DEBIAN_CALLERS}\nheaders_postinst ${K54}`, {
+      ...UNDER_DPKG,
+      DPKG_MAINTSCRIPT_PACKAGE: `linux-headers-${K54}`,
+    });
+    const took = Date.now() - started;
+    expect(hdr.code, show(hdr)).toBe(0);
+    expect(kabiLines(hdr), show(hdr)).toEqual([]);
+    expect((await s.check(LINKS)).stdout).toBe(TWIN_LINK);
+    expect(await twinInInitrd(s), show(hdr)).toEqual(TWIN_FILES);
+    console.log(`initramfs-tools test: the headers postinst (one initrd build) took ${took} ms`);
   });
 });
