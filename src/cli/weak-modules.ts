@@ -30,7 +30,7 @@ export const WEAK_MODULES_SPEC: CommandSpec = {
     { name: "verbose", short: "v", type: "flag", help: "list the changes made, and say why modules are not linked" },
     { name: "basedir", type: "value", valueName: "DIR", help: "work on the root DIR instead of /" },
     { name: "dracut", type: "value", valueName: "PATH", help: "the dracut to run (default: dracut on PATH)" },
-    { name: "check-initramfs-prog", type: "value", valueName: "PATH", help: 'run "PATH -- K" for each changed kernel instead of dracut' },
+    { name: "check-initramfs-prog", type: "value", valueName: "PATH", help: 'run "PATH -- K" for each changed kernel instead of dracut or update-initramfs' },
     { name: "depmod", type: "value", valueName: "PATH", help: "the depmod to run (default: depmod on PATH; skipped when absent)" },
     {
       name: "no-cache",
@@ -204,6 +204,7 @@ export async function weakModulesCommand(args: readonly string[], io: CliIO): Pr
       post: {
         depmod: parsed.depmod,
         dracut: parsed.dracut,
+        updateInitramfs: null,
         checkInitramfsProg: parsed.checkInitramfsProg,
         noInitramfs: parsed.noInitramfs,
       },

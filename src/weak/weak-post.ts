@@ -19,6 +19,8 @@ export interface PostOptions {
   depmod: string | null;
   /** dracut to run (default: looked up on PATH). */
   dracut: string | null;
+  /** initramfs-tools' update-initramfs, used when there is no dracut (default: looked up on PATH). */
+  updateInitramfs: string | null;
   /** A program run as `PROG <K>` in place of dracut (Red Hat's --check-initramfs-prog). */
   checkInitramfsProg: string | null;
   noInitramfs: boolean;
@@ -108,10 +110,37 @@ async function runStep(kernel: string, stepName: PostResult["step"], argv: strin
 }
 
 /**
+ * The command that regenerates `image`, the initramfs of kernel `release`, or why none is run.
+ * dracut when it is given or on PATH (Red Hat's weak-modules runs it; Debian's dracut package
+ * replaces initramfs-tools and keeps its image names), else initramfs-tools' update-initramfs for
+ * an image it names (boot/initrd.img-K). `update-initramfs -u -k K` rebuilds K's image even under
+ * dpkg: only a bare `-u` with DPKG_MAINTSCRIPT_PACKAGE set is deferred to its trigger, which then
+ * rebuilds the newest kernel's image only. `-b` names the folder of the image kabi found. It has
+ * no root option (it works on the running system's /etc/initramfs-tools and /lib/modules), so for
+ * another root nothing is run.
+ */
+async function initramfsCommand(opts: PostOptions, release: string, image: string): Promise<{ argv: string[] } | { skipped: string }> {
+  const dracut = opts.dracut ?? (await findOnPath("dracut"));
+  if (dracut !== null) {
+    const argv = [dracut, "-f"];
+    if (path.resolve(opts.root) !== "/") argv.push("--kmoddir", path.join(opts.root, opts.moduleDirOf(release)));
+    argv.push("--", image, release);
+    return { argv };
+  }
+  if (path.basename(image) !== `initrd.img-${release}`) return { skipped: `dracut not found: ${image} not regenerated` };
+  const updateInitramfs = opts.updateInitramfs ?? (await findOnPath("update-initramfs"));
+  if (updateInitramfs === null) return { skipped: `neither dracut nor update-initramfs found: ${image} not regenerated` };
+  if (path.resolve(opts.root) !== "/") return { skipped: `update-initramfs has no root option: ${image} not regenerated` };
+  // getopt gives -k the next word whatever it starts with; update-initramfs takes no operand after "--".
+  return { argv: [updateInitramfs, "-u", "-k", release, "-b", path.dirname(image)] };
+}
+
+/**
  * For each kernel whose links changed: `depmod -a -b <root> -- K`, then the initramfs (the
- * --check-initramfs-prog program as `PROG -- K`, else `dracut -f ... -- IMAGE K` for kernels that
- * already have one), none of them for a kernel whose tree the host resolves elsewhere than kabi
- * did (outsideRootReason). Failures are reported, never undone.
+ * --check-initramfs-prog program as `PROG -- K`, else, for kernels that already have one,
+ * `dracut -f ... -- IMAGE K` or initramfs-tools' `update-initramfs -u -k K`: initramfsCommand),
+ * none of them for a kernel whose tree the host resolves elsewhere than kabi did
+ * (outsideRootReason). Failures are reported, never undone.
  */
 export async function runPostActions(kernels: readonly string[], opts: PostOptions): Promise<PostResult[]> {
   const out: PostResult[] = [];
@@ -134,15 +163,9 @@ export async function runPostActions(kernels: readonly string[], opts: PostOptio
     }
     const image = opts.initramfsOf(k);
     if (image === null) continue;
-    const dracut = opts.dracut ?? (await findOnPath("dracut"));
-    if (dracut === null) {
-      out.push({ kernel: k, step: "initramfs", command: [], ok: false, message: `dracut not found: ${image} not regenerated` });
-      continue;
-    }
-    const argv = [dracut, "-f"];
-    if (path.resolve(opts.root) !== "/") argv.push("--kmoddir", path.join(opts.root, opts.moduleDirOf(k)));
-    argv.push("--", image, k);
-    out.push(await runStep(k, "initramfs", argv));
+    const command = await initramfsCommand(opts, k, image);
+    if ("skipped" in command) out.push({ kernel: k, step: "initramfs", command: [], ok: false, message: command.skipped });
+    else out.push(await runStep(k, "initramfs", command.argv));
   }
   return out;
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireSystemSandbox, systemSandbox, type SystemSandbox } from "../helpers/system-sandbox.js";
 import { commandPresent, requireUnderCi } from "../helpers/required.js";
-import { BIN, DEBIAN_CALLERS, dracutRan, K53, K54, REPO, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, q, requireBuilt, show } from "./hook-sandbox.js";
+import { BIN, DEBIAN_CALLERS, dracutCall, dracutRan, K53, K54, REPO, SANDBOX_ENV, TWIN_LINK, installScript, kabiLines, links, q, requireBuilt, show } from "./hook-sandbox.js";
 
 let box: SystemSandbox | undefined;
 afterEach(() => {
@@ -33,6 +33,12 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
     expect(inst.code, show(inst)).toBe(0);
     expect(kabiLines(inst), show(inst)).toEqual([]);
     expect(await links(b)).toEqual([TWIN_LINK]);
+    // The new link goes into K54's initramfs: weak-modules regenerated it, after it made the link.
+    expect(await dracutRan(b)).toBe(dracutCall(K54));
+    // Configured again (dpkg-reconfigure): no link changes, so no second rebuild.
+    const again = await b.run(`${DEBIAN_CALLERS}\nimage_postinst ${K54} configure`, { env: SANDBOX_ENV });
+    expect(again.code, show(again)).toBe(0);
+    expect(await dracutRan(b)).toBe(dracutCall(K54));
 
     // The package's postrm of an upgrade (same release, new files): the kernel stays, so do its links.
     const up = await b.run(`${DEBIAN_CALLERS}\nimage_postrm ${K54} upgrade 6.1.190-1`, { env: SANDBOX_ENV });
@@ -57,7 +63,8 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
     const gone = await b.run(`${DEBIAN_CALLERS}\nimage_postrm ${K54} purge`, { env: SANDBOX_ENV });
     expect(gone.code, show(gone)).toBe(0);
     expect(gone.stderr + gone.stdout, show(gone)).not.toMatch(/kabi/);
-    expect(await dracutRan(b)).toBe("");
+    // The postrm hook passes --no-initramfs (the kernel and its initramfs are going): no other call.
+    expect(await dracutRan(b)).toBe(dracutCall(K54));
   });
 
   it("headers configured after the image: the image's hook reports the missing symvers without failing, the headers' hook then links the kernel", async (ctx) => {
@@ -72,6 +79,7 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
     ]);
     expect(inst.stderr, show(inst)).toMatch(new RegExp(`weak-modules: .*${K54}.*symvers`));
     expect(await links(b)).toEqual([]);
+    expect(await dracutRan(b)).toBe("");
 
     // The headers arrive (their Module.symvers), and their postinst runs header_postinst.d.
     const symvers = path.join(REPO, "fixtures/symvers", `${K54}.symvers.gz`);
@@ -82,7 +90,8 @@ describe("Debian kernel hooks, run by run-parts as the kernel packages do", () =
     expect(hdr.code, show(hdr)).toBe(0);
     expect(kabiLines(hdr), show(hdr)).toEqual([]);
     expect(await links(b)).toEqual([TWIN_LINK]);
-    expect(await dracutRan(b)).toBe("");
+    // The links came after initramfs-tools' image hook built the initrd: the headers' hook has it rebuilt.
+    expect(await dracutRan(b)).toBe(dracutCall(K54));
   });
 
   it("headers without the kernel image: the headers' hook does nothing, quietly", async (ctx) => {

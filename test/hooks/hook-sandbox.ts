@@ -33,9 +33,14 @@ export function q(s: string): string {
  * plus an empty kernel/ (what an installed image brings; the hooks and 50-depmod look for it).
  * K53 holds kabi_gpl_twin.ko, K54 its own kabi_provider and kabi_consumer (incompatible with K53),
  * and both have their symvers at /boot/symvers-K.gz, where weak-modules looks first.
- * Each kernel has an initramfs (a dummy /boot/initrd.img-K, so weak-modules would regenerate it)
- * and a dracut on PATH records any call: the hooks pass --no-initramfs, so weak-modules must never
- * run it (on Debian the initramfs is initramfs-tools' business, under kernel-install dracut's plugin's).
+ * Each kernel has an initramfs (a dummy /boot/initrd.img-K, so weak-modules regenerates it) and a
+ * dracut on PATH records each call: the sandbox is a Debian system whose initramfs tool is dracut
+ * (Debian's dracut package replaces initramfs-tools), so initramfs-tools' own kernel hooks and
+ * update-initramfs are removed from it (the fixture kernels have no /boot/config-K, on which
+ * mkinitramfs fails; test/hooks/initramfs-tools.test.ts runs them for real on a real module tree).
+ * The Debian postinst.d and header_postinst.d hooks let weak-modules run dracut for a kernel whose
+ * links changed (after initramfs-tools' or dracut's own hook built the image without them); the
+ * postrm.d hook and the kernel-install plugin pass --no-initramfs (dracut's plugin runs after kabi's).
  */
 export function installScript(): string {
   const fixtures = path.join(REPO, "fixtures");
@@ -58,12 +63,7 @@ install -m 755 ${q(HOOKS)}/install.d/45-kabi.install /etc/kernel/install.d/45-ka
 mkdir -p /usr/local/sbin
 printf '#!/bin/sh\\necho "dracut $*" >> /var/tmp/weak-modules-ran-dracut\\n' > /usr/local/sbin/dracut
 chmod 755 /usr/local/sbin/dracut
-# Where initramfs-tools is installed (any installed Debian), its own postinst.d/postrm.d hooks run
-# next to kabi's; its update-initramfs would build a real image for these bare kernel trees (and
-# fails without /boot/config-K), so the sandbox's copy only records the call.
-if [ -e /usr/sbin/update-initramfs ]; then
-  printf '#!/bin/sh\\necho "update-initramfs $*" >> /var/tmp/update-initramfs-ran\\n' > /usr/sbin/update-initramfs
-fi
+rm -f /etc/kernel/postinst.d/initramfs-tools /etc/kernel/postrm.d/initramfs-tools /usr/sbin/update-initramfs
 `;
 }
 
@@ -78,7 +78,7 @@ for k in ${K53} ${K54}; do
 done | sort
 `;
 
-/** Whether weak-modules ran dracut (the stand-in of installScript) in this sandbox. */
+/** The dracut calls weak-modules made in this sandbox (the stand-in of installScript records them), one line each. */
 export async function dracutRan(box: SystemSandbox): Promise<string> {
   return (await box.check("cat /var/tmp/weak-modules-ran-dracut 2>/dev/null || true")).stdout;
 }
@@ -126,4 +126,9 @@ export function kabiLines(r: SandboxResult): string[] {
 
 export function show(r: SandboxResult): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** The line the stand-in dracut records when weak-modules regenerates kernel `k`'s initramfs in the sandbox. */
+export function dracutCall(k: string): string {
+  return `dracut -f -- /boot/initrd.img-${k} ${k}\n`;
 }
