@@ -250,13 +250,23 @@ function placeFile(want: Wanted, log: ManifestLog, result: SystemRunResult, dryR
 }
 
 /** The manifest, or null with the reason in errors. */
-function loadManifest(result: SystemRunResult): InstallManifest | null | "bad" {
+/**
+ * What both commands do first: refuse without root (a dry run needs none), remove the temporary
+ * file of a manifest write killed before its rename, and read the manifest (null: none yet).
+ * "stop" when the run cannot go on (the reason is in result.errors).
+ */
+function startRun(dryRun: boolean, result: SystemRunResult): InstallManifest | null | "stop" {
+  if (!dryRun && !isRoot()) {
+    result.errors.push(NOT_ROOT);
+    return "stop";
+  }
+  if (!dryRun) removeDeadTemps(MANIFEST_PATH);
   try {
     return readManifest(MANIFEST_PATH);
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
     result.errors.push(err.message);
-    return "bad";
+    return "stop";
   }
 }
 
@@ -287,14 +297,8 @@ function removeOwnFile(e: FileEntry, result: SystemRunResult, dryRun: boolean, w
 export function installSystem(options: SystemInstallOptions): SystemRunResult {
   const result: SystemRunResult = { changes: [], errors: [], warnings: [] };
   const { dryRun } = options;
-  if (!dryRun && !isRoot()) {
-    result.errors.push(NOT_ROOT);
-    return result;
-  }
-  // The temporary file of a manifest write that was killed before its rename.
-  if (!dryRun) removeDeadTemps(MANIFEST_PATH);
-  const loaded = loadManifest(result);
-  if (loaded === "bad") return result;
+  const loaded = startRun(dryRun, result);
+  if (loaded === "stop") return result;
   const log = new ManifestLog(loaded ?? { format: 1, kabi: KABI_VERSION, prefix: options.prefix, entries: [] }, dryRun, result.errors);
   const pkg = packageRoot();
   const wanted: Wanted[] = [
@@ -337,16 +341,11 @@ export function installSystem(options: SystemInstallOptions): SystemRunResult {
 export function uninstallSystem(options: { readonly dryRun: boolean }): SystemRunResult {
   const result: SystemRunResult = { changes: [], errors: [], warnings: [] };
   const { dryRun } = options;
-  if (!dryRun && !isRoot()) {
-    result.errors.push(NOT_ROOT);
-    return result;
-  }
-  // A run killed while writing the manifest for the first time leaves its temporary file (and
-  // the folder made for it), and no manifest: they are removed too.
-  if (!dryRun) removeDeadTemps(MANIFEST_PATH);
-  const manifest = loadManifest(result);
-  if (manifest === "bad") return result;
+  const manifest = startRun(dryRun, result);
+  if (manifest === "stop") return result;
   if (manifest === null) {
+    // A run killed while writing the manifest for the first time leaves no manifest but the
+    // folder made for it (its temporary file went in startRun): removed too.
     if (!dryRun) removeEmptyDir(path.dirname(MANIFEST_PATH));
     return result;
   }
