@@ -102,7 +102,12 @@ export async function computePlan(opts: Pick<WeakRunOptions, "root" | "mode" | "
     if (k === undefined) {
       if (!tree.skippedKernels.has(mode.release)) errors.push(`kernel ${mode.release}: not installed (no lib/modules/${mode.release} in the root)`);
     }
-    else if (k.symvers === null) errors.push(`kernel ${mode.release}: no symvers found (boot/symvers-K.gz, lib/modules/K/symvers.*, usr/src/linux-headers-K/Module.symvers, lib/modules/K/build/Module.symvers)`);
+    else if (k.symvers === null && tree.kernels.some((x) => x.release !== mode.release && x.external.length > 0)) {
+      // Without symvers no module can be judged for K. That is only a failure when some other
+      // kernel has an external module to link into K: a system without any (Debian's kernel hook
+      // runs on every kernel install, headers or not) is not told so on every upgrade.
+      errors.push(`kernel ${mode.release}: no symvers found (boot/symvers-K.gz, lib/modules/K/symvers.*, usr/src/linux-headers-K/Module.symvers, lib/modules/K/build/Module.symvers)`);
+    }
   }
   let given = mode.kind === "add-modules" || mode.kind === "remove-modules" ? mode.modules : [];
   if (mode.kind === "add-modules") {

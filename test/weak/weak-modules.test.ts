@@ -202,6 +202,21 @@ describe("weak-modules on the real fixtures", () => {
     expect(r.err).toMatch(/kabi_taint_consumer\.ko not linked into 6\.1\.0-54-amd64: incompatible: uses kabi_prop_value from proprietary module kabi_prop_provider and GPL-only cpu_mitigations_off/);
   });
 
+  it("--add-kernel K without symvers fails only when another kernel has an external module to link into K", async () => {
+    const root = await makeRoot();
+    roots.push(root);
+    await addKernel(root, K53, "debian");
+    // K54 is installed without its headers: no symvers for it anywhere.
+    await mkdir(path.join(root, "lib/modules", K54), { recursive: true });
+    const nothingToLink = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    expect([nothingToLink.code, nothingToLink.err, nothingToLink.out]).toEqual([0, "", ""]);
+    await installFixture(root, K53, "kabi_gpl_twin.ko", K53);
+    const somethingToLink = await runWeak([...baseArgs(root), "--add-kernel", K54]);
+    expect(somethingToLink.code).toBe(1);
+    expect(somethingToLink.err).toContain(`weak-modules: kernel ${K54}: no symvers found`);
+    expect(await weakLinks(root)).toEqual([]);
+  });
+
   it("--remove-modules of the linked build links another compatible build instead", async () => {
     const root = await fixtureRoot();
     await installFixture(root, K53, "kabi_provider.ko", K53);
