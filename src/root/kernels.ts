@@ -4,6 +4,7 @@ import path from "node:path";
 import { toFileError } from "../types/errors.js";
 import { compareCodeUnits } from "./code-unit-order.js";
 import { compareKernelReleases, isUsableKernelRelease, unusableReleaseReason } from "./kernel-release.js";
+import { fileKind } from "./file-kind.js";
 import { resolveInRoot, resolveInRootWhy } from "./resolve-in-root.js";
 
 /** Where distributions ship a kernel's symvers, relative to the root, in the order tried. */
@@ -87,18 +88,6 @@ export interface SkippedKernelEntry {
   line: string;
 }
 
-/** What a directory entry is, in the words of the line naming it ("a regular file", "a FIFO"). */
-function entryKind(st: Stats): string {
-  if (st.isFile()) return "a regular file";
-  if (st.isDirectory()) return "a directory";
-  if (st.isSymbolicLink()) return "a symbolic link";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isSocket()) return "a socket";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  return "not a directory";
-}
-
 /**
  * Why the entry `rel` (a name under lib/modules or usr/lib/modules) is not a kernel directory once
  * resolved inside `root`, or null when it is one. A symlink is resolved inside the root (never
@@ -110,7 +99,7 @@ async function kernelDirProblem(root: string, rel: string): Promise<string | nul
   let target: string | null = null;
   try {
     const own = await lstat(given);
-    if (!own.isSymbolicLink()) return own.isDirectory() ? null : `${entryKind(own)}, not a kernel directory`;
+    if (!own.isSymbolicLink()) return own.isDirectory() ? null : `${fileKind(own)}, not a kernel directory`;
     target = await readlink(given);
   } catch (err) {
     // Gone since readdir: nothing to report.
@@ -131,7 +120,7 @@ async function kernelDirProblem(root: string, rel: string): Promise<string | nul
     }
     return `${link}: ${toFileError(resolved, err).reason}`;
   }
-  return st.isDirectory() ? null : `${link}, ${entryKind(st)} inside the root, not a kernel directory`;
+  return st.isDirectory() ? null : `${link}, ${fileKind(st)} inside the root, not a kernel directory`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { constants, type Stats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { FileError, FormatError } from "../types/errors.js";
+import { fileKind } from "../root/file-kind.js";
 import { CODEC_NAMES, DecodeError, detectCodec, singleChunk, startsWithMagic, type CodecName } from "../types/compression.js";
 import { loadCodec } from "../decompress/codec-table.js";
 import { SymversParser } from "./parse-symvers.js";
@@ -59,16 +60,6 @@ export function detectSymversEncoding(data: Uint8Array, file: string): SymversEn
     if (startsWithMagic(data, magic)) throw new FormatError(file, `${name} data is not a supported symvers encoding (${SUPPORTED})`);
   }
   return "plain";
-}
-
-/** What a file that is not a regular file is, for the message refusing it. */
-function fileKind(st: Stats): string {
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  return "not a regular file";
 }
 
 function checkStat(st: Stats, file: string): void {
