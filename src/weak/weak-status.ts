@@ -144,6 +144,9 @@ export async function weakStatus(
   const tree = await scanInstalledTree(root, { read, cache: options.cache });
   const warnings: string[] = [];
   const errors = [...tree.problems, ...tree.unreadable.map((u) => `unreadable module ${u.error}`)];
+  // A root with no kernel at all is a wrong --basedir far more often than an empty system: an
+  // error (exit 2), for `kabi status` and `--dkms` alike.
+  if (tree.kernels.length === 0) errors.push(`${root}: no kernels (no directory under lib/modules or usr/lib/modules)`);
   const symvers = new Map<string, SymversTable>();
   const withSymvers = tree.kernels.filter((k) => k.symvers !== null);
   const loaded = await loadSymvers(
