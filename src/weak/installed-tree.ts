@@ -165,12 +165,20 @@ export function externalPathKey(insidePath: string): string | null {
 }
 
 /**
+ * The inside-root path a weak-updates symlink at `linkInsidePath` names: `target` resolved
+ * lexically (a relative one from the link's directory), as the plan, the status and the managed
+ * check all read a link.
+ */
+export function linkTargetPath(linkInsidePath: string, target: string): string {
+  return path.posix.normalize(target.startsWith("/") ? target : path.posix.join(path.posix.dirname(linkInsidePath), target));
+}
+
+/**
  * Whether a weak-updates symlink target is one kabi (or weak-modules) would have made: it names,
  * after lexical resolution from the link's directory, a module file under some kernel's extra/ or updates/.
  */
 export function isManagedTarget(linkInsidePath: string, target: string): boolean {
-  const abs = target.startsWith("/") ? target : path.posix.join(path.posix.dirname(linkInsidePath), target);
-  const norm = path.posix.normalize(abs);
+  const norm = linkTargetPath(linkInsidePath, target);
   return looksLikeModuleFile(path.posix.basename(norm)) && parseExternalPath(norm) !== null;
 }
 

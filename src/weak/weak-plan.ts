@@ -1,6 +1,5 @@
-import path from "node:path";
 import { moduleNameFromFile } from "../root/module-file.js";
-import { externalPathKey, WEAK_DIR, type InstalledTree, type TreeKernel, type WeakEntry } from "./installed-tree.js";
+import { externalPathKey, linkTargetPath, WEAK_DIR, type InstalledTree, type TreeKernel, type WeakEntry } from "./installed-tree.js";
 import { blockingSymbols } from "../engine/verdict-reasons.js";
 import { describeIncompatibility, type BuildDecision, type WeakAssignment } from "./weak-assign.js";
 import { compareCodeUnits } from "../root/code-unit-order.js";
@@ -119,7 +118,7 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
       existing.set(e.insidePath, e);
       if (!(e.kind === "symlink" && e.managed)) plan.foreign.push({ kernel: k.release, path: e.insidePath, kind: e.kind, target: e.target });
     }
-    const whyNotTarget = (link: string, target: string): string => removalReason(tree, k, assignment, scope, link, resolveTarget(link, target));
+    const whyNotTarget = (link: string, target: string): string => removalReason(tree, k, assignment, scope, link, linkTargetPath(link, target));
     const wanted = new Map<string, (typeof assignment.links)[number]>();
     for (const l of assignment.links) if (l.kernel === k.release && inNames(l.module.name)) wanted.set(l.link, l);
 
@@ -131,7 +130,7 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
         plan.actions.push({ kernel: k.release, op: "create", module: l.module.name, link, target: l.target, previous: null, reason });
       } else if (e.kind === "symlink" && e.managed) {
         if (e.target === l.target) plan.kept.push({ kernel: k.release, module: l.module.name, link, target: l.target });
-        else if (resolveTarget(link, e.target!) === l.target) {
+        else if (linkTargetPath(link, e.target!) === l.target) {
           // The same file spelled another way ("../../K/extra/x.ko"): pointed at it as kabi spells it.
           plan.actions.push({ kernel: k.release, op: "replace", module: l.module.name, link, target: l.target, previous: e.target, reason: `${reason}; the link pointed to it as ${e.target}` });
         } else plan.actions.push({ kernel: k.release, op: "replace", module: l.module.name, link, target: l.target, previous: e.target, reason: `${reason}; ${whyNotTarget(link, e.target!)}` });
@@ -159,11 +158,6 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
     }
   }
   return plan;
-}
-
-/** A link's target as an inside-root path (a relative target is taken from the link's directory). */
-function resolveTarget(link: string, target: string): string {
-  return path.posix.normalize(target.startsWith("/") ? target : path.posix.join(path.posix.dirname(link), target));
 }
 
 /**

@@ -1,5 +1,4 @@
 import { stat } from "node:fs/promises";
-import path from "node:path";
 import type { ModuleRecord } from "../types/module-record.js";
 import { loadSymvers } from "../load/load-symvers.js";
 import { moduleNameFromFile } from "../root/module-file.js";
@@ -7,7 +6,7 @@ import { resolveInRoot } from "../root/resolve-in-root.js";
 import type { SymversTable } from "../types/symvers-table.js";
 import { blockingSymbols } from "../engine/verdict-reasons.js";
 import { allExternal, assignWeakLinks, describeIncompatibility, shortReason } from "./weak-assign.js";
-import { scanInstalledTree } from "./installed-tree.js";
+import { linkTargetPath, scanInstalledTree } from "./installed-tree.js";
 import type { ForeignEntry } from "./weak-plan.js";
 import { compareCodeUnits } from "../root/code-unit-order.js";
 
@@ -166,8 +165,7 @@ export async function weakStatus(
     const linkTo = new Map<string, string>();
     for (const e of k.weak) {
       if (e.kind !== "symlink" || !e.managed || e.temp) continue;
-      const t = e.target!;
-      linkTo.set(path.posix.normalize(t.startsWith("/") ? t : path.posix.join(path.posix.dirname(e.insidePath), t)), e.insidePath);
+      linkTo.set(linkTargetPath(e.insidePath, e.target!), e.insidePath);
     }
     const covered = new Set<string>();
     for (const m of modules) {
@@ -224,8 +222,7 @@ export async function weakStatus(
     // Links whose module file is gone (or unreadable): broken.
     for (const e of k.weak) {
       if (e.kind !== "symlink" || !e.managed || e.temp) continue;
-      const t = e.target!;
-      const abs = path.posix.normalize(t.startsWith("/") ? t : path.posix.join(path.posix.dirname(e.insidePath), t));
+      const abs = linkTargetPath(e.insidePath, e.target!);
       if (covered.has(abs)) continue;
       const ok = await exists(await resolveInRoot(tree.root, abs));
       entries.push({
