@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireUnderCi, runsWith } from "../helpers/required.js";
-import { addKernel, installFixture, K53, K54, makeRoot, REPO, removeRoot, SYMVERS, weakLinks } from "./weak-root.js";
+import { addKernel, installFixture, K53, K54, linksUnder, makeRoot, REPO, removeRoot, SYMVERS, weakLinks } from "./weak-root.js";
 
 const WEAK_BIN = path.join(REPO, "dist/src/cli/weak-modules.js");
 const KABI_BIN = path.join(REPO, "dist/src/cli/kabi.js");
@@ -194,27 +194,6 @@ async function addAndRemoveWithoutDepmod(root: string, K: string, hostTarget: st
     expect(await linksUnder(weakDir)).toEqual([]);
     await expectCanaryUnchanged();
   }
-}
-
-async function linksUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (p: string, rel: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = await readdir(p);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const q = path.join(p, n);
-      const st = await lstat(q);
-      const r = rel === "" ? n : `${rel}/${n}`;
-      if (st.isSymbolicLink()) out.push(`${r} -> ${await readlink(q)}`);
-      else if (st.isDirectory()) await walk(q, r);
-    }
-  };
-  await walk(dir, "");
-  return out.sort();
 }
 
 // dist/ is built, not committed: skipped without `npm run build`, run (and failed) under CI (.ci/run builds first).

@@ -53,6 +53,33 @@ export async function installFixture(root: string, built: string, file: string, 
   return inside;
 }
 
+/**
+ * Every symlink below `dir` ("sub/path -> target"), sorted, without following symlinked
+ * directories; its empty subdirectories ("sub/dir/") go to `emptyDirs` when given. A missing
+ * `dir` has none.
+ */
+export async function linksUnder(dir: string, emptyDirs?: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (p: string, rel: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(p);
+    } catch {
+      return;
+    }
+    if (names.length === 0 && rel !== "") emptyDirs?.push(`${rel}/`);
+    for (const n of names) {
+      const q = path.join(p, n);
+      const st = await lstat(q);
+      const r = rel === "" ? n : `${rel}/${n}`;
+      if (st.isDirectory()) await walk(q, r);
+      else if (st.isSymbolicLink()) out.push(`${r} -> ${await readlink(q)}`);
+    }
+  };
+  await walk(dir, "");
+  return out.sort();
+}
+
 /** Every symlink under every kernel's weak-updates: "K weak-sub-path -> target", sorted; empty subdirectories go to `emptyDirs` when given. */
 export async function weakLinks(root: string, emptyDirs?: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -64,23 +91,9 @@ export async function weakLinks(root: string, emptyDirs?: string[]): Promise<str
     return out;
   }
   for (const k of kernels) {
-    const walk = async (dir: string, rel: string): Promise<void> => {
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        return;
-      }
-      if (names.length === 0 && rel !== "") emptyDirs?.push(`${k} ${rel}/`);
-      for (const n of names) {
-        const p = path.join(dir, n);
-        const st = await lstat(p);
-        const r = rel === "" ? n : `${rel}/${n}`;
-        if (st.isDirectory()) await walk(p, r);
-        else if (st.isSymbolicLink()) out.push(`${k} ${r} -> ${await readlink(p)}`);
-      }
-    };
-    await walk(path.join(modules, k, "weak-updates"), "");
+    const empty: string[] = [];
+    for (const l of await linksUnder(path.join(modules, k, "weak-updates"), empty)) out.push(`${k} ${l}`);
+    for (const d of empty) emptyDirs?.push(`${k} ${d}`);
   }
   return out.sort();
 }
