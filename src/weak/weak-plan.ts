@@ -100,6 +100,11 @@ function skipOf(d: BuildDecision): SkippedModule | null {
  */
 export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, scope: PlanScope): WeakLinkPlan {
   const inNames = scope.names ?? (() => true);
+  const leaving: Leaving = {
+    kernel: scope.leaving !== undefined && "kernel" in scope.leaving ? scope.leaving.kernel : null,
+    // Keyed as the scan keys them (any spelling of the kernel directory), once for the whole plan.
+    modules: new Set(scope.leaving !== undefined && "modules" in scope.leaving ? scope.leaving.modules.map(externalPathKey).filter((x): x is string => x !== null) : []),
+  };
   const plan: WeakLinkPlan = { kernels: [], actions: [], kept: [], skipped: [], foreign: [], noSymvers: [], emptyDirs: [] };
   for (const k of tree.kernels) {
     if (!scope.kernels(k.release)) continue;
@@ -118,7 +123,7 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
       existing.set(e.insidePath, e);
       if (!(e.kind === "symlink" && e.managed)) plan.foreign.push({ kernel: k.release, path: e.insidePath, kind: e.kind, target: e.target });
     }
-    const whyNotTarget = (link: string, target: string): string => removalReason(tree, k, assignment, scope, link, linkTargetPath(link, target));
+    const whyNotTarget = (link: string, target: string): string => removalReason(tree, k, assignment, leaving, link, linkTargetPath(link, target));
     const wanted = new Map<string, (typeof assignment.links)[number]>();
     for (const l of assignment.links) if (l.kernel === k.release && inNames(l.module.name)) wanted.set(l.link, l);
 
@@ -160,18 +165,22 @@ export function planWeakLinks(tree: InstalledTree, assignment: WeakAssignment, s
   return plan;
 }
 
+/** What leaves in a run (PlanScope.leaving), as removalReason asks it. */
+interface Leaving {
+  kernel: string | null;
+  /** externalPathKey of each leaving module file. */
+  modules: ReadonlySet<string>;
+}
+
 /**
  * Why the managed link `link` in k's weak-updates/ no longer points to `abs`: one clause that
  * names what changed (the kernel or the file leaving, the file gone, or what the assignment decided
  * for that file on k).
  */
-function removalReason(tree: InstalledTree, k: TreeKernel, assignment: WeakAssignment, scope: PlanScope, link: string, abs: string): string {
-  const leaving = scope.leaving;
-  if (leaving !== undefined && "kernel" in leaving && leaving.kernel === k.release) return `kernel ${k.release} is being removed`;
-  if (leaving !== undefined && "modules" in leaving) {
-    const key = externalPathKey(abs);
-    if (key !== null && leaving.modules.some((m) => externalPathKey(m) === key)) return `${abs} is being removed`;
-  }
+function removalReason(tree: InstalledTree, k: TreeKernel, assignment: WeakAssignment, leaving: Leaving, link: string, abs: string): string {
+  if (leaving.kernel === k.release) return `kernel ${k.release} is being removed`;
+  const key = externalPathKey(abs);
+  if (key !== null && leaving.modules.has(key)) return `${abs} is being removed`;
   const d = assignment.decisions.find((x) => x.kernel === k.release && x.module.insidePath === abs);
   if (d === undefined) {
     const bad = tree.unreadable.find((u) => u.insidePath === abs);
