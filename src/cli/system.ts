@@ -42,7 +42,7 @@ export async function installSystemCommand(args: readonly string[], io: CliIO): 
   const parsed = commandLine(io, INSTALL_SYSTEM_SPEC, args);
   if ("exit" in parsed) return parsed.exit;
   const prefix = path.resolve(io.cwd, parsed.value("prefix") ?? DEFAULT_PREFIX);
-  const result = installSystem({ prefix, dryRun: parsed.has("dry-run") });
+  const result = await installSystem({ prefix, dryRun: parsed.has("dry-run") });
   return report(io, INSTALL_SYSTEM_SPEC.prefix, result, "nothing to do: kabi's weak-modules, hooks and man pages are in place");
 }
 
@@ -50,6 +50,6 @@ export async function installSystemCommand(args: readonly string[], io: CliIO): 
 export async function uninstallSystemCommand(args: readonly string[], io: CliIO): Promise<number> {
   const parsed = commandLine(io, UNINSTALL_SYSTEM_SPEC, args);
   if ("exit" in parsed) return parsed.exit;
-  const result = uninstallSystem({ dryRun: parsed.has("dry-run") });
+  const result = await uninstallSystem({ dryRun: parsed.has("dry-run") });
   return report(io, UNINSTALL_SYSTEM_SPEC.prefix, result, "nothing to undo: no kabi install-system manifest (/var/lib/kabi/install-manifest.json)");
 }

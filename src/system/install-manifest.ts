@@ -8,8 +8,15 @@
  * a diversion only while it is the local one to kabi's name, a folder only when empty), so an
  * entry for a change that was never made undoes nothing.
  */
-import { readFileSync } from "node:fs";
 import { replaceFileOrError } from "../root/replace-file.js";
+import { readSmallFile } from "../root/small-file.js";
+import { FileError } from "../types/errors.js";
+
+/**
+ * The largest manifest read: one holds a few dozen entries (a few KiB); anything far larger is not
+ * one, and is refused before it is read whole.
+ */
+export const MAX_MANIFEST_BYTES = 1 << 20;
 
 /** A file kabi wrote. `sha256`: every content kabi wrote there (a run killed between recording a new content and writing it leaves the old one). */
 export interface FileEntry {
@@ -56,11 +63,13 @@ function isEntry(e: unknown): e is ManifestEntry {
 }
 
 /** The manifest at `file`, null when there is none; throws ManifestError when it is unreadable or malformed. */
-export function readManifest(file: string): InstallManifest | null {
+export async function readManifest(file: string): Promise<InstallManifest | null> {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // readSmallFile: a FIFO in its place is not waited on, a device or a huge file is not read.
+    text = await readSmallFile(file, MAX_MANIFEST_BYTES, "an install manifest");
   } catch (err) {
+    if (err instanceof FileError) throw new ManifestError(`${err.message}: not a kabi install manifest`);
     const e = err as NodeJS.ErrnoException;
     if (e.code === "ENOENT") return null;
     throw new ManifestError(`${file}: cannot be read (${e.code ?? e.message})`);

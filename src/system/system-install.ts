@@ -255,14 +255,14 @@ function placeFile(want: Wanted, log: ManifestLog, result: SystemRunResult, dryR
  * file of a manifest write killed before its rename, and read the manifest (null: none yet).
  * "stop" when the run cannot go on (the reason is in result.errors).
  */
-function startRun(dryRun: boolean, result: SystemRunResult): InstallManifest | null | "stop" {
+async function startRun(dryRun: boolean, result: SystemRunResult): Promise<InstallManifest | null | "stop"> {
   if (!dryRun && !isRoot()) {
     result.errors.push(NOT_ROOT);
     return "stop";
   }
   if (!dryRun) removeDeadTemps(MANIFEST_PATH);
   try {
-    return readManifest(MANIFEST_PATH);
+    return await readManifest(MANIFEST_PATH);
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
     result.errors.push(err.message);
@@ -294,10 +294,10 @@ function removeOwnFile(e: FileEntry, result: SystemRunResult, dryRun: boolean, w
   return true;
 }
 
-export function installSystem(options: SystemInstallOptions): SystemRunResult {
+export async function installSystem(options: SystemInstallOptions): Promise<SystemRunResult> {
   const result: SystemRunResult = { changes: [], errors: [], warnings: [] };
   const { dryRun } = options;
-  const loaded = startRun(dryRun, result);
+  const loaded = await startRun(dryRun, result);
   if (loaded === "stop") return result;
   const log = new ManifestLog(loaded ?? { format: 1, kabi: KABI_VERSION, prefix: options.prefix, entries: [] }, dryRun, result.errors);
   const pkg = packageRoot();
@@ -338,10 +338,10 @@ export function installSystem(options: SystemInstallOptions): SystemRunResult {
   return result;
 }
 
-export function uninstallSystem(options: { readonly dryRun: boolean }): SystemRunResult {
+export async function uninstallSystem(options: { readonly dryRun: boolean }): Promise<SystemRunResult> {
   const result: SystemRunResult = { changes: [], errors: [], warnings: [] };
   const { dryRun } = options;
-  const manifest = startRun(dryRun, result);
+  const manifest = await startRun(dryRun, result);
   if (manifest === "stop") return result;
   if (manifest === null) {
     // A run killed while writing the manifest for the first time leaves no manifest but the

@@ -283,4 +283,24 @@ describe("kabi install-system and uninstall-system", { timeout: 300_000 }, () =>
     }
     expect(upperListing(s.dir, true)).toEqual(before);
   });
+
+  it("a FIFO, a huge sparse file or a folder in the manifest's place is one line, not a wait or a read of gigabytes", async (ctx) => {
+    requireSystemSandbox(ctx.skip);
+    const s = sandbox();
+    const manifest = "/var/lib/kabi/install-manifest.json";
+    const cases: [string, string][] = [
+      [`mkfifo ${manifest}`, `${manifest}: not a regular file: not a kabi install manifest`],
+      [`truncate -s 3G ${manifest}`, `${manifest}: 3221225472 bytes, more than the 1048576 an install manifest may have: not a kabi install manifest`],
+      [`mkdir ${manifest}`, `${manifest}: not a regular file: not a kabi install manifest`],
+    ];
+    for (const [make, line] of cases) {
+      await s.check(`mkdir -p /var/lib/kabi && rm -rf ${manifest} && ${make}`);
+      for (const command of ["install-system", "uninstall-system"]) {
+        // timeout: a wait on the FIFO would show as exit 124 instead of hanging the test.
+        const r = await s.run(`timeout 60 ${pkg.kabi} ${command}`);
+        expect(r, make).toEqual({ code: 1, stdout: "", stderr: `kabi ${command}: ${line}\n` });
+      }
+    }
+    expect((await s.check("ls /usr/sbin/weak-modules /etc/kernel/postinst.d/kabi 2>&1 || true")).stdout).toContain("No such file");
+  });
 });
