@@ -1,25 +1,9 @@
 import { sharedMismatchSerial, type CompatibilityReport, type CrcMismatch, type PairVerdict } from "../engine/verdict.js";
 import { crcMismatchJson, verdictReasonLines, VERDICT_FIELDS, type VerdictFieldKey } from "../engine/verdict-reasons.js";
-import type { ModuleRecord } from "../types/module-record.js";
-import type { InputError } from "../load/read-many.js";
-import type { SymversProblem } from "../types/symvers-table.js";
+import type { AuditInput, AuditKernel } from "./audit-input.js";
 import { ByteWriter } from "./byte-writer.js";
 
-export interface AuditKernel {
-  release: string;
-  symvers: string;
-  /** Present (true) only when the kernel was judged with strict modversions (`--strict-modversions`). */
-  strictModversions?: true;
-}
-
-/** What a streamed report is made from: the engine's report over the records read. */
-export interface AuditInput {
-  kernels: readonly AuditKernel[];
-  modules: readonly ModuleRecord[];
-  report: CompatibilityReport;
-  errors: readonly InputError[];
-  symversProblems: readonly SymversProblem[];
-}
+export type { AuditInput, AuditKernel } from "./audit-input.js";
 
 /**
  * The exit code from the engine's bitsets (no verdict is computed): 0 when every module is

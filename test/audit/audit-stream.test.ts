@@ -24,6 +24,7 @@ async function input(paths: string[], releases: string[], strict: (k: number) =>
     report: evaluate(read.records, kernels),
     errors: read.errors,
     symversProblems: [],
+    operands: paths,
   };
 }
 
