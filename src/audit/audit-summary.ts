@@ -70,10 +70,13 @@ function singleFieldHeadline(v: PairVerdict, field: VerdictField): string | null
     case "missing":
       return v.missing.length === 1 ? `missing symbol ${v.missing[0]}` : `${v.missing.length} missing symbols`;
     case "mismatched": {
-      const provider = v.mismatched[0].provider;
-      if (v.mismatched.some((x) => x.provider !== provider)) return null;
-      if (v.mismatched.length > 1) return `${v.mismatched.length} CRC mismatches against ${provider}`;
-      break;
+      if (v.mismatched.length === 1) break;
+      const byProvider = new Map<string, number>();
+      for (const x of v.mismatched) byProvider.set(x.provider, (byProvider.get(x.provider) ?? 0) + 1);
+      if (byProvider.size === 1) return `${v.mismatched.length} CRC mismatches against ${v.mismatched[0].provider}`;
+      // Most first; equal counts in the order first met.
+      const counts = [...byProvider].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`);
+      return `${v.mismatched.length} CRC mismatches (${counts.join(", ")})`;
     }
     case "blockedBy":
       // The path and the symbols stay in the detail; the headline groups the modules one provider blocks.
@@ -103,7 +106,8 @@ function singleFieldHeadline(v: PairVerdict, field: VerdictField): string | null
  *    another kernel, and rebuilding is the fix. When the module does not list `module_layout`
  *    there is no such evidence, and the rules below apply.
  * 2. A single kind of reason: "missing symbol X" / "N missing symbols"; "N CRC mismatches against
- *    P" when one provider P has every mismatch; "needs P, itself incompatible here" when one
+ *    P" when one provider P has every mismatch, else "N CRC mismatches (P a, Q b)" with the count
+ *    per provider, most first; "needs P, itself incompatible here" when one
  *    provider blocks it; "N GPL-only symbols used under license L"; any kind with one reason line:
  *    that line.
  * Headlines name no module, so identical ones group (`--summary`).
