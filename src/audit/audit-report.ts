@@ -342,8 +342,9 @@ function writeTotals(w: ByteWriter, totals: AuditTotals): void {
   if (totals.errors > 0) head += `, ${count(totals.errors, "input error")} (not audited: see the messages on stderr)`;
   w.text(head + "\n");
   const width = totals.kernels.reduce((n, k) => Math.max(n, k.release.length), 0);
+  const labelWidth = `[${totals.kernels.length}]`.length;
   totals.kernels.forEach((k, i) => {
-    let line = `  [${i + 1}] ${k.release.padEnd(width)}  ${k.compatible} compatible, ${k.namesOnly} judged by names only, ${k.incompatible} incompatible`;
+    let line = `  ${`[${i + 1}]`.padEnd(labelWidth)} ${k.release.padEnd(width)}  ${k.compatible} compatible, ${k.namesOnly} judged by names only, ${k.incompatible} incompatible`;
     if (k.notJudged > 0) line += `, ${k.notJudged} not judged`;
     w.text(line + "\n");
   });

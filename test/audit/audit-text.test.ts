@@ -13,6 +13,7 @@ import { Writable } from "node:stream";
 import { WriteStream } from "node:tty";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { writeText } from "../../src/audit/audit-report.js";
 import { main } from "../../src/cli/main.js";
 import { streamTakesColors } from "../../src/cli/color.js";
 import { verdictReasonLines } from "../../src/engine/verdict-reasons.js";
@@ -72,6 +73,7 @@ describe("kabi audit text", () => {
     const width = Math.max(...counts.map((c) => c.release.length));
     const expected = [
       `totals: ${json.modules.length} modules, 3 kernels, 1 input error (not audited: see the messages on stderr)`,
+      // The kernel numbers as wide as the largest ([1] to [3] here).
       ...counts.map((c, i) => `  [${i + 1}] ${c.release.padEnd(width)}  ${c.ok} compatible, ${c.namesOnly} judged by names only, ${c.no} incompatible`),
     ];
     expect(text.endsWith("\n\n" + expected.join("\n") + "\n")).toBe(true);
@@ -83,6 +85,28 @@ describe("kabi audit text", () => {
     });
     // Each kind of count is there (kabi_noversions: by names; 6.1 modules on 6.12: incompatible).
     expect(counts.some((c) => c.ok > 0) && counts.some((c) => c.namesOnly > 0) && counts.some((c) => c.no > 0)).toBe(true);
+  });
+
+  it("the totals' kernel names start in one column with ten kernels or more, and not-judged cells are counted", () => {
+    const kernels = Array.from({ length: 12 }, (_, i) => ({ release: `6.1.0-${40 + i}-amd64`, symvers: "-" }));
+    const parts: Buffer[] = [];
+    writeText(
+      {
+        kernels,
+        modules: [{ name: "a.ko", builtFor: "x", hasModversions: true }],
+        mark: (_m, k) => (k === 0 ? "-" : "ok"),
+        headline: () => null,
+        reasons: () => [],
+        totals: { modules: 1, kernels: kernels.map((k, i) => ({ release: k.release, compatible: i === 0 ? 0 : 1, namesOnly: 0, incompatible: 0, notJudged: i === 0 ? 1 : 0 })), errors: 0 },
+      },
+      (b) => parts.push(b),
+    );
+    const text = Buffer.concat(parts).toString("utf8");
+    const lines = text.slice(text.indexOf("\ntotals: ")).split("\n").slice(2, -1);
+    expect(lines).toHaveLength(12);
+    expect(new Set(lines.map((l, i) => l.indexOf(kernels[i].release))).size).toBe(1);
+    expect(lines[0]).toMatch(/ 0 incompatible, 1 not judged$/);
+    expect(lines[1]).toMatch(/ 0 incompatible$/);
   });
 
   it("names modules relative to the directory given, in a column as wide as the longest of those names", async () => {
