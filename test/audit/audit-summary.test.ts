@@ -300,6 +300,26 @@ describe("displayNames", () => {
     expect(displayNames(c)).toEqual([files[0], files[0], "dm-zero.ko"]);
   });
 
+  it("two trees of one layout: every module of both after its tree's own name (path.relative to the tree's parent)", async () => {
+    const dirs = [join(MODULE_FIXTURES, K53), join(MODULE_FIXTURES, "6.12.117+deb12-amd64")];
+    const found = await findModules(dirs);
+    const a = await auditOf(found.files, [kernel(K53)], dirs);
+    const dirOf = (p: string): string => dirs.find((d) => p.startsWith(d + "/"))!;
+    const short = found.files.map((p) => relative(dirOf(p), p));
+    const twice = short.filter((n, i) => short.indexOf(n) !== i);
+    expect(twice.length).toBeGreaterThan(0);
+    expect(short.length).toBeGreaterThan(twice.length * 2); // kabi_proprietary.ko is in one tree only
+    expect(displayNames(a)).toEqual(found.files.map((p) => relative(join(dirOf(p), ".."), p)));
+    // With a file beside them, that file keeps its own name.
+    const other = join(REAL_SAMPLE, "amd64-6.1/drivers/net/mii.ko");
+    const withFile = await auditOf([...found.files, other], [kernel(K53)], [...dirs, other]);
+    expect(displayNames(withFile).at(-1)).toBe("mii.ko");
+    // Two files of one name given by themselves: after their folder's name.
+    const files = dirs.map((d) => join(d, "kabi_provider.ko"));
+    const b = await auditOf(files, [kernel(K53)]);
+    expect(displayNames(b)).toEqual(files.map((f) => relative(join(f, "../.."), f)));
+  });
+
   it("a package member: its member path; a path under no operand: as it is", async () => {
     const path = REAL_61()[0];
     const a = await auditOf([path], [kernel(K53)], []);
