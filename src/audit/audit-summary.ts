@@ -102,14 +102,13 @@ function singleFieldHeadline(v: PairVerdict, field: VerdictField): string | null
  * 1. "built for another kernel ABI": the module lists `module_layout` (the CRC of the module
  *    loader's structures, which check_modstruct_version checks before any symbol) and the kernel
  *    exports it with another CRC (both CRCs given) or not at all; else the vermagic flags (after
- *    the release) differ (both given). Every other reason of such a pair follows from it: the module was built for
- *    another kernel, and rebuilding is the fix. When the module does not list `module_layout`
- *    there is no such evidence, and the rules below apply.
+ *    the release) differ (both given). Every other reason of such a pair follows from it: the
+ *    module was built for another kernel, and rebuilding is the fix. When the module does not
+ *    list `module_layout` there is no such evidence, and the rules below apply.
  * 2. A single kind of reason: "missing symbol X" / "N missing symbols"; "N CRC mismatches against
  *    P" when one provider P has every mismatch, else "N CRC mismatches (P a, Q b)" with the count
- *    per provider, most first; "needs P, itself incompatible here" when one
- *    provider blocks it; "N GPL-only symbols used under license L"; any kind with one reason line:
- *    that line.
+ *    per provider, most first; "needs P, itself incompatible here" when one provider blocks it;
+ *    "N GPL-only symbols used under license L"; any kind with one reason line: that line.
  * Headlines name no module, so identical ones group (`--summary`).
  */
 export function pairHeadline(v: PairVerdict, module: ModuleRecord, kernel: AuditKernel): string | null {
