@@ -6,6 +6,8 @@ export interface CliIO {
   /** Standard input, read whole (weak-modules takes module paths on it). */
   readStdin(): Promise<string>;
   cwd: string;
+  /** Standard error when it is a terminal (for a progress line that is redrawn in place), else null; absent: never. */
+  progressStream?(): NodeJS.WriteStream | null;
 }
 
 export function processIO(): CliIO {
@@ -19,5 +21,6 @@ export function processIO(): CliIO {
       return Buffer.concat(parts).toString("utf8");
     },
     cwd: process.cwd(),
+    progressStream: () => (process.stderr.isTTY ? process.stderr : null),
   };
 }
