@@ -24,6 +24,8 @@ export class ProgressLine {
   private shown = false;
   private stopped = false;
   private drawnAt = 0;
+  /** Which of the two load stages (modules, kernels) were complete at the last update: bit 0, bit 1. */
+  private stagesDone = 0;
   private timer: NodeJS.Timeout | null;
 
   constructor(private readonly stream: NodeJS.WriteStream) {
@@ -40,7 +42,12 @@ export class ProgressLine {
   readonly update = (p: AuditProgress): void => {
     if (this.stopped) return;
     this.last = p;
-    if (this.due && Date.now() - this.drawnAt >= REDRAW_MS) this.draw();
+    // A stage that completes is drawn whatever the throttle says: the line then stays as it is while
+    // the verdicts are computed (the event loop is busy), and must show the load done.
+    const stagesDone = (p.modulesRead === p.modulesTotal ? 1 : 0) | (p.kernelsParsed === p.kernelsTotal ? 2 : 0);
+    const stageChanged = stagesDone !== this.stagesDone;
+    this.stagesDone = stagesDone;
+    if (this.due && (stageChanged || Date.now() - this.drawnAt >= REDRAW_MS)) this.draw();
   };
 
   private draw(): void {
