@@ -117,5 +117,6 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
     report: evaluate(read.records, targets),
     errors,
     symversProblems: kernels.problems,
+    operands: [...request.paths],
   };
 }

@@ -59,6 +59,8 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: "format", type: "value", valueName: "FORMAT", whenEmpty: "needs a value", help: "the report's format: text (default), json, junit (JUnit XML) or sarif (SARIF 2.1.0)" },
     { name: "json", type: "flag", help: "print the report as JSON (--format json)" },
     { name: "quiet", short: "q", type: "flag", help: "no progress line on a terminal's stderr" },
+    { name: "summary", type: "flag", help: "text: the kernels, the causes (headlines) grouped per kernel and the totals only" },
+    { name: "verbose", short: "v", type: "flag", help: "text: every reason of every incompatible pair, also under a headline" },
     { name: "no-cache", type: "flag", help: "do not use the persistent record and symvers caches" },
     { name: "help", short: "h", type: "flag", hideInSynopsis: true, help: "this help" },
   ],
@@ -103,6 +105,6 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
   if (format === "json") writeAuditJson(input, sink);
   else if (format === "junit") writeAuditJunit(input, sink);
   else if (format === "sarif") writeAuditSarif(input, { cwd: io.cwd }, sink);
-  else writeAuditText(input, sink);
+  else writeAuditText(input, sink, { summary: parsed.has("summary"), verbose: parsed.has("verbose"), color: io.outColors === true });
   return auditInputExitCode(input);
 }

@@ -1,3 +1,5 @@
+import { streamTakesColors } from "./color.js";
+
 /** Where a command writes; tests pass buffers, the executables pass the process streams. */
 export interface CliIO {
   /** Standard output: text, or UTF-8 bytes (a chunk may end inside a character; the next one continues it). */
@@ -8,6 +10,8 @@ export interface CliIO {
   cwd: string;
   /** Standard error when it is a terminal (for a progress line that is redrawn in place), else null; absent: never. */
   progressStream?(): NodeJS.WriteStream | null;
+  /** Whether standard output takes ANSI colours (a terminal, NO_COLOR and FORCE_COLOR honoured: streamTakesColors); absent: no. */
+  outColors?: boolean;
 }
 
 export function processIO(): CliIO {
@@ -22,5 +26,6 @@ export function processIO(): CliIO {
     },
     cwd: process.cwd(),
     progressStream: () => (process.stderr.isTTY ? process.stderr : null),
+    outColors: streamTakesColors(process.stdout),
   };
 }
