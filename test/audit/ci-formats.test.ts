@@ -196,6 +196,33 @@ describe("kabi audit --format junit", () => {
   });
 });
 
+describe("kabi audit --format junit: text XML 1.0 cannot carry", () => {
+  it("every C0 control, U+FFFE, U+FFFF and lone surrogates are written as visible escapes; the document stays valid", (ctx) => {
+    requireUnderCi(XMLLINT, "xmllint (Debian: libxml2-utils)", () => ctx.skip());
+    requireUnderCi(PYTHON !== null, "python3 with jsonschema (Debian: python3-jsonschema)", () => ctx.skip());
+    const c0 = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join("");
+    const nasty = `a${c0}b\ufffe\uffffc\ud800d\udc00e\ud83d\ude00f<&>"'`;
+    // An input error's path and message are the only texts here (no kernel, no module).
+    const input: AuditInput = { operands: [], kernels: [], modules: [], report: evaluate([], []), errors: [{ path: nasty, message: nasty }], symversProblems: [] };
+    const file = join(work, "nasty.xml");
+    writeFileSync(file, collect((sink) => writeAuditJunit(input, sink)));
+    const lint = spawnSync("xmllint", ["--noout", "--schema", join(FIXTURES, "junit-10.xsd"), file], { encoding: "utf8" });
+    expect(lint.status).toBe(0);
+    const doc = oracle(["junit", file]) as ParsedJunit;
+    const c = doc.suites[0]!.cases[0]!;
+    // What a reader gets back: tab, newline and carriage return kept (in the attribute as references;
+    // in the text, a carriage return as one), the rest of C0 and the non-characters escaped, a
+    // well-formed pair (the emoji) kept.
+    const shown =
+      "a" +
+      Array.from({ length: 32 }, (_, i) => (i === 9 || i === 10 || i === 13 ? String.fromCharCode(i) : `\\x${i.toString(16).padStart(2, "0")}`)).join("") +
+      `b\\ufffe\\uffffc\\ud800d\\udc00e\ud83d\ude00f<&>"'`;
+    expect(c.attrs.name).toBe(shown);
+    expect(c.outcome!.attrs.message).toBe(shown);
+    expect(c.outcome!.text).toBe(shown);
+  });
+});
+
 interface SarifLog {
   runs: {
     tool: { driver: { rules: { id: string }[] } };
