@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { isAbsolute, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { KABI_VERSION } from "../cache/kabi-version.js";
@@ -30,13 +31,49 @@ export function artifactLocation(path: string, cwd: string): { uri: string; uriB
   return { uri: pathToFileURL(absolute).href };
 }
 
+/** A SARIF location: the file, and for a package member the member as a logical location inside it. */
+interface SarifLocation {
+  physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string } };
+  logicalLocations?: { name: string; fullyQualifiedName: string; kind: "module" }[];
+}
+
+/**
+ * Where a module is, as a SARIF location. A package member's path is `<package path>!/<member
+ * path>`: no file has that name, so the location is the package file and the member a logical
+ * location in it. A path is taken as a member only when what precedes its first "!/" is a file (a
+ * directory named "x!" holds real files); the answer is kept per package.
+ */
+class Locations {
+  private readonly isPackage = new Map<string, boolean>();
+
+  constructor(private readonly cwd: string) {}
+
+  of(path: string): SarifLocation {
+    const at = path.indexOf("!/");
+    if (at > 0) {
+      const pkg = path.slice(0, at);
+      let isPackage = this.isPackage.get(pkg);
+      if (isPackage === undefined) this.isPackage.set(pkg, (isPackage = statSync(pkg, { throwIfNoEntry: false })?.isFile() === true));
+      if (isPackage) {
+        const member = path.slice(at + 2);
+        return {
+          physicalLocation: { artifactLocation: artifactLocation(pkg, this.cwd) },
+          logicalLocations: [{ name: member.slice(member.lastIndexOf("/") + 1), fullyQualifiedName: member, kind: "module" }],
+        };
+      }
+    }
+    return { physicalLocation: { artifactLocation: artifactLocation(path, this.cwd) } };
+  }
+}
+
 /**
  * Writes the audit as a SARIF 2.1.0 log (what code-hosting CI systems render as code-scanning
  * findings), as it goes: one run of the tool "kabi" with one rule per kind of blocking reason
  * (BLOCKING_KINDS), and one result per incompatible (module, kernel) pair, level "error", located at
- * the module file, its message the headline or the first reasons, every reason line and kind in
- * its properties. Input errors are the invocation's tool execution notifications (and make it
- * unsuccessful). Each module's verdicts are computed while writing and dropped after.
+ * the module file (a package member: the package, the member a logical location), its message the
+ * headline or the first reasons, every reason line and kind in its properties. Input errors are
+ * the invocation's tool execution notifications (and make it unsuccessful). Each module's verdicts
+ * are computed while writing and dropped after.
  */
 export function writeAuditSarif(input: AuditInput, options: SarifOptions, sink: (chunk: Buffer) => void): void {
   const w = new ByteWriter(sink);
@@ -52,13 +89,14 @@ export function writeAuditSarif(input: AuditInput, options: SarifOptions, sink: 
     `{\n  "$schema": ${q(SARIF_SCHEMA)},\n  "version": "2.1.0",\n  "runs": [\n    {\n      "tool": {"driver": ${q(driver)}},\n` +
       `      "originalUriBaseIds": {${q(SRCROOT)}: {"uri": ${q(pathToFileURL(options.cwd + sep).href)}}},\n      "results": [`,
   );
+  const locations = new Locations(options.cwd);
   let first = true;
   for (let m = 0; m < modules.length; m++) {
     let incompatible = false;
     for (let k = 0; k < kernels.length && !incompatible; k++) incompatible = report.isCandidate(m, k) && !report.isCompatible(m, k);
     if (!incompatible) continue;
     const r = modules[m];
-    const location = q([{ physicalLocation: { artifactLocation: artifactLocation(r.path, options.cwd) } }]);
+    const location = q([locations.of(r.path)]);
     const verdicts = report.explainModule(m);
     for (let k = 0; k < kernels.length; k++) {
       const v = verdicts[k];
@@ -79,7 +117,7 @@ export function writeAuditSarif(input: AuditInput, options: SarifOptions, sink: 
   const notifications = errors.map((e) => ({
     level: "error",
     message: { text: e.message },
-    locations: [{ physicalLocation: { artifactLocation: artifactLocation(e.path, options.cwd) } }],
+    locations: [locations.of(e.path)],
   }));
   const invocation = { executionSuccessful: errors.length === 0, toolExecutionNotifications: notifications };
   w.text(`${first ? "" : "\n      "}],\n      "invocations": [${q(invocation)}]\n    }\n  ]\n}\n`);

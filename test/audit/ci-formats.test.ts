@@ -6,9 +6,9 @@
  * verdictReasonLines, are the oracle for every test case and result.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeAuditJson, type AuditInput } from "../../src/audit/audit-report.js";
@@ -57,6 +57,14 @@ const EDITED = join(work, "6.1.0-53-edited.symvers");
       .join("\n"),
   );
 }
+/** A package (only its being a file matters here) and the member path a record from it has. */
+const PACKAGE = join(work, "kabi-modules_1.0_amd64.deb");
+writeFileSync(PACKAGE, "!<arch>\n");
+const MEMBER = "lib/modules/6.1.0-53-amd64/updates/kabi_consumer.ko";
+/** A folder whose name ends in "!": a module under it is a file, not a package member. */
+const BANG = join(work, "vendor!", "kabi_provider.ko");
+mkdirSync(dirname(BANG));
+copyFileSync(join(MODULE_FIXTURES, "6.1.0-53-amd64/kabi_provider.ko"), BANG);
 /** Not a module: an input error. */
 const JUNK = join(work, "junk.ko");
 writeFileSync(JUNK, "not an ELF file\n");
@@ -72,6 +80,7 @@ async function auditInput(): Promise<AuditInput> {
     ...committedModules(join(REAL_SAMPLE, "amd64-6.1")),
     ...committedModules(join(REAL_SAMPLE, "amd64-6.12")),
     WEIRD,
+    BANG,
     JUNK,
   ];
   const kernels = await Promise.all(
@@ -81,6 +90,9 @@ async function auditInput(): Promise<AuditInput> {
     }),
   );
   const read = await readModules(paths, { workers: 1 });
+  // A package member's record, as package input names it: `<package>!/<member>`.
+  const member = read.records.find((r) => r.path.endsWith("/6.1.0-53-amd64/kabi_consumer.ko"))!;
+  read.records.push({ ...member, path: `${PACKAGE}!/${MEMBER}` });
   return {
     operands: paths,
     kernels: kernels.map((k) => ({ release: k.release, symvers: k.symversPath })),
@@ -232,7 +244,7 @@ interface SarifLog {
       ruleIndex: number;
       level: string;
       message: { text: string };
-      locations: { physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string } } }[];
+      locations: { physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string } }; logicalLocations?: { fullyQualifiedName: string }[] }[];
       properties: { kernel: string; module: string; kinds: string[]; reasons: string[] };
     }[];
     invocations: { executionSuccessful: boolean; toolExecutionNotifications: { message: { text: string } }[] }[];
@@ -274,11 +286,16 @@ describe("kabi audit --format sarif", () => {
         const { uri, uriBaseId } = r.locations[0]!.physicalLocation.artifactLocation;
         expect(uri).toMatch(/^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/);
         const url = uriBaseId !== undefined ? new URL(uri, run.originalUriBaseIds[uriBaseId]!.uri) : new URL(uri);
-        expect(fileURLToPath(url)).toBe(resolve(cwd, r.properties.module));
+        // A package member is located at its package, the member a logical location in it.
+        const inPackage = r.properties.module.startsWith(`${PACKAGE}!/`);
+        expect(fileURLToPath(url)).toBe(inPackage ? PACKAGE : resolve(cwd, r.properties.module));
+        expect(r.locations[0]!.logicalLocations?.map((l) => l.fullyQualifiedName)).toEqual(inPackage ? [MEMBER] : undefined);
         if (uriBaseId !== undefined) relative.add(r.properties.module);
       }
       expect(relative.size).toBeGreaterThan(0);
       expect(relative.has(WEIRD)).toBe(cwd === tmpdir());
+      expect(run.results.some((r) => r.properties.module === BANG)).toBe(true);
+      expect(run.results.some((r) => r.properties.module === `${PACKAGE}!/${MEMBER}`)).toBe(true);
       expect(run.invocations[0]!.executionSuccessful).toBe(false);
       expect(run.invocations[0]!.toolExecutionNotifications.map((n) => n.message.text)).toEqual(json.errors.map((e) => e.message));
     }
