@@ -61,9 +61,13 @@ const EDITED = join(work, "6.1.0-53-edited.symvers");
 const PACKAGE = join(work, "kabi-modules_1.0_amd64.deb");
 writeFileSync(PACKAGE, "!<arch>\n");
 const MEMBER = "lib/modules/6.1.0-53-amd64/updates/kabi_consumer.ko";
-/** A folder whose name ends in "!": a module under it is a file, not a package member. */
+/**
+ * A folder whose name ends in "!": a module under it is a file, not a package member, even when
+ * what precedes the "!/" exists (a folder "vendor" beside it).
+ */
 const BANG = join(work, "vendor!", "kabi_provider.ko");
 mkdirSync(dirname(BANG));
+mkdirSync(join(work, "vendor"));
 copyFileSync(join(MODULE_FIXTURES, "6.1.0-53-amd64/kabi_provider.ko"), BANG);
 /** Not a module: an input error. */
 const JUNK = join(work, "junk.ko");
