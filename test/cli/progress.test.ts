@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { auditModules, type AuditProgress } from "../../src/api/audit.js";
 import { ProgressLine, progressText } from "../../src/cli/progress.js";
 import { modulesUnder, ROOT } from "../helpers/paths.js";
 import { commandPresent, requireUnderCi } from "../helpers/required.js";
@@ -78,6 +79,33 @@ describe("ProgressLine", () => {
     vi.advanceTimersByTime(1000);
     expect(t.written()).toBe(`\x1b[1G${progressText(at(10)).slice(0, 19)}\x1b[0K`);
     p.stop();
+  });
+});
+
+describe("AuditRequest.onProgress", () => {
+  it("counts every module file and every kernel, never down, and ends at the totals", async () => {
+    const files = modulesUnder(join(ROOT, "fixtures/modules"));
+    const releases = ["6.1.0-53-amd64", "6.1.0-54-amd64", "6.12.117+deb12-amd64"];
+    const seen: AuditProgress[] = [];
+    for (const few of [true, false]) {
+      seen.length = 0;
+      // Few files: modules first, then the symvers (filtered); many: both at once (the two paths of auditModules).
+      const paths = few ? files : Array<string>(Math.ceil(120 / files.length)).fill(join(ROOT, "fixtures/modules"));
+      const total = few ? files.length : paths.length * files.length;
+      await auditModules({
+        paths,
+        explicit: releases.map((release) => ({ release, file: join(ROOT, "fixtures/symvers", `${release}.symvers.gz`) })),
+        cache: false,
+        onProgress: (p) => seen.push(p),
+      });
+      expect(seen.length).toBeGreaterThan(0);
+      for (let i = 1; i < seen.length; i++) {
+        expect(seen[i]!.modulesRead).toBeGreaterThanOrEqual(seen[i - 1]!.modulesRead);
+        expect(seen[i]!.kernelsParsed).toBeGreaterThanOrEqual(seen[i - 1]!.kernelsParsed);
+      }
+      expect(seen.every((p) => p.modulesTotal === total && p.modulesRead <= total && p.kernelsParsed <= p.kernelsTotal)).toBe(true);
+      expect(seen.at(-1)).toEqual({ modulesRead: total, modulesTotal: total, kernelsParsed: releases.length, kernelsTotal: releases.length });
+    }
   });
 });
 
