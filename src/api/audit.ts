@@ -23,6 +23,9 @@ export type { CompatibilityReport, EvaluateOptions, PairVerdict } from "../engin
 export { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput, type AuditKernel, type TextOptions } from "../audit/audit-report.js";
 /** What every report shows: matrix cells, totals per kernel, one headline per pair when a single cause explains it, display names. */
 export { auditTotals, cellMark, displayNames, pairHeadline, type AuditTotals, type CellMark, type KernelTotals } from "../audit/audit-summary.js";
+/** The CI formats: JUnit XML (a test case per module and kernel) and SARIF 2.1.0 (a result per incompatible pair). */
+export { writeAuditJunit } from "../audit/junit-report.js";
+export { writeAuditSarif, type SarifOptions } from "../audit/sarif-report.js";
 
 /**
  * Up to this many module files, each symvers is parsed only for the symbols they use. A whole tree
@@ -45,6 +48,18 @@ export interface AuditRequest {
   strictModversions?: boolean;
   /** Use the persistent record and symvers caches (default true). */
   cache?: boolean;
+  /** Called as module files are read and kernels' symvers parsed (for a progress line); often: keep it cheap. */
+  onProgress?: (progress: AuditProgress) => void;
+}
+
+/** How far the load stage of an audit is. */
+export interface AuditProgress {
+  /** Module files done (read, from the cache, or found unreadable), of modulesTotal found. */
+  modulesRead: number;
+  modulesTotal: number;
+  /** Kernels whose symvers are parsed, of kernelsTotal to judge against (0 of 0 until they are known). */
+  kernelsParsed: number;
+  kernelsTotal: number;
 }
 
 /**
@@ -56,17 +71,34 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   const basedir = request.basedir ?? "/";
   const cache = request.cache ?? true;
   const found = await findModules(request.paths);
-  const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], basedir };
+  const progress: AuditProgress = { modulesRead: 0, modulesTotal: found.files.length, kernelsParsed: 0, kernelsTotal: 0 };
+  const tell = request.onProgress;
+  const onModules =
+    tell &&
+    ((done: number, total: number) => {
+      progress.modulesRead = done;
+      progress.modulesTotal = total;
+      tell({ ...progress });
+    });
+  const onKernels =
+    tell &&
+    ((done: number, total: number) => {
+      progress.kernelsParsed = done;
+      progress.kernelsTotal = total;
+      tell({ ...progress });
+    });
+  const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], basedir, ...(onKernels ? { onProgress: onKernels } : {}) };
+  const readOptions = { cache, ...(onModules ? { onProgress: onModules } : {}) };
   let kernels: LoadedKernels;
   let read: ReadManyResult;
   if (found.files.length <= FEW_MODULES) {
     // A few modules need a few thousand of a kernel's ~27,000 exports: they are read first, then
     // each symvers is parsed for those symbols only (a whole parse would dominate such a run).
-    read = await readModules(found.files, { cache });
+    read = await readModules(found.files, readOptions);
     kernels = await loadKernelTargets({ ...kernelRequest, wanted: symversSymbols(read.records, []) });
   } else {
     // Symvers are parsed here while the module files are read (mostly by worker threads).
-    [kernels, read] = await Promise.all([loadKernelTargets({ ...kernelRequest, cache }), readModules(found.files, { cache })]);
+    [kernels, read] = await Promise.all([loadKernelTargets({ ...kernelRequest, cache }), readModules(found.files, readOptions)]);
   }
   const errors: InputError[] = [
     ...found.errors.map((e) => ({ path: e.path, message: toFileError(e.path, e.error).message })),

@@ -8,6 +8,8 @@ export interface CliIO {
   /** Standard input, read whole (weak-modules takes module paths on it). */
   readStdin(): Promise<string>;
   cwd: string;
+  /** Standard error when it is a terminal (for a progress line that is redrawn in place), else null; absent: never. */
+  progressStream?(): NodeJS.WriteStream | null;
   /** Whether standard output takes ANSI colours (a terminal, NO_COLOR and FORCE_COLOR honoured: streamTakesColors); absent: no. */
   outColors?: boolean;
 }
@@ -23,6 +25,7 @@ export function processIO(): CliIO {
       return Buffer.concat(parts).toString("utf8");
     },
     cwd: process.cwd(),
+    progressStream: () => (process.stderr.isTTY ? process.stderr : null),
     outColors: streamTakesColors(process.stdout),
   };
 }

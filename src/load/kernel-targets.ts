@@ -18,6 +18,8 @@ export interface KernelRequest {
   cache?: boolean | string;
   /** Parse only these symbols' lines of each symvers (see LoadSymversOptions.wanted); then no cache. */
   wanted?: ReadonlySet<string>;
+  /** Called once the kernels to load are known, then as each one's symvers is parsed: how many of how many. */
+  onProgress?: (parsed: number, total: number) => void;
 }
 
 export interface LoadedKernels {
@@ -51,11 +53,13 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
     return true;
   });
   const located = unique.filter((w): w is { release: string; file: string } => w.file !== null);
+  let parsed = 0;
+  req.onProgress?.(parsed, located.length);
   // Read, decompressed and parsed concurrently, with each kernel's vermagic; reported in the order asked.
   const [tables, vermagics] = await Promise.all([
     loadSymvers(
       located.map((w) => w.file),
-      { cache: req.cache, wanted: req.wanted },
+      { cache: req.cache, wanted: req.wanted, onLoaded: () => req.onProgress?.(++parsed, located.length) },
     ),
     Promise.all(
       located.map((w) =>

@@ -27,6 +27,8 @@ export interface LoadSymversOptions {
    * lines) are those of the whole file, as a caller reporting them needs.
    */
   wanted?: ReadonlySet<string>;
+  /** Called as each file is done (loaded, or found unreadable). */
+  onLoaded?: (file: string) => void;
 }
 
 /** One symvers file loaded: its table, or why it could not be read or decoded. */
@@ -42,6 +44,8 @@ export async function loadSymvers(files: readonly string[], options: LoadSymvers
         return { file, table: await (cache !== null ? cache.read(file) : readSymvers(file, wanted)) };
       } catch (err) {
         return { file, error: describeInputError(file, err) };
+      } finally {
+        options.onLoaded?.(file);
       }
     }),
   );

@@ -28,6 +28,8 @@ export interface ReadManyOptions extends ReadModuleOptions {
   cache?: boolean | string;
   /** Readers: a number to force (0 or 1: this thread alone; n: this thread and n-1 workers), absent for one per core when worthwhile. */
   workers?: number;
+  /** Called as files are done (from the cache or read; unreadable ones too): how many of how many. */
+  onProgress?: (done: number, total: number) => void;
   /** Also return the records as KnownRecords, to be taken again later while their files are unchanged (with or without a cache). */
   known?: boolean;
 }
@@ -39,7 +41,7 @@ export interface ReadManyOptions extends ReadModuleOptions {
  * reader per core (this thread and worker threads) when that pays off, else here, a few at a time.
  */
 export async function readModules(paths: readonly string[], options: ReadManyOptions = {}, concurrency = 8): Promise<ReadManyResult> {
-  const { cache: cacheOption, workers, known: wantKnown, ...readOptions } = options;
+  const { cache: cacheOption, workers, known: wantKnown, onProgress, ...readOptions } = options;
   const cache = cacheOption ? new RecordCache(typeof cacheOption === "string" ? cacheOption : defaultCacheDir()) : null;
   const slots: (ModuleRecord | InputError | undefined)[] = new Array(paths.length);
   const keys: (FileKey | null)[] = new Array(paths.length).fill(null);
@@ -59,9 +61,12 @@ export async function readModules(paths: readonly string[], options: ReadManyOpt
     }
     todo.push(i);
   }
+  let done = paths.length - todo.length;
+  onProgress?.(done, paths.length);
 
   const settle = (i: number, r: PoolResult) => {
     const path = paths[i]!;
+    onProgress?.(++done, paths.length);
     if (r.error !== undefined) {
       slots[i] = { path, message: r.error };
       return;
