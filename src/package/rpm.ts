@@ -28,7 +28,7 @@ const RPM_STRING_ARRAY_TYPE = 8;
 const RPM_I18NSTRING_TYPE = 9;
 const RPM_MAX_TYPE = 9;
 
-/** The payload compressors kabi decodes, by the name rpm stores in PAYLOADCOMPRESSOR. */
+/** The payload compressors kabi decodes, by the name rpm stores in PAYLOADCOMPRESSOR ("lzma", "bzip2" are refused). */
 const COMPRESSORS: Readonly<Record<string, CodecName>> = { gzip: "gzip", xz: "xz", zstd: "zstd" };
 
 interface IndexEntry {
@@ -75,17 +75,21 @@ export async function readRpm(source: ByteSource, visit: PackageVisitor, maxMemb
 
   const payloadFormat = tag(RPMTAG_PAYLOADFORMAT, "PAYLOADFORMAT") ?? "cpio";
   if (payloadFormat !== "cpio") throw new FormatError(file, `payload format ${JSON.stringify(payloadFormat)}: only cpio payloads are read`, source.offset);
-  // rpm's default when the tag is missing (packages older than rpm 4.4) is gzip.
-  const compressor = tag(RPMTAG_PAYLOADCOMPRESSOR, "PAYLOADCOMPRESSOR") ?? "gzip";
+  // Without the tag (older packages; rpmbuild's uncompressed "w0.ufdio" payloads) rpm reads the
+  // payload through zlib's gzip reader, which passes uncompressed data through: gzip or nothing.
+  const compressor = tag(RPMTAG_PAYLOADCOMPRESSOR, "PAYLOADCOMPRESSOR");
   const payloadOffset = source.offset;
   const head = await source.peek(MAGIC_LENGTH);
   const sniffed = detectCodec(head);
-  const declared = COMPRESSORS[compressor];
-  if (declared === undefined && compressor !== "identity") {
-    throw new FormatError(file, `payload compressed with ${JSON.stringify(compressor)}: only gzip, xz and zstd are read`, payloadOffset);
-  }
-  if ((declared ?? null) !== sniffed) {
-    throw new FormatError(file, `payload: the header says ${compressor}, the payload starts like ${sniffed ?? (head.length === 0 ? "nothing (no payload)" : "no compressed stream kabi reads")}`, payloadOffset);
+  if (compressor === null) {
+    if (sniffed !== null && sniffed !== "gzip") throw new FormatError(file, `payload: the header names no compressor, the payload starts like ${sniffed}`, payloadOffset);
+  } else {
+    const declared = COMPRESSORS[compressor];
+    if (declared === undefined) throw new FormatError(file, `payload compressed with ${JSON.stringify(compressor)}: only gzip, xz and zstd are read`, payloadOffset);
+    if (sniffed === null && head.length < MAGIC_LENGTH) throw new FormatError(file, `truncated payload (${head.length} bytes)`, payloadOffset);
+    if (declared !== sniffed) {
+      throw new FormatError(file, `payload: the header says ${compressor}, the payload starts like ${sniffed ?? "no compressed stream kabi reads"}`, payloadOffset);
+    }
   }
   const part = `payload (cpio${sniffed === null ? "" : `, ${sniffed}`})`;
   // The payload runs to the end of the file: where it stops short, the codec (or the cpio reader) says so.

@@ -142,8 +142,8 @@ export function compress(tool: "gzip" | "xz" | "zstd", bytes: Uint8Array): Buffe
 
 export const readBytes = (file: string): Buffer => readFileSync(file);
 
-/** rpmbuild's payload settings (w<level>.<codec>dio) for each codec. */
-export const RPM_PAYLOADS = { xz: "w9.xzdio", zstd: "w19.zstdio", gzip: "w9.gzdio" } as const;
+/** rpmbuild's payload settings (w<level>.<codec>dio) for each codec, and an uncompressed payload (no PAYLOADCOMPRESSOR tag). */
+export const RPM_PAYLOADS = { xz: "w9.xzdio", zstd: "w19.zstdio", gzip: "w9.gzdio", none: "w0.ufdio" } as const;
 
 /**
  * `rpmbuild -bb` of a tiny spec installing `makeTree`'s files, the payload compressed as
