@@ -19,17 +19,24 @@ export class ByteSource {
     private readonly chunks: AsyncIterator<Uint8Array>,
     /** The package, named in every error. */
     readonly file: string,
+    /** The part of the package these bytes are (a decompressed payload), named in every error after the file; offsets are then the part's. */
+    readonly part: string | null = null,
   ) {}
 
-  static from(chunks: AsyncIterable<Uint8Array>, file: string): ByteSource {
-    return new ByteSource(chunks[Symbol.asyncIterator](), file);
+  static from(chunks: AsyncIterable<Uint8Array>, file: string, part: string | null = null): ByteSource {
+    return new ByteSource(chunks[Symbol.asyncIterator](), file, part);
+  }
+
+  /** A FormatError naming the file (and the part) with `reason` at `offset`. */
+  error(reason: string, offset?: number): FormatError {
+    return new FormatError(this.file, this.part === null ? reason : `${this.part}: ${reason}`, offset);
   }
 
   /** Exactly `n` bytes; a FormatError "truncated <what>" at the current offset when the file ends first. */
   read(n: number, what: string): Promise<Buffer> {
     return this.serial(async () => {
       await this.fill(n);
-      if (this.pendingLength < n) throw new FormatError(this.file, `truncated ${what}`, this.offset);
+      if (this.pendingLength < n) throw this.error(`truncated ${what}`, this.offset);
       return this.shift(n);
     });
   }
@@ -61,7 +68,7 @@ export class ByteSource {
       const piece = await this.serial(async () => {
         if (this.offset >= end) return null;
         await this.fill(1);
-        if (this.pendingLength === 0) throw new FormatError(this.file, `truncated ${what} (${end - this.offset} bytes missing)`, this.offset);
+        if (this.pendingLength === 0) throw this.error(`truncated ${what} (${end - this.offset} bytes missing)`, this.offset);
         const first = this.pending[0]!;
         return this.shift(Math.min(first.length, end - this.offset));
       });
@@ -75,8 +82,31 @@ export class ByteSource {
     return this.serial(async () => {
       while (this.offset < end) {
         await this.fill(1);
-        if (this.pendingLength === 0) throw new FormatError(this.file, `truncated ${what} (${end - this.offset} bytes missing)`, this.offset);
+        if (this.pendingLength === 0) throw this.error(`truncated ${what} (${end - this.offset} bytes missing)`, this.offset);
         this.shift(Math.min(this.pending[0]!.length, end - this.offset));
+      }
+    });
+  }
+
+  /** Everything left, to the end of the input, as it comes (an RPM's payload is the rest of the file). */
+  async *rest(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const piece = await this.serial(async () => {
+        await this.fill(1);
+        return this.pendingLength === 0 ? null : this.shift(this.pending[0]!.length);
+      });
+      if (piece === null) return;
+      yield piece;
+    }
+  }
+
+  /** Reads (and drops) everything left, to the end of the input. */
+  drain(): Promise<void> {
+    return this.serial(async () => {
+      for (;;) {
+        await this.fill(1);
+        if (this.pendingLength === 0) return;
+        this.shift(this.pending[0]!.length);
       }
     });
   }

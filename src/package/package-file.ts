@@ -4,6 +4,7 @@ import { FormatError, toFileError } from "../types/errors.js";
 import { AR_MAGIC } from "./ar.js";
 import { ByteSource } from "./byte-source.js";
 import { readDeb } from "./deb.js";
+import { readRpm } from "./rpm.js";
 import {
   DEFAULT_MAX_MEMBER_SIZE,
   VisitorFailure,
@@ -72,7 +73,7 @@ export async function readPackage(path: string, visit: PackageVisitor, options: 
     const head = await source.peek(PACKAGE_HEAD_LENGTH);
     const format = detectPackage(head);
     if (format === "deb") return { info: await readDeb(source, visit, maxMemberSize, problems), problems };
-    if (format === "rpm") throw new FormatError(path, "RPM packages are not read yet");
+    if (format === "rpm") return { info: await readRpm(source, visit, maxMemberSize, problems), problems };
     throw new FormatError(path, "not a Debian or RPM package");
   } catch (err) {
     if (err instanceof VisitorFailure) throw err.error;

@@ -141,3 +141,76 @@ export function compress(tool: "gzip" | "xz" | "zstd", bytes: Uint8Array): Buffe
 }
 
 export const readBytes = (file: string): Buffer => readFileSync(file);
+
+/** rpmbuild's payload settings (w<level>.<codec>dio) for each codec, and an uncompressed payload (no PAYLOADCOMPRESSOR tag). */
+export const RPM_PAYLOADS = { xz: "w9.xzdio", zstd: "w19.zstdio", gzip: "w9.gzdio", none: "w0.ufdio" } as const;
+
+/**
+ * `rpmbuild -bb` of a tiny spec installing `makeTree`'s files, the payload compressed as
+ * `payload` says (rpmbuild's _binary_payload).
+ */
+export function buildRpm(work: string, name: string, payload: keyof typeof RPM_PAYLOADS, seed = 1): { rpm: string; root: string } {
+  const base = join(work, `${name}-${payload}-rpm`);
+  const root = join(base, "src");
+  makeTree(root, seed);
+  const spec = join(base, `${name}.spec`);
+  writeFileSync(
+    spec,
+    [
+      `Name: ${name}`,
+      `Version: 1.${seed}`,
+      "Release: 2.el9",
+      "Summary: kabi test package",
+      "License: GPL-2.0-only",
+      "BuildArch: x86_64",
+      "%description",
+      "A kabi test package.",
+      "%install",
+      "cp -a %{tree}/. %{buildroot}/",
+      "%files",
+      "/lib/modules/6.1.0-9-amd64",
+      "/usr/src/linux-headers-6.1.0-9-amd64",
+      "/usr/share/doc",
+      "",
+    ].join("\n"),
+  );
+  run([
+    "rpmbuild", "-bb", "--quiet",
+    "--define", `_topdir ${join(base, "top")}`,
+    "--define", `tree ${root}`,
+    "--define", `_binary_payload ${RPM_PAYLOADS[payload]}`,
+    // No post-install processing (stripping, compressing): the payload is the tree as it is.
+    "--define", "__os_install_post %{nil}",
+    "--define", "_build_id_links none",
+    spec,
+  ]);
+  return { rpm: join(base, "top/RPMS/x86_64", `${name}-1.${seed}-2.el9.x86_64.rpm`), root };
+}
+
+/** `rpm -qp --qf`: NAME, VERSION-RELEASE, ARCH. */
+export function rpmFields(rpm: string): { name: string; version: string; arch: string } {
+  const [name, version, arch] = run(["rpm", "-qp", "--qf", "%{NAME}\\n%{VERSION}-%{RELEASE}\\n%{ARCH}\\n", rpm]).toString("utf8").split("\n");
+  return { name: name!, version: version!, arch: arch! };
+}
+
+/** `rpm2cpio | cpio -itv`: the payload's members as cpio lists them (path normalized as the reader does). */
+export function rpmCpioList(rpm: string): ListedMember[] {
+  const listing = run(["sh", "-c", 'rpm2cpio "$1" | cpio -itv --quiet', "sh", rpm]).toString("utf8");
+  const out: ListedMember[] = [];
+  for (const line of listing.split("\n")) {
+    if (line === "") continue;
+    // "lrwxrwxrwx   1 root     root            4 Dec  3 18:31 ./usr/lib/x.ko -> t.ko"
+    const m = /^(\S)\S+\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\d+\s+\S+\s+(.*)$/.exec(line);
+    if (!m) throw new Error(`cpio -itv: unexpected line ${line}`);
+    let name = m[3]!;
+    let linkTarget: string | null = null;
+    if (m[1] === "l") {
+      const arrow = name.indexOf(" -> ");
+      linkTarget = name.slice(arrow + 4);
+      name = name.slice(0, arrow);
+    }
+    const type = m[1] === "-" ? "file" : m[1] === "d" ? "directory" : m[1] === "l" ? "symlink" : "other";
+    out.push({ path: name.split("/").filter((s) => s !== "" && s !== ".").join("/"), type, size: type === "file" ? Number(m[2]) : 0, linkTarget });
+  }
+  return out;
+}
