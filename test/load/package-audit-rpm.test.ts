@@ -6,7 +6,7 @@
  * that a kernel package's own modules are its residents, not judged on it (docs/packages.md).
  * The packages are in the corpus cache (fixtures/packages/fetch-packages.sh; CI runs it).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -65,5 +65,31 @@ describe("kabi audit on Red Hat-style RPMs built from the same modules", () => {
         expect((tv[A] as { compatible: boolean }).compatible, `${m} on ${A} (trees)`).toBe(true);
       } else expect(JSON.stringify(pv[A]), `${m} on ${A}`).toBe(JSON.stringify(tv[A]));
     }
+  });
+});
+
+describe("kabi audit with a broken RPM among good packages", () => {
+  it("one line naming the truncated RPM, exit 2, the other packages audited as without it", { timeout: 120_000 }, async ({ skip }) => {
+    const pkgs = needPackages(skip, []);
+    const core = pkgs.get("kernel-core")!;
+    const kmod = pkgs.get("kmod-kabi_fixtures")!;
+    const headers = pkgs.get(`linux-headers-${B}`)!;
+    // Cut inside its gzip payload, after some of its modules (the payload is ~13 KB of ~14 KB).
+    const cut = join(work, "kmod-cut.rpm");
+    copyFileSync(kmod, cut);
+    truncateSync(cut, readFileSync(kmod).length - 2048);
+    const root = join(work, "empty-root");
+    mkdirSync(root, { recursive: true });
+    const without = await audit(["--basedir", root, core, headers]);
+    const whole = await audit(["--basedir", root, core, kmod, headers]);
+    const mixed = await audit(["--basedir", root, core, cut, headers]);
+    // The whole kmod does contribute modules; the cut one none, and one line.
+    expect(whole.json.modules.length).toBe(without.json.modules.length + 8);
+    expect(mixed.code).toBe(2);
+    expect(mixed.json.errors.length).toBe(1);
+    expect(mixed.json.errors[0]!.message.startsWith(`${cut}: `)).toBe(true);
+    expect(mixed.stderr.trim().split("\n")).toHaveLength(1);
+    expect(mixed.json.kernels).toEqual(without.json.kernels);
+    expect(mixed.json.modules).toEqual(without.json.modules);
   });
 });
