@@ -114,4 +114,18 @@ describe("kabi audit with a broken package among good inputs", () => {
     expect(r.json.errors.map((e) => e.message)).toEqual([`${deb}: no module file (*.ko, *.ko.xz, *.ko.gz, *.ko.zst) and no kernel symvers in this package`]);
     expect(r.json.modules.map((m) => m.path)).toEqual([join(MODULE_FIXTURES, A, "kabi_provider.ko")]);
   });
+
+  it("tells a package by its first bytes, whatever its name: an RPM named .bin is read as one, a module named .deb as a module", async ({ skip }) => {
+    const pkgs = needPackages(skip, []);
+    const bin = join(work, "vendor-driver.bin");
+    copyFileSync(pkgs.get("kmod-kabi_fixtures")!, bin);
+    const notDeb = join(work, "kabi_provider.deb");
+    copyFileSync(join(MODULE_FIXTURES, A, "kabi_provider.ko"), notDeb);
+    const symvers = `${A}=${join(ROOT, `fixtures/symvers/${A}.symvers.gz`)}`;
+    const r = await audit(["--symvers", symvers, bin, notDeb]);
+    expect(r.json.errors).toEqual([]);
+    const paths = r.json.modules.map((m) => m.path);
+    expect(paths.filter((p) => p.startsWith(`${bin}!/lib/modules/${A}/extra/kabi_fixtures/`))).toHaveLength(8);
+    expect(paths.slice(8)).toEqual([notDeb]);
+  });
 });
