@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import { constants, createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { FormatError, toFileError } from "../types/errors.js";
 import { AR_MAGIC } from "./ar.js";
@@ -59,7 +59,8 @@ export async function readPackage(path: string, visit: PackageVisitor, options: 
   const maxMemberSize = options.maxMemberSize ?? DEFAULT_MAX_MEMBER_SIZE;
   let handle;
   try {
-    handle = await open(path, "r");
+    // O_NONBLOCK: a FIFO named *.deb would block the open until a writer comes; fstat then decides.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const stat = await handle.stat();
     if (!stat.isFile()) throw new FormatError(path, "not a regular file");
   } catch (err) {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { detectPackage, PACKAGE_HEAD_LENGTH } from "../../src/package/package-file.js";
 import { corpusDir } from "../helpers/corpus.js";
-import { buildDeb, dpkgFields, dpkgList, listPackage } from "./package-tools.js";
+import { buildDeb, dpkgFields, dpkgList, HARD_LINK, listPackage } from "./package-tools.js";
 
 const work = mkdtempSync(join(tmpdir(), "kabi-deb-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -39,6 +39,8 @@ describe.each([["native"], ["fallback"]] as const)("deb reader, %s codecs", (imp
     const files = members.filter((m) => m.type === "file");
     expect(files.length).toBe(4);
     for (const m of files) expect(m.sha256, m.path).toBe(sha(readFileSync(join(root, m.path))));
+    // A tar hard link is reported as one ("other", its target as stored), never resolved.
+    expect(members.find((m) => m.path === HARD_LINK)).toEqual({ path: HARD_LINK, type: "other", size: 0, linkTarget: "./lib/modules/6.1.0-9-amd64/kernel/drivers/kabi_test.ko" });
     expect(members.find((m) => m.type === "symlink")).toEqual({ path: "lib/modules/6.1.0-9-amd64/build", type: "symlink", size: 0, linkTarget: "/usr/src/linux-headers-6.1.0-9-amd64" });
   });
 });

@@ -209,6 +209,28 @@ describe("ar and deb", { timeout: 300_000 }, () => {
     expect(small.visited).toEqual(listed.filter((m) => !large.includes(m)).map((m) => m.path));
   });
 
+  it("a pax header claiming 4 GiB over a zstd bomb of zeros: refused before tar-stream buffers it, one error naming the part", async () => {
+    const pax = Buffer.alloc(512);
+    pax.write("PaxHeader", 0, "latin1");
+    pax.write("0000644\0", 100, "latin1");
+    pax.write("37777777777\0", 124, "latin1");
+    pax.write("x", 156, "latin1");
+    pax.write("ustar\0" + "00", 257, "latin1");
+    pax.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of pax) sum += b;
+    pax.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    // 600 MB of zeros after it, compressed by the zstd tool to a few KB.
+    const zeros = run(["sh", "-c", "head -c 600000000 /dev/zero | zstd -q -c"]);
+    const data = Buffer.concat([compress("zstd", pax), zeros]);
+    expect(data.length).toBeLessThan(1024 * 1024);
+    const control = gzipSync(await packTar([{ name: "./control", body: Buffer.from("Package: bomb\n") }]));
+    const file = arDeb(work, "pax-bomb", [["debian-binary", Buffer.from("2.0\n")], ["control.tar.gz", control], ["data.tar.zst", data]]);
+    const before = process.memoryUsage().rss;
+    expectPackageError(await attempt(file), file, "data.tar.zst", "tar pax header of 4294967295 bytes");
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+  });
+
   it("a corrupt data.tar.xz, a data.tar that is not a tar, a control.tar without control: one error naming the package and the part", async () => {
     const tar = await packTar([{ name: "./a.ko", body: Buffer.from(randomBytes(100_000).toString("hex")) }]);
     const xz = compress("xz", tar);

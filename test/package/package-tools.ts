@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import tarStream from "tar-stream";
 import { readPackage, type PackageMember } from "../../src/package/package-file.js";
@@ -70,7 +70,7 @@ export function dpkgFields(deb: string): { name: string; version: string; arch: 
 
 /**
  * A small tree for a test package: a fake module, a nested file, a long path (over tar's
- * 100-character name field), an empty file, a symlink and a directory.
+ * 100-character name field), an empty file, a symlink, a hard link and a directory.
  */
 export function makeTree(root: string, seed = 1): void {
   const files: Record<string, Buffer> = {
@@ -85,7 +85,11 @@ export function makeTree(root: string, seed = 1): void {
   }
   mkdirSync(join(root, "lib/modules/6.1.0-9-amd64/updates"), { recursive: true });
   symlinkSync("/usr/src/linux-headers-6.1.0-9-amd64", join(root, "lib/modules/6.1.0-9-amd64/build"));
+  linkSync(join(root, "lib/modules/6.1.0-9-amd64/kernel/drivers/kabi_test.ko"), join(root, HARD_LINK));
 }
+
+/** makeTree's hard link (to kabi_test.ko). */
+export const HARD_LINK = "lib/modules/6.1.0-9-amd64/kernel/drivers/kabi_test_hard.ko";
 
 /** `dpkg-deb --build` of `makeTree`, its data.tar compressed with `compression` (dpkg-deb -Z: gzip, xz, zstd, none). */
 export function buildDeb(work: string, name: string, compression: "gzip" | "xz" | "zstd" | "none", seed = 1): string {
@@ -194,15 +198,15 @@ export function rpmFields(rpm: string): { name: string; version: string; arch: s
 }
 
 /** `rpm2cpio | cpio -itv`: the payload's members as cpio lists them (path normalized as the reader does). */
-export function rpmCpioList(rpm: string): ListedMember[] {
+export function rpmCpioList(rpm: string): (ListedMember & { nlink: number })[] {
   const listing = run(["sh", "-c", 'rpm2cpio "$1" | cpio -itv --quiet', "sh", rpm]).toString("utf8");
-  const out: ListedMember[] = [];
+  const out: (ListedMember & { nlink: number })[] = [];
   for (const line of listing.split("\n")) {
     if (line === "") continue;
     // "lrwxrwxrwx   1 root     root            4 Dec  3 18:31 ./usr/lib/x.ko -> t.ko"
-    const m = /^(\S)\S+\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\d+\s+\S+\s+(.*)$/.exec(line);
+    const m = /^(\S)\S+\s+(\d+)\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\d+\s+\S+\s+(.*)$/.exec(line);
     if (!m) throw new Error(`cpio -itv: unexpected line ${line}`);
-    let name = m[3]!;
+    let name = m[4]!;
     let linkTarget: string | null = null;
     if (m[1] === "l") {
       const arrow = name.indexOf(" -> ");
@@ -210,7 +214,7 @@ export function rpmCpioList(rpm: string): ListedMember[] {
       name = name.slice(0, arrow);
     }
     const type = m[1] === "-" ? "file" : m[1] === "d" ? "directory" : m[1] === "l" ? "symlink" : "other";
-    out.push({ path: name.split("/").filter((s) => s !== "" && s !== ".").join("/"), type, size: type === "file" ? Number(m[2]) : 0, linkTarget });
+    out.push({ path: name.split("/").filter((s) => s !== "" && s !== ".").join("/"), type, size: type === "file" ? Number(m[3]) : 0, linkTarget, nlink: Number(m[2]) });
   }
   return out;
 }
