@@ -13,7 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { audit, expectSameVerdicts, needPackages, unpack, verdictsByMember } from "../helpers/packages.js";
-import { MODULE_FIXTURES, ROOT } from "../helpers/paths.js";
+import { MALFORMED, MODULE_FIXTURES, ROOT } from "../helpers/paths.js";
+import { commandPresent, requireUnderCi } from "../helpers/required.js";
+import { readModule } from "../../src/module/read-module.js";
+import type { FormatError } from "../../src/types/errors.js";
 
 const A = "6.1.0-53-amd64";
 const B = "6.1.0-54-amd64";
@@ -127,5 +130,29 @@ describe("kabi audit with a broken package among good inputs", () => {
     const paths = r.json.modules.map((m) => m.path);
     expect(paths.filter((p) => p.startsWith(`${bin}!/lib/modules/${A}/extra/kabi_fixtures/`))).toHaveLength(8);
     expect(paths.slice(8)).toEqual([notDeb]);
+  });
+
+  it("a member that is not a module is one line naming the package and the member, with the reason a file of it gets; the package's other members are audited", async ({ skip }) => {
+    requireUnderCi(commandPresent("dpkg-deb"), "dpkg-deb", skip);
+    const tree = join(work, "bad-members");
+    const extra = `lib/modules/${A}/extra`;
+    mkdirSync(join(tree, "DEBIAN"), { recursive: true });
+    mkdirSync(join(tree, extra), { recursive: true });
+    writeFileSync(join(tree, "DEBIAN/control"), "Package: bad-members\nVersion: 1\nArchitecture: amd64\nMaintainer: kabi <kabi@example.org>\nDescription: two bad members\n");
+    const bad = ["not-elf.ko", "truncated.ko.xz"];
+    for (const f of bad) copyFileSync(join(MALFORMED, f), join(tree, extra, f));
+    copyFileSync(join(MODULE_FIXTURES, A, "kabi_provider.ko"), join(tree, extra, "kabi_provider.ko"));
+    const deb = join(work, "bad-members.deb");
+    const built = spawnSync("dpkg-deb", ["--root-owner-group", "-b", tree, deb], { encoding: "utf8" });
+    expect(built.status, built.stderr).toBe(0);
+    const symvers = `${A}=${join(ROOT, `fixtures/symvers/${A}.symvers.gz`)}`;
+    const r = await audit(["--symvers", symvers, deb]);
+    const alone = await audit(["--symvers", symvers, join(MODULE_FIXTURES, A, "kabi_provider.ko")]);
+    expect(r.code).toBe(2);
+    // The reason readModule gives each file, read as a file.
+    const reasons = await Promise.all(bad.map((f) => readModule(join(MALFORMED, f)).then(() => "read", (e: unknown) => (e as FormatError).reason)));
+    expect(r.json.errors.map((e) => e.message).sort()).toEqual(bad.map((f, i) => `${deb}: ${extra}/${f}: ${reasons[i]}`).sort());
+    expect(r.json.modules.map((m) => m.path)).toEqual([`${deb}!/${extra}/kabi_provider.ko`]);
+    expect(r.json.modules[0]!.kernels).toEqual(alone.json.modules[0]!.kernels);
   });
 });
