@@ -433,36 +433,41 @@ const PACKAGE_RSS_LIMIT_MB = 300;
 
 /**
  * A kernel package audited as it was downloaded: Debian's linux-image-6.12.113+deb12-amd64 (~4,200
- * .ko.xz in a 107 MB deb; with --ci, linux-image-6.1.0-53-amd64's 4,023 .ko), kept in
- * $CORPUS/debs by fixtures/packages/fetch-packages.sh, judged against the next kernel's symvers
- * (the committed fixtures/symvers of 6.12.117, or 6.1.0-54): not its own release, whose modules
- * are the package's residents and not judged on it. The reference does the same audit the way one
- * would without package input: `dpkg-deb -x` into a folder (removed before each run, untimed), then
- * kabi audit of the tree. Peak RSS is the largest process of each side; kabi's must stay under
- * PACKAGE_RSS_LIMIT_MB, else the case fails.
+ * .ko.xz in a 107 MB deb), kept in $CORPUS/debs by fixtures/packages/fetch-packages.sh, judged
+ * against the next kernel's symvers (the committed fixtures/symvers of 6.12.117): not its own
+ * release, whose modules are the package's residents and not judged on it. The reference does the
+ * same audit the way one would without package input: `dpkg-deb -x` into a folder (removed before
+ * each run, untimed), then kabi audit of the tree. With --ci (every case runs, quickly): the
+ * kernel-core RPM build-rpms.sh makes (~170 .ko.xz of 6.1.0-53), judged on 6.1.0-54, its
+ * reference `rpm2cpio | cpio -idm`. Peak RSS is the largest process of each side; kabi's must
+ * stay under PACKAGE_RSS_LIMIT_MB, else the case fails.
  */
 async function packageCase() {
-  const [prefix, judgedOn] = CI ? ["linux-image-6.1.0-53-amd64_", "6.1.0-54-amd64"] : ["linux-image-6.12.113+deb12-amd64_", "6.12.117+deb12-amd64"];
-  const debs = join(CORPUS, "debs");
-  const found = existsSync(debs) ? readdirSync(debs).find((f) => f.startsWith(prefix) && f.endsWith("_amd64.deb")) : undefined;
+  const [dir, prefix, suffix, judgedOn] = CI
+    ? [join(CORPUS, "rpms/6.1.0-53-amd64"), "kernel-core-", ".rpm", "6.1.0-54-amd64"]
+    : [join(CORPUS, "debs"), "linux-image-6.12.113+deb12-amd64_", "_amd64.deb", "6.12.117+deb12-amd64"];
+  const found = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith(suffix)) : undefined;
   if (found === undefined) {
-    rows.push({ name: `package-audit: no ${prefix}*_amd64.deb in $CORPUS/debs (fixtures/packages/fetch-packages.sh)`, skipped: true, block: "package" });
+    rows.push({ name: `package-audit: no ${prefix}*${suffix} in ${dir.replaceAll(CORPUS, "$CORPUS")} (fixtures/packages/fetch-packages.sh)`, skipped: true, block: "package" });
     return;
   }
-  const deb = join(debs, found);
+  const pkg = join(dir, found);
   const symvers = `${judgedOn}=${join(REPO, "fixtures/symvers", `${judgedOn}.symvers.gz`)}`;
   const out = join(WORK, "package-unpacked");
-  const kabiCmd = ["node", KABI, "audit", "--no-cache", "--symvers", symvers, deb];
+  const kabiCmd = ["node", KABI, "audit", "--no-cache", "--symvers", symvers, pkg];
   const treeCmd = ["node", KABI, "audit", "--no-cache", "--symvers", symvers, out];
-  const refCmd = ["sh", "-c", `dpkg-deb -x ${q(deb)} ${q(out)} && ${treeCmd.map(q).join(" ")}`];
+  const [unpack, unpackShown] = CI
+    ? [`mkdir -p ${q(out)} && cd ${q(out)} && rpm2cpio ${q(pkg)} | cpio -idm --quiet && cd /`, `mkdir -p ${shown([out])} && cd ${shown([out])} && rpm2cpio ${shown([pkg])} | cpio -idm --quiet && cd /`]
+    : [`dpkg-deb -x ${q(pkg)} ${q(out)}`, `dpkg-deb -x ${shown([pkg, out])}`];
+  const refCmd = ["sh", "-c", `${unpack} && ${treeCmd.map(q).join(" ")}`];
   const [k, ref] = await measure([
     { cmd: kabiCmd },
-    { cmd: refCmd, before: () => rmSync(out, { recursive: true, force: true }), shownCmd: `dpkg-deb -x ${shown([deb, out])} && ${shown(treeCmd)}` },
+    { cmd: refCmd, before: () => rmSync(out, { recursive: true, force: true }), shownCmd: `${unpackShown} && ${shown(treeCmd)}` },
   ]);
   const modules = listModules(out).length;
   rmSync(out, { recursive: true, force: true });
-  const note = `the package's modules judged on ${judgedOn}; peak RSS is the largest process of each side (node, or dpkg-deb); kabi's limit ${PACKAGE_RSS_LIMIT_MB} MB`;
-  row(`package-audit: kabi audit of ${found} vs dpkg-deb -x + kabi audit of the tree (${modules} modules)`, k, ref, undefined, note);
+  const note = `the package's modules judged on ${judgedOn}; peak RSS is the largest process of each side (node, or the unpacking tools); kabi's limit ${PACKAGE_RSS_LIMIT_MB} MB`;
+  row(`package-audit: kabi audit of ${found} vs ${CI ? "rpm2cpio, cpio -idm" : "dpkg-deb -x"} + kabi audit of the tree (${modules} modules)`, k, ref, undefined, note);
   rows[rows.length - 1].block = "package";
   if (k.rss >= PACKAGE_RSS_LIMIT_MB) throw new Error(`package-audit: peak RSS ${k.rss.toFixed(0)} MB\nkabi's peak RSS ${k.rss.toFixed(0)} MB is over the ${PACKAGE_RSS_LIMIT_MB} MB limit`);
 }
