@@ -84,7 +84,8 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
     ...found.errors.map((e) => ({ path: e.path, message: toFileError(e.path, e.error).message })),
     // A directory given with no module in it is a mistaken input, not an empty (and so compatible) audit.
     ...found.empty.map((path) => ({ path, message: `${path}: no module file (${MODULE_SUFFIXES.map((s) => "*" + s).join(", ")}) in this directory` })),
-    ...kernels.errors,
+    // `--kernel K` with no symvers under the root is no error when a package holds K's symvers.
+    ...kernels.errors.filter((e) => !(request.releases?.includes(e.path) === true && packageKernels.some((k) => k.release === e.path) && !kernels.kernels.some((k) => k.release === e.path))),
     ...read.errors,
     ...packages.flatMap((p) => p.errors),
   ];

@@ -156,3 +156,21 @@ describe("kabi audit with a broken package among good inputs", () => {
     expect(r.json.modules[0]!.kernels).toEqual(alone.json.modules[0]!.kernels);
   });
 });
+
+describe("kernels from packages and from the options", () => {
+  it("--kernel K without symvers under the root takes a package's symvers of K without an error; another K stays an error", async ({ skip }) => {
+    const pkgs = needPackages(skip, []);
+    const headers = pkgs.get(`linux-headers-${B}`)!;
+    const root = join(work, "empty-root-kernel");
+    mkdirSync(root, { recursive: true });
+    const module = join(MODULE_FIXTURES, A, "kabi_provider.ko");
+    const taken = await audit(["--basedir", root, "--kernel", B, headers, module]);
+    expect(taken.json.errors).toEqual([]);
+    expect(taken.json.kernels).toEqual([{ release: B, symvers: `${headers}!/usr/src/linux-headers-${B}/Module.symvers` }]);
+    const other = await audit(["--basedir", root, "--kernel", "6.1.0-55-amd64", headers, module]);
+    expect(other.code).toBe(2);
+    expect(other.json.errors.map((e) => e.message)).toEqual([`6.1.0-55-amd64: no symvers found for this kernel under ${root}`]);
+    expect(other.json.kernels.map((k) => k.release)).toEqual([B]);
+  });
+});
+
