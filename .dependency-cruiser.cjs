@@ -12,6 +12,7 @@ const LAYERS = [
   "src/root",
   "native-free-fallback",
   "src/decompress",
+  "src/package",
   "src/elf",
   "src/module|src/symvers",
   "src/cache",

@@ -2,13 +2,14 @@
 // kabi benchmark suite: each case measured side by side with its reference in the same run
 // (runs interleaved, median of N), printing wall-time ratios and peak RSS. Driven by bench/run.
 //
-// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...,dkms-transaction] [--json FILE] [--update-results]
+// Usage: node bench/bench.mjs [--ci] [--repeat N] [--cases 1,2,...,dkms-transaction,package-audit] [--json FILE] [--update-results]
 //   --ci   reduced: ~300 modules per tree (from the corpus cache when present, else synthesized
 //          from the committed fixtures), one repetition; checks that every case runs.
 //   --update-results  writes the run into bench/results.md (see bench/results.mjs): its table,
 //          inputs and commands as the latest run, and its ratios as a new row of the history. A
-//          full run of every case only, or `--cases dkms-transaction` alone, which writes only
-//          that case's own block; nothing is written when a case failed.
+//          full run of every case only, or `--cases dkms-transaction` or `--cases package-audit`
+//          alone (or both), which writes only those cases' own blocks; nothing is written when a
+//          case failed.
 //   --against DIR  also runs every kabi and weak-modules command with another checkout's build
 //          (DIR/dist), interleaved with this build's in the same measurement, and prints a table
 //          of this build against that one (before/after a change, same run, same machine state).
@@ -35,8 +36,10 @@ const casesArg = argv.indexOf("--cases");
 const ONLY = casesArg >= 0 ? new Set(argv[casesArg + 1].split(",")) : undefined;
 const UPDATE_RESULTS = argv.includes("--update-results");
 // The DKMS transaction has its own block in results.md, so that it alone can be re-run and recorded.
-const DKMS_ONLY = ONLY !== undefined && ONLY.size === 1 && ONLY.has("dkms-transaction");
-if (UPDATE_RESULTS && (CI || (ONLY && !DKMS_ONLY))) throw new Error("--update-results needs a full run of every case, or --cases dkms-transaction alone (no --ci)");
+/** The cases with their own block in results.md (not history columns): each may run and be written alone. */
+const BLOCK_CASES = ["dkms-transaction", "package-audit"];
+const BLOCKS_ONLY = ONLY !== undefined && [...ONLY].every((c) => BLOCK_CASES.includes(c));
+if (UPDATE_RESULTS && (CI || (ONLY && !BLOCKS_ONLY))) throw new Error("--update-results needs a full run of every case, or --cases dkms-transaction and/or package-audit alone (no --ci)");
 const RESULTS = join(REPO, "bench/results.md");
 const CI_MODULES = 300;
 const againstArg = argv.indexOf("--against");
@@ -425,6 +428,50 @@ async function dkmsCase(inputs) {
   rows[rows.length - 1].block = "dkms";
 }
 
+/** The most a package audit may take (peak RSS of the kabi process): issue 16. */
+const PACKAGE_RSS_LIMIT_MB = 300;
+
+/**
+ * A kernel package audited as it was downloaded: Debian's linux-image-6.12.113+deb12-amd64 (~4,200
+ * .ko.xz in a 107 MB deb), kept in $CORPUS/debs by fixtures/packages/fetch-packages.sh, judged
+ * against the next kernel's symvers (the committed fixtures/symvers of 6.12.117): not its own
+ * release, whose modules are the package's residents and not judged on it. The reference does the
+ * same audit the way one would without package input: `dpkg-deb -x` into a folder (removed before
+ * each run, untimed), then kabi audit of the tree. With --ci (every case runs, quickly): the
+ * kernel-core RPM build-rpms.sh makes (~170 .ko.xz of 6.1.0-53), judged on 6.1.0-54, its
+ * reference `rpm2cpio | cpio -idm`. Peak RSS is the largest process of each side; kabi's must
+ * stay under PACKAGE_RSS_LIMIT_MB, else the case fails.
+ */
+async function packageCase() {
+  const [dir, prefix, suffix, judgedOn] = CI
+    ? [join(CORPUS, "rpms/6.1.0-53-amd64"), "kernel-core-", ".rpm", "6.1.0-54-amd64"]
+    : [join(CORPUS, "debs"), "linux-image-6.12.113+deb12-amd64_", "_amd64.deb", "6.12.117+deb12-amd64"];
+  const found = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith(suffix)) : undefined;
+  if (found === undefined) {
+    rows.push({ name: `package-audit: no ${prefix}*${suffix} in ${dir.replaceAll(CORPUS, "$CORPUS")} (fixtures/packages/fetch-packages.sh)`, skipped: true, block: "package" });
+    return;
+  }
+  const pkg = join(dir, found);
+  const symvers = `${judgedOn}=${join(REPO, "fixtures/symvers", `${judgedOn}.symvers.gz`)}`;
+  const out = join(WORK, "package-unpacked");
+  const kabiCmd = ["node", KABI, "audit", "--no-cache", "--symvers", symvers, pkg];
+  const treeCmd = ["node", KABI, "audit", "--no-cache", "--symvers", symvers, out];
+  const [unpack, unpackShown] = CI
+    ? [`mkdir -p ${q(out)} && cd ${q(out)} && rpm2cpio ${q(pkg)} | cpio -idm --quiet && cd /`, `mkdir -p ${shown([out])} && cd ${shown([out])} && rpm2cpio ${shown([pkg])} | cpio -idm --quiet && cd /`]
+    : [`dpkg-deb -x ${q(pkg)} ${q(out)}`, `dpkg-deb -x ${shown([pkg, out])}`];
+  const refCmd = ["sh", "-c", `${unpack} && ${treeCmd.map(q).join(" ")}`];
+  const [k, ref] = await measure([
+    { cmd: kabiCmd },
+    { cmd: refCmd, before: () => rmSync(out, { recursive: true, force: true }), shownCmd: `${unpackShown} && ${shown(treeCmd)}` },
+  ]);
+  const modules = listModules(out).length;
+  rmSync(out, { recursive: true, force: true });
+  const note = `the package's modules judged on ${judgedOn}; peak RSS is the largest process of each side (node, or the unpacking tools); kabi's limit ${PACKAGE_RSS_LIMIT_MB} MB`;
+  row(`package-audit: kabi audit of ${found} vs ${CI ? "rpm2cpio, cpio -idm" : "dpkg-deb -x"} + kabi audit of the tree (${modules} modules)`, k, ref, undefined, note);
+  rows[rows.length - 1].block = "package";
+  if (k.rss >= PACKAGE_RSS_LIMIT_MB) throw new Error(`package-audit: peak RSS ${k.rss.toFixed(0)} MB\nkabi's peak RSS ${k.rss.toFixed(0)} MB is over the ${PACKAGE_RSS_LIMIT_MB} MB limit`);
+}
+
 // ---------------------------------------------------------------------------- main
 
 async function main() {
@@ -457,6 +504,7 @@ async function main() {
     ["case 5", () => t612 && cacheCase("5. .ko.xz tree", inputs.t612, t612)],
     ["case 6", () => t612 && fallbackCase("6. .ko.xz tree", inputs.t612, t612)],
     ["dkms-transaction", () => inputs.t61 && dkmsCase(inputs)],
+    ["package-audit", () => packageCase()],
   ];
   let failures = 0;
   for (const [name, step] of steps) {
@@ -509,6 +557,7 @@ function print(inputs) {
   // results.md: the suite's table, and the DKMS transaction's rows in their own block.
   const suite = rows.filter((r) => r.block === undefined);
   const dkmsRows = rows.filter((r) => r.block === "dkms");
+  const packageRows = rows.filter((r) => r.block === "package");
   const table = [...tableHead, ...suite.map(rowLine), ...lines.slice(tableStart + tableHead.length + rows.length)];
   lines.push("\ncommands ($W = the bench's temporary folder, $CORPUS = the corpus cache; kabi runs with KABI_CACHE_DIR=$W/cache unless said):");
   // The same, as Markdown for bench/results.md.
@@ -523,6 +572,11 @@ function print(inputs) {
   }
   const commands = [...commandsHead, ...suite.flatMap(commandLines)];
   const dkms = dkmsRows.length === 0 ? undefined : { table: [...tableHead, ...dkmsRows.map(rowLine), "", speed], commands: [...commandsHead, ...dkmsRows.flatMap(commandLines)] };
+  const measuredPackage = packageRows.find((r) => !r.skipped);
+  const packageRss =
+    measuredPackage === undefined ? [] : [`- peak RSS, package-audit (kabi): ${f(measuredPackage.kabi.rss, 0)} MB (target < ${PACKAGE_RSS_LIMIT_MB} MB)${measuredPackage.kabi.rss < PACKAGE_RSS_LIMIT_MB ? "" : " MISSED"}`];
+  if (packageRss.length > 0) lines.splice(lines.indexOf(speed), 0, ...packageRss);
+  const pkg = measuredPackage === undefined ? undefined : { table: [...tableHead, ...packageRows.map(rowLine), "", ...packageRss, speed], commands: [...commandsHead, ...packageRows.flatMap(commandLines)] };
   if (AGAINST !== undefined && againstRows.length > 0) {
     lines.push(`\nthis build against ${AGAINST} (same runs, interleaved; ratio = this / that):`);
     lines.push("| command | this s | that s | ratio | this RSS MB | that RSS MB |");
@@ -533,8 +587,8 @@ function print(inputs) {
     }
   }
   process.stdout.write(lines.join("\n") + "\n");
-  // A run of the DKMS case alone writes only its block.
-  return DKMS_ONLY ? { dkms } : { table, commands, dkms };
+  // A run of the block cases alone writes only their blocks.
+  return BLOCKS_ONLY ? { dkms, package: pkg } : { table, commands, dkms, package: pkg };
 }
 
 /** The commit measured: HEAD's short hash, with "-dirty" when the code it builds from has uncommitted changes. */

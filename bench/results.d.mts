@@ -5,6 +5,8 @@ export declare const HISTORY_START: string;
 export declare const HISTORY_END: string;
 export declare const DKMS_START: string;
 export declare const DKMS_END: string;
+export declare const PACKAGE_START: string;
+export declare const PACKAGE_END: string;
 
 export interface BenchRow {
   name: string;
@@ -25,6 +27,7 @@ export interface BenchRun {
   rows?: BenchRow[];
   startup?: { before: number; after: number };
   dkms?: { table: string[]; commands: string[] };
+  package?: { table: string[]; commands: string[] };
 }
 
 export declare function updatedResults(text: string, run: BenchRun): string;

@@ -6,6 +6,7 @@
 //   the add-modules wall time), oldest first, the latest run's row last.
 // - the DKMS transaction (bench.mjs's dkmsCase): its table, inputs and commands, written by a full
 //   run or by `--cases dkms-transaction` alone; its section is added at the end when missing.
+// - the package audit (bench.mjs's packageCase): the same, with `--cases package-audit`.
 // Everything outside the markers is kept as it is. test/bench/results-table.test.ts checks that
 // the latest block is one whole, self-consistent run and that the history's last row is its.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +17,19 @@ export const HISTORY_START = "<!-- bench-history:start -->";
 export const HISTORY_END = "<!-- bench-history:end -->";
 export const DKMS_START = "<!-- bench-dkms:start -->";
 export const DKMS_END = "<!-- bench-dkms:end -->";
+export const PACKAGE_START = "<!-- bench-package:start -->";
+export const PACKAGE_END = "<!-- bench-package:end -->";
+
+const PACKAGE_SECTION = `## Package audit
+
+A kernel package audited as downloaded (\`kabi audit linux-image-*.deb\`, docs/packages.md), against
+unpacking it with \`dpkg-deb -x\` and auditing the tree (bench.mjs, \`packageCase\`): time, and peak
+memory, which must stay under 300 MB. Not part of the history's columns; a run of this case alone
+(\`--cases package-audit --update-results\`) rewrites only this block.
+
+${PACKAGE_START}
+${PACKAGE_END}
+`;
 
 const DKMS_SECTION = `## DKMS transaction
 
@@ -74,19 +88,25 @@ ${HISTORY_END}
  */
 export function updatedResults(text, run) {
   if (run.table !== undefined) text = updatedSuite(text, run);
-  if (run.dkms === undefined) return text;
-  if (!text.includes(DKMS_START)) text = `${text.trimEnd()}\n\n${DKMS_SECTION}`;
+  if (run.dkms !== undefined) text = updatedBlock(text, run, run.dkms, DKMS_START, DKMS_END, DKMS_SECTION);
+  if (run.package !== undefined) text = updatedBlock(text, run, run.package, PACKAGE_START, PACKAGE_END, PACKAGE_SECTION);
+  return text;
+}
+
+/** A case's own block (its section added at the end when missing). */
+function updatedBlock(text, run, part, start, end, section) {
+  if (!text.includes(start)) text = `${text.trimEnd()}\n\n${section}`;
   const block = [
-    DKMS_START,
+    start,
     `<!-- written by ${run.command} on ${run.date}; ${run.repeat} run(s) each; build ${run.build} -->`,
     "",
-    ...run.dkms.table,
+    ...part.table,
     `- inputs: ${run.inputs}`,
     "",
-    ...run.dkms.commands,
-    DKMS_END,
+    ...part.commands,
+    end,
   ].join("\n");
-  return replaceBlock(text, DKMS_START, DKMS_END, block);
+  return replaceBlock(text, start, end, block);
 }
 
 function updatedSuite(text, run) {

@@ -1,5 +1,5 @@
 import { Decompress } from "fzstd";
-import { BoundedSink, collectInput, DecodeError, type Codec } from "../src/types/compression.js";
+import { BoundedSink, collectInput, DecodeError, inputSlices, type Codec } from "../src/types/compression.js";
 import { xxh64 } from "./xxh64.js";
 
 /**
@@ -44,7 +44,197 @@ export const zstdCodec: Codec = {
       throw err instanceof DecodeError ? err : new DecodeError(`corrupt zstd stream (${(err as Error).message})`);
     }
   },
+  /**
+   * A stream too large to hold: the bytes pass a FrameScanner (the same checks as walkFrames,
+   * made as the headers go by) before fzstd sees them, and fzstd's output is handed on after
+   * each slice. The content checksum is not verified here (it needs the frame's whole output;
+   * the native codec does verify it).
+   */
+  async *stream(chunks) {
+    const scanner = new FrameScanner();
+    let pending: Uint8Array[] = [];
+    let decoder = new Decompress((piece) => pending.push(piece));
+    let sawInput = false;
+    for await (const slice of inputSlices(chunks)) {
+      sawInput = true;
+      // fzstd decodes one frame per decoder: a slice is split where a frame ends, and the next frame gets a new decoder.
+      let rest = slice;
+      while (rest.length > 0) {
+        const { used, frameEnded } = scanner.feed(rest);
+        try {
+          decoder.push(rest.subarray(0, used), frameEnded);
+        } catch (err) {
+          throw new DecodeError(`corrupt zstd stream (${(err as Error).message})`);
+        }
+        rest = rest.subarray(used);
+        if (frameEnded) decoder = new Decompress((piece) => pending.push(piece));
+        if (pending.length > 0) {
+          const out = pending;
+          pending = [];
+          for (const piece of out) if (piece.length > 0) yield piece;
+        }
+      }
+    }
+    if (!sawInput) throw new DecodeError("corrupt zstd stream (empty input)");
+    if (!scanner.atFrameBoundary) throw new DecodeError(`corrupt zstd stream (truncated ${scanner.partName} at offset ${scanner.offset})`);
+  },
 };
+
+/**
+ * walkFrames (below) as a state machine fed piece by piece: it never holds more than a frame
+ * header, and says where in a piece the current frame ends, so each frame can go to its own
+ * decoder.
+ */
+class FrameScanner {
+  /** Bytes of the stream seen so far. */
+  offset = 0;
+  private part: "magic" | "frame header" | "skippable frame" | "block header" | "block" | "checksum" = "magic";
+  /** Header bytes gathered for the current part (magic, frame header, block header). */
+  private header: number[] = [];
+  /** Bytes still to pass before the current part ends. */
+  private remaining = 4;
+  private hasChecksum = false;
+  private window = 0;
+
+  get atFrameBoundary(): boolean {
+    return this.part === "magic" && this.header.length === 0;
+  }
+
+  get partName(): string {
+    return this.part === "magic" ? "frame header" : this.part;
+  }
+
+  /** Consumes a prefix of `piece`: all of it, or up to and including the end of the current frame. */
+  feed(piece: Uint8Array): { used: number; frameEnded: boolean } {
+    let i = 0;
+    while (i < piece.length) {
+      if (this.part === "skippable frame" || this.part === "block" || this.part === "checksum") {
+        const take = Math.min(this.remaining, piece.length - i);
+        i += take;
+        this.offset += take;
+        this.remaining -= take;
+        if (this.remaining > 0) break;
+        if (this.part === "skippable frame" || this.part === "checksum") {
+          this.startFrame();
+          return { used: i, frameEnded: true };
+        }
+        if (this.lastBlock) {
+          if (this.endOfBlocks()) return { used: i, frameEnded: true };
+          continue;
+        }
+        this.part = "block header";
+        this.remaining = 3;
+        continue;
+      }
+      this.header.push(piece[i]!);
+      i++;
+      this.offset++;
+      this.remaining--;
+      if (this.remaining > 0) continue;
+      const ended = this.headerComplete();
+      if (ended) return { used: i, frameEnded: true };
+    }
+    return { used: i, frameEnded: false };
+  }
+
+  private startFrame(): void {
+    this.part = "magic";
+    this.header = [];
+    this.remaining = 4;
+  }
+
+  /** The current header part is complete: checks it and moves on; true when that ends a frame. */
+  private headerComplete(): boolean {
+    const h = this.header;
+    const at = this.offset - h.length;
+    if (this.part === "magic") {
+      const magic = (h[0]! | (h[1]! << 8) | (h[2]! << 16) | (h[3]! << 24)) >>> 0;
+      if ((magic & 0xfffffff0) === 0x184d2a50) {
+        this.header = [];
+        this.remaining = 4;
+        // The size word is read as a header, then the frame's content is skipped.
+        this.part = "frame header";
+        this.skippableSize = true;
+        return false;
+      }
+      if (magic !== 0xfd2fb528) throw new DecodeError(`corrupt zstd stream (unknown frame magic 0x${magic.toString(16)} at offset ${at})`);
+      this.part = "frame header";
+      this.remaining = 1;
+      return false;
+    }
+    if (this.part === "frame header") {
+      if (this.skippableSize) {
+        this.skippableSize = false;
+        this.part = "skippable frame";
+        this.remaining = (h[0]! | (h[1]! << 8) | (h[2]! << 16)) + h[3]! * 0x1000000;
+        this.header = [];
+        if (this.remaining === 0) {
+          this.startFrame();
+          return true;
+        }
+        return false;
+      }
+      const fhd = h[4]!;
+      const singleSegment = (fhd >> 5) & 1;
+      const dictIdSize = [0, 1, 2, 4][fhd & 3]!;
+      const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fhd >> 6]!;
+      const headerSize = 5 + (singleSegment ? 0 : 1) + dictIdSize + fcsSize;
+      if (h.length < headerSize) {
+        if (fhd & 8) throw new DecodeError(`corrupt zstd stream (reserved frame header bit set at offset ${at + 4})`);
+        this.remaining = headerSize - h.length;
+        return false;
+      }
+      this.hasChecksum = ((fhd >> 2) & 1) === 1;
+      if (singleSegment) {
+        let fcs = 0;
+        for (let k = fcsSize - 1; k >= 0; k--) fcs = fcs * 256 + h[5 + dictIdSize + k]!;
+        this.window = fcs + (fcsSize === 2 ? 256 : 0);
+      } else {
+        const wd = h[5]!;
+        const base = 2 ** (10 + (wd >> 3));
+        this.window = base + (base / 8) * (wd & 7);
+      }
+      if (this.window > MAX_WINDOW) throw new DecodeError(`corrupt zstd stream (window of ${this.window} bytes, past the ${MAX_WINDOW} libzstd accepts, at offset ${at})`);
+      this.part = "block header";
+      this.header = [];
+      this.remaining = 3;
+      return false;
+    }
+    // A block header.
+    const header = h[0]! | (h[1]! << 8) | (h[2]! << 16);
+    const type = (header >> 1) & 3;
+    if (type === 3) throw new DecodeError(`corrupt zstd stream (reserved block type at offset ${at})`);
+    const size = header >>> 3;
+    const last = (header & 1) === 1;
+    this.header = [];
+    this.part = "block";
+    this.remaining = type === 1 ? 1 : size;
+    if (this.remaining === 0) {
+      if (!last) {
+        this.part = "block header";
+        this.remaining = 3;
+        return false;
+      }
+      return this.endOfBlocks();
+    }
+    if (last) this.lastBlock = true;
+    return false;
+  }
+
+  private skippableSize = false;
+  private lastBlock = false;
+
+  private endOfBlocks(): boolean {
+    this.lastBlock = false;
+    if (this.hasChecksum) {
+      this.part = "checksum";
+      this.remaining = 4;
+      return false;
+    }
+    this.startFrame();
+    return true;
+  }
+}
 
 /** libzstd's default ZSTD_WINDOWLOG_LIMIT_DEFAULT: a frame needing a larger window is refused by the native codec too. */
 const MAX_WINDOW = 2 ** 27;

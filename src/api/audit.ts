@@ -5,11 +5,14 @@
 import type { AuditInput } from "../audit/audit-report.js";
 import { evaluate } from "../engine/index.js";
 import { findModules } from "../load/find-modules.js";
-import { loadKernelTargets, type LoadedKernels } from "../load/kernel-targets.js";
+import { kernelVermagic, loadKernelTargets, type LoadedKernels } from "../load/kernel-targets.js";
+import { readPackageInputs, type PackageInput } from "../load/package-input.js";
 import { readModules, type InputError, type ReadManyResult } from "../load/read-many.js";
 import { symversSymbols } from "../symvers/symvers-filter.js";
 import { MODULE_SUFFIXES } from "../types/compression.js";
 import { toFileError } from "../types/errors.js";
+import type { KernelTarget } from "../types/kernel-target.js";
+import type { ModuleRecord } from "../types/module-record.js";
 
 /** Parsed symvers kept between runs, keyed by the file's stat. */
 export { SymversCache } from "../cache/symvers-cache.js";
@@ -36,7 +39,7 @@ const FEW_MODULES = 100;
 
 /** What to audit: `kabi audit`'s options. */
 export interface AuditRequest {
-  /** Module files and directories. */
+  /** Module files, directories and packages (.deb, .rpm: see docs/packages.md). */
   paths: readonly string[];
   /** `--symvers K=FILE` (see parseSymversOption). */
   explicit?: readonly { release: string; file: string }[];
@@ -70,7 +73,12 @@ export interface AuditProgress {
 export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   const basedir = request.basedir ?? "/";
   const cache = request.cache ?? true;
-  const found = await findModules(request.paths);
+  const found = await findModules(request.paths, { packages: true });
+  // Packages first, one at a time (each a stream): their modules count toward FEW_MODULES, and the
+  // kernels they hold decide whether the root's kernels are listed at all.
+  const packages = await readPackageInputs(found.packages.map((p) => p.path));
+  const packageKernels = packages.flatMap((p) => p.kernels);
+  const asked = (request.explicit?.length ?? 0) > 0 || (request.releases?.length ?? 0) > 0;
   const progress: AuditProgress = { modulesRead: 0, modulesTotal: found.files.length, kernelsParsed: 0, kernelsTotal: 0 };
   const tell = request.onProgress;
   const onModules =
@@ -89,36 +97,123 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
     });
   const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], basedir, ...(onKernels ? { onProgress: onKernels } : {}) };
   const readOptions = { cache, ...(onModules ? { onProgress: onModules } : {}) };
+  // Kernels given by packages replace the root's: `kabi audit image.deb headers.deb` judges the
+  // kernels in hand, whatever is installed on the machine running it.
+  const loadKernels = (extra: { cache?: boolean; wanted?: ReadonlySet<string> }): Promise<LoadedKernels> =>
+    !asked && packageKernels.length > 0 ? Promise.resolve({ kernels: [], errors: [], problems: [] }) : loadKernelTargets({ ...kernelRequest, ...extra });
+  const packageRecords = packages.flatMap((p) => p.records);
   let kernels: LoadedKernels;
   let read: ReadManyResult;
-  if (found.files.length <= FEW_MODULES) {
+  if (found.files.length + packageRecords.length <= FEW_MODULES) {
     // A few modules need a few thousand of a kernel's ~27,000 exports: they are read first, then
     // each symvers is parsed for those symbols only (a whole parse would dominate such a run).
     read = await readModules(found.files, readOptions);
-    kernels = await loadKernelTargets({ ...kernelRequest, wanted: symversSymbols(read.records, []) });
+    kernels = await loadKernels({ wanted: symversSymbols([...read.records, ...packageRecords], []) });
   } else {
     // Symvers are parsed here while the module files are read (mostly by worker threads).
-    [kernels, read] = await Promise.all([loadKernelTargets({ ...kernelRequest, cache }), readModules(found.files, readOptions)]);
+    [kernels, read] = await Promise.all([loadKernels({ cache }), readModules(found.files, readOptions)]);
   }
+  const { records, residentOf } = inOperandOrder(found.files, read.records, found.packages, packages);
   const errors: InputError[] = [
     ...found.errors.map((e) => ({ path: e.path, message: toFileError(e.path, e.error).message })),
     // A directory given with no module in it is a mistaken input, not an empty (and so compatible) audit.
     ...found.empty.map((path) => ({ path, message: `${path}: no module file (${MODULE_SUFFIXES.map((s) => "*" + s).join(", ")}) in this directory` })),
-    ...kernels.errors,
+    // `--kernel K` with no symvers under the root is no error when a package holds K's symvers.
+    ...kernels.errors.filter((e) => !(request.releases?.includes(e.path) === true && packageKernels.some((k) => k.release === e.path) && !kernels.kernels.some((k) => k.release === e.path))),
     ...read.errors,
+    ...packages.flatMap((p) => p.errors),
   ];
-  if (kernels.kernels.length === 0 && kernels.errors.length === 0) {
+  // The first symvers of each release counts; a release already loaded keeps its --symvers file.
+  const releases = new Set(kernels.kernels.map((k) => k.release));
+  const addedKernels = packageKernels.filter((k) => !releases.has(k.release) && releases.add(k.release) !== undefined);
+  for (const k of addedKernels) for (const p of k.symvers.problems) kernels.problems.push(p);
+  const loaded = await withPackageKernels(kernels.kernels, addedKernels, records, residentOf, basedir);
+  if (loaded.length === 0 && kernels.errors.length === 0) {
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });
   }
   const strict = request.strictModversions === true;
-  const targets = strict ? kernels.kernels.map((k) => ({ ...k, strictModversions: true })) : kernels.kernels;
+  const targets = strict ? loaded.map((k) => ({ ...k, strictModversions: true })) : loaded;
   const strictField = strict ? { strictModversions: true as const } : {};
+  // A kernel's own modules (from its package's tree) are its residents, not candidates on it.
+  const anyResident = residentOf.some((r) => r !== null);
+  const isCandidate = (m: number, k: number) => residentOf[m] !== targets[k]!.release;
   return {
     kernels: targets.map((k) => ({ release: k.release, symvers: k.symversPath, ...strictField })),
-    modules: read.records,
-    report: evaluate(read.records, targets),
+    modules: records,
+    report: evaluate(records, targets, anyResident ? { isCandidate } : {}),
     errors,
     symversProblems: kernels.problems,
     operands: [...request.paths],
   };
+}
+
+/**
+ * The module records in the order of the operands: each package's members where the package was
+ * given among the files, with the kernel each one is a resident of (null for files).
+ */
+function inOperandOrder(
+  files: readonly string[],
+  fileRecords: readonly ModuleRecord[],
+  places: readonly { path: string; at: number }[],
+  packages: readonly PackageInput[],
+): { records: ModuleRecord[]; residentOf: (string | null)[] } {
+  const records: ModuleRecord[] = [];
+  const residentOf: (string | null)[] = [];
+  // fileRecords follow `files` with the unreadable files left out: file f's record, if any, is the
+  // next one whose path is files[f].
+  let r = 0;
+  const takeFiles = (upTo: number, from: { f: number }) => {
+    for (; from.f < upTo; from.f++) {
+      if (r < fileRecords.length && fileRecords[r]!.path === files[from.f]) {
+        records.push(fileRecords[r++]!);
+        residentOf.push(null);
+      }
+    }
+  };
+  const cursor = { f: 0 };
+  packages.forEach((pkg, p) => {
+    takeFiles(places[p]!.at, cursor);
+    pkg.records.forEach((rec, i) => {
+      records.push(rec);
+      residentOf.push(pkg.residentOf[i]!);
+    });
+  });
+  takeFiles(files.length, cursor);
+  return { records, residentOf };
+}
+
+/**
+ * The kernels judged: those loaded (--symvers, --kernel, the root's), then those the packages
+ * added. Each gets the modules of its own tree
+ * found in the packages as residents, and their vermagic (the kernel in hand, over one under the
+ * root); a package kernel without them takes its vermagic from the root, as --symvers does.
+ */
+async function withPackageKernels(
+  loaded: readonly (KernelTarget & { symversPath: string })[],
+  fromPackages: readonly { release: string; symvers: KernelTarget["symvers"]; symversPath: string }[],
+  records: readonly ModuleRecord[],
+  residentOf: readonly (string | null)[],
+  basedir: string,
+): Promise<(KernelTarget & { symversPath: string })[]> {
+  const out: (KernelTarget & { symversPath: string })[] = [...loaded, ...fromPackages.map((k) => ({ release: k.release, symvers: k.symvers, symversPath: k.symversPath }))];
+  const seen = new Set(out.map((k) => k.release));
+  const residents = new Map<string, ModuleRecord[]>();
+  records.forEach((rec, m) => {
+    const release = residentOf[m];
+    if (release === null || release === undefined || !seen.has(release)) return;
+    const list = residents.get(release);
+    if (list === undefined) residents.set(release, [rec]);
+    else list.push(rec);
+  });
+  return Promise.all(
+    out.map(async (k, i) => {
+      const own = residents.get(k.release);
+      const vermagic = own?.find((r) => r.vermagic !== "")?.vermagic ?? (i < loaded.length ? k.vermagic : await kernelVermagic(basedir, k.release).catch(() => undefined));
+      const target: KernelTarget & { symversPath: string } = { ...k };
+      if (vermagic !== undefined) target.vermagic = vermagic;
+      else delete target.vermagic;
+      if (own !== undefined) target.resident = own;
+      return target;
+    }),
+  );
 }

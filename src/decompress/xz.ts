@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { collectInput, DecodeError, type Codec } from "../types/compression.js";
+import { collectInput, DecodeError, inputSlices, STREAM_OUTPUT_PIECE, type Codec } from "../types/compression.js";
 import { xzDeclaredSize } from "./xz-index.js";
 
 /**
@@ -27,6 +27,7 @@ interface LzmaBinding {
   LZMA_FINISH: number;
   LZMA_STREAM_END: number;
   LZMA_RUN: number;
+  LZMA_OK: number;
   versionString(): string;
 }
 
@@ -75,7 +76,69 @@ function liblzmaDecoder(lib: LzmaBinding): (input: Buffer, declared: number) => 
   };
 }
 
+/**
+ * A stream too large to hold (a package payload) through the same liblzma handle, one output
+ * buffer of STREAM_OUTPUT_PIECE bytes per call: LZMA_RUN while input comes, LZMA_FINISH at its
+ * end until liblzma says the stream ended. A FINISH call that neither reads nor writes means the
+ * input stopped inside the stream.
+ */
+function liblzmaStream(lib: LzmaBinding): (chunks: AsyncIterable<Uint8Array>) => AsyncGenerator<Uint8Array> {
+  const options = { check: 0, preset: 6, filters: [0x21], mode: 2, threads: 1, chunkSize: STREAM_OUTPUT_PIECE, flushFlag: lib.LZMA_RUN };
+  const statusError = (status: number) => new DecodeError(`corrupt xz stream (${LIBLZMA_STATUS[status] ?? `liblzma status ${status}`})`);
+  return async function* (chunks) {
+    const handle = new lib.LZMA(lib.STREAM_DECODE, options);
+    let ended = false;
+    let sawInput = false;
+    try {
+      for await (const slice of inputSlices(chunks)) {
+        if (ended) throw new DecodeError("corrupt xz stream (trailing data after the end of the stream)");
+        sawInput = true;
+        const input = Buffer.isBuffer(slice) ? slice : Buffer.from(slice.buffer, slice.byteOffset, slice.byteLength);
+        let at = 0;
+        for (;;) {
+          const out = Buffer.allocUnsafe(STREAM_OUTPUT_PIECE);
+          const [status, availIn, availOut] = handle.codeSync(lib.LZMA_RUN, input, at, input.length - at, out, 0);
+          const consumed = input.length - availIn - at;
+          at = input.length - availIn;
+          if (availOut < out.length) yield out.subarray(0, out.length - availOut);
+          else if (consumed === 0 && status === lib.LZMA_OK) throw new DecodeError("corrupt xz stream (the decoder made no progress)");
+          if (status === lib.LZMA_STREAM_END) {
+            if (availIn !== 0) throw new DecodeError("corrupt xz stream (trailing data after the end of the stream)");
+            ended = true;
+            break;
+          }
+          if (status !== lib.LZMA_OK) throw statusError(status);
+          if (availIn === 0 && availOut > 0) break;
+        }
+      }
+      if (!sawInput) throw new DecodeError("corrupt xz stream (empty input)");
+      const none = Buffer.alloc(0);
+      while (!ended) {
+        const out = Buffer.allocUnsafe(STREAM_OUTPUT_PIECE);
+        const [status, , availOut] = handle.codeSync(lib.LZMA_FINISH, none, 0, 0, out, 0);
+        if (availOut < out.length) yield out.subarray(0, out.length - availOut);
+        if (status === lib.LZMA_STREAM_END) ended = true;
+        else if (status !== lib.LZMA_OK) throw statusError(status);
+        else if (availOut === out.length) throw new DecodeError("corrupt xz stream (truncated)");
+      }
+    } finally {
+      handle.close();
+    }
+  };
+}
+
+/** liblzma's lzma_ret values as its documentation names them. */
+const LIBLZMA_STATUS: Readonly<Record<number, string>> = {
+  5: "memory allocation failed",
+  6: "memory usage limit reached",
+  7: "not an xz stream",
+  8: "unsupported options",
+  9: "data is corrupt",
+  10: "truncated",
+};
+
 const lib = loadLiblzma();
+const stream = liblzmaStream(lib);
 const decode = liblzmaDecoder(lib);
 
 /** Which native xz implementation is in use (for the bench report). */
@@ -95,4 +158,5 @@ export const xzCodec: Codec = {
       throw new DecodeError(`corrupt xz stream (${(err as Error).message})`);
     }
   },
+  stream,
 };

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { BoundedSink, DecodeError, type Codec } from "../types/compression.js";
+import { BoundedSink, DecodeError, inputSlices, type Codec } from "../types/compression.js";
 
 /**
  * zstd through zstd-napi's low-level binding (libzstd's ZSTD_decompressStream as a native addon).
@@ -61,6 +61,32 @@ export function loadZstdCodec(): Codec {
       if (!sawInput) throw new DecodeError("corrupt zstd stream (empty input)");
       if (inFrame) throw new DecodeError("corrupt zstd stream (Stream ended in middle of compressed data frame)");
       return sink.result();
+    },
+    // The same loop as `decompress`, each output buffer handed on instead of gathered.
+    async *stream(chunks) {
+      const dctx = new lib.DCtx();
+      const state = { sawInput: false, inFrame: false };
+      for await (const slice of inputSlices(chunks)) {
+        state.sawInput = true;
+        let src = slice;
+        for (;;) {
+          const dst = Buffer.allocUnsafe(outSize);
+          let result: [number, number, number];
+          try {
+            result = dctx.decompressStream(dst, src);
+          } catch (err) {
+            throw new DecodeError(`corrupt zstd stream (${(err as Error).message})`);
+          }
+          const [hint, produced, consumed] = result;
+          if (produced === 0 && consumed === 0 && src.length > 0) throw new DecodeError("corrupt zstd stream (the decoder made no progress)");
+          src = src.subarray(consumed);
+          state.inFrame = hint !== 0;
+          if (produced > 0) yield dst.subarray(0, produced);
+          if (src.length === 0 && (produced < dst.length || hint === 0)) break;
+        }
+      }
+      if (!state.sawInput) throw new DecodeError("corrupt zstd stream (empty input)");
+      if (state.inFrame) throw new DecodeError("corrupt zstd stream (Stream ended in middle of compressed data frame)");
     },
   };
 }

@@ -78,6 +78,32 @@ function kernelModule(elf: ElfFile): ElfFile {
   return elf;
 }
 
+/**
+ * The record of a module held in memory (a package member): `path` names it in records and
+ * errors. Recognized, decompressed and checked as openModule does a file: by its magic bytes,
+ * within the same size limit, a kernel module or a FormatError naming `path`. The bytes are not
+ * kept by the record.
+ */
+export async function readModuleBytes(path: string, bytes: Buffer, options: ReadModuleOptions = {}): Promise<ModuleRecord> {
+  const max = options.maxDecompressedSize ?? DEFAULT_MAX_MODULE_SIZE;
+  const codecName = detectCodec(bytes.subarray(0, MAGIC_LENGTH));
+  let data = bytes;
+  if (codecName !== null) {
+    const codec = await loadCodec(codecName, options.forceFallback);
+    try {
+      data = await codec.decompress(singleChunk(bytes), max);
+    } catch (err) {
+      throw new FormatError(path, err instanceof DecodeError ? err.message : `corrupt ${codecName} stream (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
+  const source = new BufferSource(data);
+  try {
+    return buildRecord(path, { elf: kernelModule(ElfFile.parse(path, source)), compression: codecName ?? "none", source });
+  } finally {
+    source.close();
+  }
+}
+
 export async function readModule(path: string, options: ReadModuleOptions = {}): Promise<ModuleRecord> {
   const opened = await openModule(path, options);
   try {

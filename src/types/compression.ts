@@ -67,6 +67,57 @@ export interface Codec {
   /** "native" or "fallback": which implementation this is. */
   readonly kind: "native" | "fallback";
   decompress(chunks: AsyncIterable<Uint8Array>, maxOutput: number): Promise<Buffer>;
+  /**
+   * The decompressed stream as it is decoded, for an input too large to hold whole (a package
+   * payload of hundreds of MB): pulled, so the input is read only as fast as the output is
+   * taken, and each output piece is at most STREAM_OUTPUT_PIECE bytes (zlib's gzip: at most
+   * what one STREAM_INPUT_SLICE of input inflates to). Corrupt, truncated or empty input is a
+   * DecodeError; an error thrown by `chunks` itself comes out unchanged. Stopping early (a
+   * `break` or `return` in the consumer) releases the decoder and returns `chunks`.
+   */
+  stream(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+}
+
+/** The largest piece of compressed input a streaming decoder is given at once. */
+export const STREAM_INPUT_SLICE = 16 * 1024;
+/** The output buffer size of the streaming decoders that fill a buffer per call. */
+export const STREAM_OUTPUT_PIECE = 64 * 1024;
+
+/** `chunks` cut into pieces of at most `size` bytes; empty chunks are dropped. */
+export async function* inputSlices(chunks: AsyncIterable<Uint8Array>, size = STREAM_INPUT_SLICE): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += size) yield chunk.subarray(at, Math.min(chunk.length, at + size));
+  }
+}
+
+/**
+ * Input pulled through a decoder built on Node streams: remembers an error the input itself
+ * threw, so the decoder's error handler can tell "the input failed" (passed on as it is, a
+ * FormatError of the container, say) from "the compressed data is bad" (a DecodeError).
+ */
+export class TrackedInput {
+  failure: { error: unknown } | null = null;
+  sawInput = false;
+  constructor(private readonly chunks: AsyncIterable<Uint8Array>) {}
+
+  async *slices(): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const slice of inputSlices(this.chunks)) {
+        this.sawInput = true;
+        yield slice;
+      }
+    } catch (err) {
+      this.failure = { error: err };
+      throw err;
+    }
+  }
+
+  /** `err` as the stream's consumer should see it: the input's own error, or a DecodeError naming `format`. */
+  explain(err: unknown, format: string): unknown {
+    if (this.failure !== null && this.failure.error === err) return err;
+    if (err instanceof DecodeError) return err;
+    return new DecodeError(`corrupt ${format} stream (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
 
 /** Gathers decoder output, failing as soon as it passes `maxOutput`. */

@@ -5,7 +5,8 @@
  * self-consistent: every case of the suite has a row and its commands, each ratio is its kabi time
  * over its reference time, each verdict follows from its ratio and target, and the history's last
  * row is this run's. A hand edit of one number, or a table from a partial run, fails here.
- * The DKMS transaction (issue 15) has its own block, bench-dkms, checked the same way.
+ * The DKMS transaction (issue 15) has its own block, bench-dkms, checked the same way, and so has
+ * the package audit (issue 16), bench-package.
  * Deliberately independent of bench/results.mjs: it reads the file as a reader would.
  */
 import { readFileSync } from "node:fs";
@@ -175,5 +176,34 @@ describe("bench/results.md, the DKMS transaction", () => {
     expectCommands(dkms, r!);
     expect(dkms).toMatch(/- machine speed .*`node -e 0` took [\d.]+ s before the first case and [\d.]+ s after the last/);
     expect(dkms).toMatch(/kabi's depmod runs \(included in its time\): (none|depmod -a -b \S+ -- \S+(; depmod -a -b \S+ -- \S+)*);/);
+  });
+});
+
+describe("bench/results.md, the package audit", () => {
+  const pkg = block(readFileSync(RESULTS, "utf8"), "package");
+
+  it("says it was written by the bench, with the command, the date, the repetitions and the build", () => {
+    expect(pkg).toMatch(/<!-- written by bench\/run .*--update-results.* on \d{4}-\d{2}-\d{2}; \d+ run\(s\) each; build [0-9a-f]{7,}(?:-dirty)? -->/);
+  });
+
+  it("has the one row of issue 16: the 6.12 image package, its whole tree, under 300 MB", () => {
+    const [r, ...more] = rows(pkg);
+    expect(more).toHaveLength(0);
+    expect(r!.name).toMatch(/^package-audit: kabi audit of linux-image-6\.12\.\S+_amd64\.deb vs dpkg-deb -x \+ kabi audit of the tree \((\d+) modules\)$/);
+    expect(Number(/\((\d+) modules\)$/.exec(r!.name)![1])).toBeGreaterThan(4000);
+    expect(pkg).not.toMatch(/FAILED|skipped/);
+    const rss = /- peak RSS, package-audit \(kabi\): (\d+) MB \(target < 300 MB\)( MISSED)?/.exec(pkg);
+    expect(rss).not.toBeNull();
+    expect(rss![2]).toBeUndefined();
+    expect(Number(rss![1])).toBeLessThan(300);
+    expect(Number(cells(pkg.split("\n").find((l) => l.startsWith("| package-audit"))!)[2])).toBe(Number(rss![1]));
+  });
+
+  it("gives the ratio as kabi over reference, the machine's speed, the inputs and the commands", () => {
+    const [r] = rows(pkg);
+    expectConsistent(r!);
+    expectCommands(pkg, r!);
+    expect(pkg).toMatch(/- machine speed .*`node -e 0` took [\d.]+ s before the first case and [\d.]+ s after the last/);
+    expect(pkg).toMatch(/- inputs: corpus .*; xz backend: .*; cores: \d+/);
   });
 });

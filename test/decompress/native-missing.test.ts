@@ -39,7 +39,7 @@ describe("an xz native codec that does not load", () => {
   });
 
   it("chooseImplementation: a native loader that throws gives the fallback; forced, the native one is not tried", async () => {
-    const fallback = { name: "xz", kind: "fallback", decompress: async () => Buffer.alloc(0) } as const;
+    const fallback = { name: "xz", kind: "fallback", decompress: async () => Buffer.alloc(0), stream: async function* () {} } as const;
     let nativeTried = 0;
     const impl = {
       native: async () => {

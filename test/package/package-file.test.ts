@@ -1,0 +1,70 @@
+/**
+ * readPackage's contract beyond the formats: detection by content, the visitor's own errors
+ * passed through unchanged, bytes() only during the visit, and inputs that are not packages
+ * (a static library, a directory, a FIFO, a missing file) as one line naming them, no wait.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { detectPackage, PACKAGE_HEAD_LENGTH, readPackage, type PackageMember } from "../../src/package/package-file.js";
+import { FileError } from "../../src/types/errors.js";
+import { buildDeb, buildRpm, run } from "./package-tools.js";
+
+const work = mkdtempSync(join(tmpdir(), "kabi-package-file-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const deb = buildDeb(work, "kabi-contract", "xz");
+const rpm = buildRpm(work, "kabi-contract", "zstd").rpm;
+
+describe("readPackage", { timeout: 120_000 }, () => {
+  it("detects by content: a deb, an RPM; not an ar archive of another kind, nor a short head", () => {
+    expect(detectPackage(readFileSync(deb).subarray(0, PACKAGE_HEAD_LENGTH))).toBe("deb");
+    expect(detectPackage(readFileSync(rpm).subarray(0, PACKAGE_HEAD_LENGTH))).toBe("rpm");
+    writeFileSync(join(work, "x.o"), "not an object");
+    run(["ar", "rcs", join(work, "libx.a"), "x.o"], { cwd: work });
+    expect(detectPackage(readFileSync(join(work, "libx.a")).subarray(0, PACKAGE_HEAD_LENGTH))).toBeNull();
+    expect(detectPackage(Buffer.from("!<arch>\ndebian"))).toBeNull();
+    expect(detectPackage(Buffer.from([0xed, 0xab, 0xee]))).toBeNull();
+  });
+
+  it.each([["deb", deb], ["rpm", rpm]])("%s: what the visitor throws comes out unchanged, and reading stops there", async (_, file) => {
+    const mine = new RangeError("visitor gave up");
+    let seen = 0;
+    await expect(
+      readPackage(file, async (m) => {
+        seen++;
+        if (m.type === "file") throw mine;
+      }),
+    ).rejects.toBe(mine);
+    expect(seen).toBeGreaterThan(0);
+  });
+
+  it.each([["deb", deb], ["rpm", rpm]])("%s: bytes() works during the visit only, and twice gives the same bytes", async (_, file) => {
+    const kept: PackageMember[] = [];
+    await readPackage(file, async (m) => {
+      if (m.type !== "file") return;
+      const a = await m.bytes();
+      const b = await m.bytes();
+      expect(a.equals(b)).toBe(true);
+      expect(a.length).toBe(m.size);
+      kept.push(m);
+    });
+    expect(kept.length).toBeGreaterThan(0);
+    await expect(kept[0]!.bytes()).rejects.toThrow(/after the visit moved on/);
+  });
+
+  it("a static library, a directory, a FIFO, a missing file: one line each naming it", async () => {
+    const visit = async () => undefined;
+    await expect(readPackage(join(work, "libx.a"), visit)).rejects.toThrow(`${join(work, "libx.a")}: not a Debian or RPM package`);
+    await expect(readPackage(work, visit)).rejects.toThrow(new FileError(work, "not a regular file").message);
+    const fifo = join(work, "fifo.deb");
+    execFileSync("mkfifo", [fifo]);
+    await expect(readPackage(fifo, visit)).rejects.toThrow(`${fifo}: not a regular file`);
+    const missing = join(work, "missing.deb");
+    const err = await readPackage(missing, visit).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileError);
+    expect((err as FileError).message).toBe(`${missing}: no such file`);
+  });
+});
