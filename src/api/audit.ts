@@ -21,6 +21,8 @@ export { evaluate } from "../engine/index.js";
 export type { CompatibilityReport, EvaluateOptions, PairVerdict } from "../engine/index.js";
 /** The audit report: streamed text or JSON, its exit code (0 compatible, 1 some pair incompatible, 2 input errors). */
 export { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput, type AuditKernel } from "../audit/audit-report.js";
+/** The audit as one self-contained HTML page (`kabi audit --html FILE`): the page, its data, or the page written to a file. */
+export { auditHtml, htmlReportData, writeAuditHtmlFile, type HtmlReportData } from "../audit/html-report.js";
 
 /**
  * Up to this many module files, each symvers is parsed only for the symbols they use. A whole tree

@@ -1,4 +1,4 @@
-import { auditInputExitCode, auditModules, chooseCache, writeAuditJson, writeAuditText } from "../api/audit.js";
+import { auditInputExitCode, auditModules, chooseCache, writeAuditHtmlFile, writeAuditJson, writeAuditText } from "../api/audit.js";
 import { parseSymversOption } from "../api/records.js";
 import type { CliIO } from "./io.js";
 import { UsageError, type CommandSpec } from "./options.js";
@@ -39,6 +39,13 @@ export const AUDIT_SPEC: CommandSpec = {
       ].join("\n"),
     },
     { name: "json", type: "flag", help: "print the report as JSON" },
+    {
+      name: "html",
+      type: "value",
+      valueName: "FILE",
+      whenEmpty: "needs a value",
+      help: "also write the report as one self-contained HTML page to FILE",
+    },
     { name: "no-cache", type: "flag", help: "do not use the persistent record and symvers caches" },
     { name: "help", short: "h", type: "flag", hideInSynopsis: true, help: "this help" },
   ],
@@ -67,5 +74,14 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
   // Streamed: verdicts are computed while writing and dropped after.
   if (parsed.has("json")) writeAuditJson(input, (t) => io.out(t));
   else writeAuditText(input, (t) => io.out(t));
+  const html = parsed.value("html");
+  if (html !== undefined) {
+    // After the report on stdout, whatever happens to the page; a page that cannot be written is an input error (exit 2).
+    const failed = writeAuditHtmlFile(input, html);
+    if (failed !== null) {
+      reportErrors(io, AUDIT_SPEC.prefix, [failed]);
+      return 2;
+    }
+  }
   return auditInputExitCode(input);
 }
