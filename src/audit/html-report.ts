@@ -80,6 +80,25 @@ class StringTable {
   }
 }
 
+/**
+ * displayNames, less the folder shared by the names it left as paths: it keeps the paths as read
+ * where two modules would show one name (two trees of the same modules audited together), and in
+ * a column the folder every such row repeats only pushes the part that differs out of view. Kept
+ * as they are when that would make two names one. The paths as read stay in the page (the row's
+ * title, the details pane).
+ */
+function shortNames(names: readonly string[], paths: readonly string[]): string[] {
+  const long = names.flatMap((n, m) => (n === paths[m] ? [n] : []));
+  if (long.length < 2) return [...names];
+  let shared = long[0].slice(0, long[0].lastIndexOf("/") + 1);
+  for (const n of long) {
+    while (shared !== "" && !n.startsWith(shared)) shared = shared.slice(0, shared.lastIndexOf("/", shared.length - 2) + 1);
+    if (shared === "") return [...names];
+  }
+  const short = names.map((n, m) => (n === paths[m] ? n.slice(shared.length) : n));
+  return new Set(short).size === new Set(names).size ? short : [...names];
+}
+
 /** The page's data: every pair's mark, and the reasons of each incompatible pair (verdicts computed module by module, then dropped). */
 export function htmlReportData(input: AuditInput): HtmlReportData {
   const { kernels, modules, report } = input;
@@ -113,7 +132,7 @@ export function htmlReportData(input: AuditInput): HtmlReportData {
     format: "kabi-audit-html",
     version: 1,
     kernels: kernels.map((k) => ({ release: k.release, symvers: k.symvers, ...(k.strictModversions === true ? { strict: true as const } : {}) })),
-    names: displayNames(input),
+    names: shortNames(displayNames(input), modules.map((r) => r.path)),
     paths: modules.map((r) => r.path),
     built,
     builtTable,
@@ -182,6 +201,8 @@ export function auditHtml(input: AuditInput): string {
 export function writeAuditHtmlFile(input: AuditInput, file: string): FileError | null {
   const failed = replaceFileOrError(file, () => auditHtml(input));
   if (failed === null) return null;
+  // makeDirs meets a file where a folder of FILE's path should be: Node's EEXIST message says "mkdir".
+  if (failed.code === "EEXIST") return new FileError(file, `cannot write the HTML report: ${failed.path ?? "a folder of its path"} is not a directory`, undefined, "ENOTDIR");
   const { reason, code } = toFileError(file, failed);
   return new FileError(file, `cannot write the HTML report: ${reason}`, undefined, code);
 }

@@ -75,7 +75,7 @@ export const PAGE_SCRIPT = String.raw`
   var compact = K > 5;
   if (compact) document.body.classList.add("compact");
   var kernelWidths = D.kernels.map(function (k) { return compact ? 74 : widthOf([k.release], 8, 118, 200); });
-  var TOTALS_WIDTH = 130;
+  var TOTALS_WIDTH = 104;
 
   function pills(counts, withZero) {
     var box = el("div", "totals");

@@ -37,7 +37,7 @@ header.top .sub b { color: #fff; font-weight: 600; }
 .errors ul { margin: 6px 0 4px; padding-left: 18px; max-height: 160px; overflow: auto; }
 .errors li { margin: 2px 0; }
 main { flex: 1; display: flex; min-height: 0; gap: 12px; padding: 10px 18px 14px; }
-.matrix { flex: 1; min-width: 0; overflow: auto; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; position: relative; }
+.matrix { flex: 1; min-width: 0; align-self: flex-start; max-height: 100%; overflow: auto; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; position: relative; }
 .grid { display: grid; grid-template-columns: var(--cols); align-items: stretch; }
 .head { position: sticky; top: 0; z-index: 2; background: var(--paper); border-bottom: 1px solid #cfd4dd; }
 .head > div { padding: 6px 6px; font-weight: 600; }
@@ -72,7 +72,7 @@ main { flex: 1; display: flex; min-height: 0; gap: 12px; padding: 10px 18px 14px
 .cell.selected { box-shadow: 0 0 0 2px var(--ink); }
 .rowtotals { display: flex; gap: 3px; align-items: center; justify-content: flex-start; }
 .empty { padding: 30px; text-align: center; color: var(--muted); }
-aside.pane { width: 380px; flex: none; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; overflow: auto; padding: 14px 16px; }
+aside.pane { width: 380px; flex: none; align-self: flex-start; max-height: 100%; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; overflow: auto; padding: 14px 16px; }
 aside.pane h2 { font-size: 15px; margin: 0 0 2px; word-break: break-all; }
 aside.pane .path { color: var(--muted); word-break: break-all; margin-bottom: 10px; }
 aside.pane dl { display: grid; grid-template-columns: max-content 1fr; gap: 3px 10px; margin: 0 0 12px; }
