@@ -80,22 +80,33 @@ class StringTable {
   }
 }
 
+/** The folder (ending in "/") every one of `names` starts with, "" when there is none. */
+function sharedFolder(names: readonly string[]): string {
+  let shared = names[0].slice(0, names[0].lastIndexOf("/") + 1);
+  for (const n of names) {
+    while (shared !== "" && !n.startsWith(shared)) shared = shared.slice(0, shared.lastIndexOf("/", shared.length - 2) + 1);
+    if (shared === "") break;
+  }
+  return shared;
+}
+
 /**
- * displayNames, less the folder shared by the names it left as paths: it keeps the paths as read
- * where two modules would show one name (two trees of the same modules audited together), and in
- * a column the folder every such row repeats only pushes the part that differs out of view. Kept
- * as they are when that would make two names one. The paths as read stay in the page (the row's
- * title, the details pane).
+ * displayNames for a column, less the folders every row would repeat: the folder all names share
+ * (a tree given above its modules: "modules/<release>/kernel/"), then the folder shared by the
+ * names it left as paths (where two modules would show one name, such as two trees of the same
+ * modules audited together). In a column, a part every row repeats only pushes the part that
+ * differs out of view. Kept as they are when that would make two names one. The paths as read
+ * stay in the page (the row's title, the details pane).
  */
 function shortNames(names: readonly string[], paths: readonly string[]): string[] {
-  const long = names.flatMap((n, m) => (n === paths[m] ? [n] : []));
-  if (long.length < 2) return [...names];
-  let shared = long[0].slice(0, long[0].lastIndexOf("/") + 1);
-  for (const n of long) {
-    while (shared !== "" && !n.startsWith(shared)) shared = shared.slice(0, shared.lastIndexOf("/", shared.length - 2) + 1);
-    if (shared === "") return [...names];
+  if (names.length < 2) return [...names];
+  const all = sharedFolder(names);
+  let short = names.map((n) => n.slice(all.length));
+  const long = names.flatMap((n, m) => (n === paths[m] ? [short[m]] : []));
+  if (long.length >= 2) {
+    const cut = sharedFolder(long).length;
+    short = short.map((n, m) => (names[m] === paths[m] ? n.slice(cut) : n));
   }
-  const short = names.map((n, m) => (n === paths[m] ? n.slice(shared.length) : n));
   return new Set(short).size === new Set(names).size ? short : [...names];
 }
 

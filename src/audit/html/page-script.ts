@@ -93,7 +93,8 @@ export const PAGE_SCRIPT = String.raw`
     cols = [];
     for (var k = 0; k < K; k++) if (shown[k]) cols.push(k);
     // The module column gives way first (names end in an ellipsis, the full path is their title).
-    var template = "minmax(180px, " + nameWidth + "px) " + builtWidth + "px", width = 180 + builtWidth + TOTALS_WIDTH;
+    var nameMin = Math.min(nameWidth, 300);
+    var template = "minmax(" + nameMin + "px, " + nameWidth + "px) " + builtWidth + "px", width = nameMin + builtWidth + TOTALS_WIDTH;
     cols.forEach(function (k) { template += " " + kernelWidths[k] + "px"; width += kernelWidths[k]; });
     template += " " + TOTALS_WIDTH + "px";
     matrix.style.setProperty("--cols", template);

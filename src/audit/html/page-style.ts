@@ -52,8 +52,9 @@ main { flex: 1; display: flex; min-height: 0; gap: 12px; padding: 10px 18px 14px
 .pill.none { background: var(--none); color: var(--none-text); }
 .pill.zero { opacity: .35; }
 .compact .head .kernel .rel { white-space: normal; word-break: break-all; font-size: 11px; line-height: 1.25; }
-.compact .head .kernel .totals { flex-direction: column; align-items: center; }
+.compact .head .kernel .totals { display: grid; grid-template-columns: auto auto; justify-content: center; }
 .compact .cell { margin: 3px 3px; }
+.compact .head .pill { padding: 0 3px; font-size: 10px; min-width: 0; }
 .body { position: relative; }
 .row { position: absolute; left: 0; right: 0; height: var(--row); border-bottom: 1px solid #f0f1f4; }
 .row:hover { background: #f4f7ff; }
