@@ -80,12 +80,15 @@ class StringTable {
   }
 }
 
-/** The folder (ending in "/") every one of `names` starts with, "" when there is none. */
+/**
+ * The folder (ending in "/", not "/" alone) every one of `names` starts with, "" when there is none.
+ * Each step drops the last folder of the candidate, so the walk ends after at most its depth.
+ */
 function sharedFolder(names: readonly string[]): string {
   let shared = names[0].slice(0, names[0].lastIndexOf("/") + 1);
   for (const n of names) {
-    while (shared !== "" && !n.startsWith(shared)) shared = shared.slice(0, shared.lastIndexOf("/", shared.length - 2) + 1);
-    if (shared === "") break;
+    while (shared.length > 1 && !n.startsWith(shared)) shared = shared.slice(0, shared.lastIndexOf("/", shared.length - 2) + 1);
+    if (shared.length <= 1) return "";
   }
   return shared;
 }

@@ -51,6 +51,20 @@ describe("kabi audit --html FILE", () => {
     expect(readdirSync(join(dir, "sub"))).toEqual(["report.html"]);
   });
 
+  it("names the modules of two trees audited together by the part that tells them apart", async () => {
+    const K612 = "6.12.117+deb12-amd64";
+    const file = join(tempDir(), "two-trees.html");
+    const io = captureIO();
+    const args = ["--symvers", `${K53}=${join(ROOT, "fixtures/symvers", `${K53}.symvers.gz`)}`, join(MODULE_FIXTURES, K53), join(MODULE_FIXTURES, K612)];
+    expect(await main(["audit", "--html", file, ...args], io)).toBe(1);
+    const data = embedded(readFileSync(file, "utf8")) as { names: string[]; paths: string[] };
+    // A file name found in one tree only is that name; one found in both keeps its tree's folder.
+    const fileName = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+    const count = (name: string) => data.paths.filter((p) => fileName(p) === name).length;
+    expect(data.names).toEqual(data.paths.map((p) => (count(fileName(p)) === 1 ? fileName(p) : p.slice(MODULE_FIXTURES.length + 1))));
+    expect(new Set(data.names).size).toBe(data.names.length);
+  });
+
   it("an unwritable FILE is one line naming it, exit 2, after the report; nothing is left half-written", async () => {
     const dir = tempDir();
     const notFolder = join(dir, "plain-file");
