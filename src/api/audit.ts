@@ -20,7 +20,9 @@ export { loadKernelTargets, type KernelRequest, type LoadedKernels } from "../lo
 export { evaluate } from "../engine/index.js";
 export type { CompatibilityReport, EvaluateOptions, PairVerdict } from "../engine/index.js";
 /** The audit report: streamed text or JSON, its exit code (0 compatible, 1 some pair incompatible, 2 input errors). */
-export { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput, type AuditKernel } from "../audit/audit-report.js";
+export { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput, type AuditKernel, type TextOptions } from "../audit/audit-report.js";
+/** What every report shows: matrix cells, totals per kernel, one headline per pair when a single cause explains it, display names. */
+export { auditTotals, cellMark, displayNames, pairHeadline, type AuditTotals, type CellMark, type KernelTotals } from "../audit/audit-summary.js";
 /** The audit as one self-contained HTML page (`kabi audit --html FILE`): the page, its data, or the page written to a file. */
 export { auditHtml, htmlReportData, writeAuditHtmlFile, type HtmlReportData } from "../audit/html-report.js";
 

@@ -1,6 +1,7 @@
 import { sharedMismatchSerial, type CompatibilityReport, type CrcMismatch, type PairVerdict } from "../engine/verdict.js";
 import { crcMismatchJson, verdictReasonLines, VERDICT_FIELDS, type VerdictFieldKey } from "../engine/verdict-reasons.js";
 import type { AuditInput, AuditKernel } from "./audit-input.js";
+import { auditTotals, cellMark, displayNames, pairHeadline, type AuditTotals, type CellMark } from "./audit-summary.js";
 import { ByteWriter } from "./byte-writer.js";
 
 export type { AuditInput, AuditKernel } from "./audit-input.js";
@@ -99,10 +100,10 @@ const TAIL_FLAGS = TAIL_FIELDS.filter((f) => f.kind === "flag").map((f) => f.key
 /** `,"key":` of each field of TAIL_FIELDS, as text. */
 const TAIL_KEYS = TAIL_FIELDS.map((f) => "," + q(f.key) + ":");
 
-/** The start of a pair, up to its first field's key. */
-const pairHead = (compatible: boolean): Buffer => Buffer.concat([Buffer.from('{"compatible":' + compatible), FIELD_KEYS[0]]);
-const COMPATIBLE_HEAD = pairHead(true);
-const INCOMPATIBLE_HEAD = pairHead(false);
+/** The start of a compatible pair (no headline), up to its first field's key. */
+const COMPATIBLE_HEAD = Buffer.concat([Buffer.from('{"compatible":true,"headline":null'), FIELD_KEYS[0]]);
+/** The start of an incompatible pair, up to its headline's value. */
+const INCOMPATIBLE_HEAD = Buffer.from('{"compatible":false,"headline":');
 
 /**
  * The end of a pair whose fields from TAIL_START on are all empty (most pairs: tens of thousands in
@@ -118,9 +119,14 @@ const PLAIN_TAILS: Buffer[] = Array.from({ length: 1 << TAIL_FLAGS.length }, (_,
   return Buffer.from(out + "}");
 });
 
-/** The JSON of a pair's verdict (VERDICT_FIELDS, CRCs as `0x%08x`), written directly, piece by piece. */
-function writePairJson(w: ByteWriter, v: PairVerdict, mismatches: MismatchFragments, names: Map<string, Buffer>): void {
-  w.bytes(v.compatible ? COMPATIBLE_HEAD : INCOMPATIBLE_HEAD);
+/** The JSON of a pair's verdict (`compatible`, `headline`, then VERDICT_FIELDS, CRCs as `0x%08x`), written directly, piece by piece. */
+function writePairJson(w: ByteWriter, v: PairVerdict, headline: string | null, mismatches: MismatchFragments, names: Map<string, Buffer>): void {
+  if (v.compatible) w.bytes(COMPATIBLE_HEAD);
+  else {
+    w.bytes(INCOMPATIBLE_HEAD);
+    w.text(headline === null ? "null" : q(headline));
+    w.bytes(FIELD_KEYS[0]);
+  }
   for (let i = 0; i < TAIL_START; i++) {
     if (i > 0) w.bytes(FIELD_KEYS[i]);
     const key = VERDICT_FIELDS[i].key;
@@ -155,6 +161,12 @@ function writeMismatches(w: ByteWriter, mismatched: readonly CrcMismatch[], mism
 const indented = (x: unknown): string => JSON.stringify(x, null, 2).replace(/\n/g, "\n  ");
 
 /**
+ * The `version` of the `kabi audit --json` document: 2 added `version`, `totals` and each pair's
+ * `headline` (docs/audit-report.md); a document without `version` is version 1.
+ */
+export const AUDIT_JSON_VERSION = 2;
+
+/**
  * Writes the `kabi audit --json` document as it goes: one
  * module per line, each pair's verdict computed while writing and dropped after, so memory stays
  * flat however many kernels and mismatches there are.
@@ -166,7 +178,7 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
   const commaReleaseKeys = kernels.map((k) => Buffer.from("," + q(k.release) + ":"));
   const mismatches = new MismatchFragments();
   const names = new Map<string, Buffer>();
-  w.text('{\n  "kernels": ' + indented(kernels) + ',\n  "modules": [');
+  w.text('{\n  "version": ' + AUDIT_JSON_VERSION + ',\n  "kernels": ' + indented(kernels) + ',\n  "totals": ' + indented(auditTotals(input)) + ',\n  "modules": [');
   for (let m = 0; m < modules.length; m++) {
     const r = modules[m];
     w.text(
@@ -187,7 +199,7 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
       const v = verdicts[k];
       if (v === null) continue;
       w.bytes(first ? releaseKeys[k] : commaReleaseKeys[k]);
-      writePairJson(w, v, mismatches, names);
+      writePairJson(w, v, v.compatible ? null : pairHeadline(v, r, kernels[k]), mismatches, names);
       first = false;
     }
     w.text("}}");
@@ -199,23 +211,67 @@ export function writeAuditJson(input: AuditInput, sink: (chunk: Buffer) => void)
 /** What the text report is made from (the streamed report, or a whole-report model in the tests). */
 export interface TextRows {
   kernels: readonly AuditKernel[];
-  modules: readonly { path: string; builtFor: string; hasModversions: boolean }[];
-  /** The matrix cell of module m on kernel k ("-", "ok?", "ok", "NO"). */
-  mark(m: number, k: number): string;
-  /** The blocking reasons of an incompatible pair, else null. */
-  reasons(m: number, k: number): string[] | null;
+  /** `name`: what the matrix and the reasons show (displayNames). */
+  modules: readonly { name: string; builtFor: string; hasModversions: boolean }[];
+  /** The matrix cell of module m on kernel k. */
+  mark(m: number, k: number): CellMark;
+  /** The headline of an incompatible pair (pairHeadline), asked only of `NO` cells. */
+  headline(m: number, k: number): string | null;
+  /** The blocking reasons of an incompatible pair, asked only of `NO` cells. */
+  reasons(m: number, k: number): string[];
+  totals: AuditTotals;
 }
 
-/** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
-export function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
+/** How the text report is written; the CLI decides (`--verbose`, `--summary`, a terminal that takes colours). */
+export interface TextOptions {
+  /** Every reason line of every incompatible pair, under its headline. */
+  verbose?: boolean;
+  /** The kernels, the headlines grouped per kernel and the totals: no matrix, no reason lines. */
+  summary?: boolean;
+  /** ANSI colours on the matrix cells (NO red, ok green, ok? yellow). */
+  color?: boolean;
+}
+
+/** SGR foreground colours, reset by 39 (default foreground) so nothing else is touched. */
+const CELL_COLOR: Record<CellMark, string | null> = { "-": null, ok: "\x1b[32m", "ok?": "\x1b[33m", NO: "\x1b[31m" };
+const COLOR_END = "\x1b[39m";
+
+const count = (n: number, one: string, many = one + "s"): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The text report: the kernels, a compact matrix (modules × kernels), the blocking reasons per
+ * incompatible pair (its headline alone when it has one, every line with `verbose`), the modules
+ * judged by names only, and the totals per kernel. With `summary`: the kernels, the headlines
+ * grouped per kernel, and the totals.
+ */
+export function writeText(rows: TextRows, sink: (chunk: Buffer) => void, options: TextOptions = {}): void {
   const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
   w.text("kernels:\n");
   kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})${k.strictModversions === true ? "  strict modversions" : ""}\n`));
+  if (options.summary === true) writeHeadlineGroups(w, rows);
+  else {
+    writeMatrix(w, rows, options.color === true);
+    writeBlocking(w, rows, options.verbose === true);
+    let unjudged = false;
+    for (const m of modules) {
+      if (m.hasModversions) continue;
+      if (!unjudged) w.text("\nwithout modversions (judged by symbol names only, marked ok?):\n");
+      unjudged = true;
+      w.text(`  ${m.name}\n`);
+    }
+  }
+  writeTotals(w, rows.totals);
+  w.flush();
+}
+
+function writeMatrix(w: ByteWriter, rows: TextRows, color: boolean): void {
+  const { kernels, modules } = rows;
+  // As wide as the longest name shown, not the longest path given.
   let nameWidth = 6;
   let builtWidth = 9;
   for (const m of modules) {
-    if (m.path.length > nameWidth) nameWidth = m.path.length;
+    if (m.name.length > nameWidth) nameWidth = m.name.length;
     if (m.builtFor.length > builtWidth) builtWidth = m.builtFor.length;
   }
   const colWidth = Math.max(3, String(kernels.length).length + 2);
@@ -223,51 +279,101 @@ export function writeText(rows: TextRows, sink: (chunk: Buffer) => void): void {
   w.text(`\n${"module".padEnd(nameWidth)}  ${"built for".padEnd(builtWidth)}  ${cols}\n`);
   for (let m = 0; m < modules.length; m++) {
     let cells = "";
-    for (let k = 0; k < kernels.length; k++) cells += (k === 0 ? "" : " ") + rows.mark(m, k).padStart(colWidth);
-    w.text(`${modules[m].path.padEnd(nameWidth)}  ${modules[m].builtFor.padEnd(builtWidth)}  ${cells}\n`);
+    for (let k = 0; k < kernels.length; k++) {
+      const mark = rows.mark(m, k);
+      const start = color ? CELL_COLOR[mark] : null;
+      // Padded first, so the escapes take no column.
+      cells += (k === 0 ? "" : " ") + (start === null ? mark.padStart(colWidth) : " ".repeat(colWidth - mark.length) + start + mark + COLOR_END);
+    }
+    w.text(`${modules[m].name.padEnd(nameWidth)}  ${modules[m].builtFor.padEnd(builtWidth)}  ${cells}\n`);
   }
+}
+
+function writeBlocking(w: ByteWriter, rows: TextRows, verbose: boolean): void {
+  const { kernels, modules } = rows;
   let blocking = false;
   for (let m = 0; m < modules.length; m++) {
     for (let k = 0; k < kernels.length; k++) {
-      const reasons = rows.reasons(m, k);
-      if (reasons === null) continue;
-      if (!blocking) w.text("\nblocking:\n");
+      if (rows.mark(m, k) !== "NO") continue;
+      if (!blocking) w.text(verbose ? "\nblocking:\n" : "\nblocking (a headline stands for its reasons; --verbose lists them all):\n");
       blocking = true;
-      let text = `  ${modules[m].path} on ${kernels[k].release}:\n`;
-      for (const reason of reasons) text += `    ${reason}\n`;
+      const headline = rows.headline(m, k);
+      let text = `  ${modules[m].name} on ${kernels[k].release}:\n`;
+      if (headline !== null) text += `    ${headline}\n`;
+      if (headline === null || verbose) {
+        const indent = headline === null ? "    " : "      ";
+        for (const reason of rows.reasons(m, k)) text += indent + reason + "\n";
+      }
       w.text(text);
     }
   }
-  let unjudged = false;
-  for (const m of modules) {
-    if (m.hasModversions) continue;
-    if (!unjudged) w.text("\nwithout modversions (judged by symbol names only, marked ok?):\n");
-    unjudged = true;
-    w.text(`  ${m.path}\n`);
-  }
-  w.flush();
 }
 
-/** The text report of `input`, written as it goes (verdicts computed and dropped). */
-export function writeAuditText(input: AuditInput, sink: (chunk: Buffer) => void): void {
-  const { report, modules } = input;
+/**
+ * `--summary`: per kernel, the incompatible pairs grouped by headline (most modules first; a group
+ * of one names its module), pairs without a headline as one group. Only the groups are kept.
+ */
+function writeHeadlineGroups(w: ByteWriter, rows: TextRows): void {
+  const { kernels, modules } = rows;
+  const groups = kernels.map(() => new Map<string | null, { modules: number; first: number }>());
+  for (let m = 0; m < modules.length; m++) {
+    for (let k = 0; k < kernels.length; k++) {
+      if (rows.mark(m, k) !== "NO") continue;
+      const headline = rows.headline(m, k);
+      const group = groups[k].get(headline);
+      if (group === undefined) groups[k].set(headline, { modules: 1, first: m });
+      else group.modules++;
+    }
+  }
+  if (groups.every((g) => g.size === 0)) return;
+  w.text("\nblocking:\n");
+  groups.forEach((byHeadline, k) => {
+    // Stable: equal counts keep the order they were first seen in.
+    const sorted = [...byHeadline].sort((a, b) => b[1].modules - a[1].modules);
+    for (const [headline, g] of sorted) {
+      const who = g.modules === 1 ? modules[g.first].name : `${g.modules} modules`;
+      w.text(`  ${who} on ${kernels[k].release}: ${headline ?? "more than one cause (the report without --summary lists them)"}\n`);
+    }
+  });
+}
+
+function writeTotals(w: ByteWriter, totals: AuditTotals): void {
+  let head = `\ntotals: ${count(totals.modules, "module")}, ${count(totals.kernels.length, "kernel")}`;
+  if (totals.errors > 0) head += `, ${count(totals.errors, "input error")} (not audited: see the messages on stderr)`;
+  w.text(head + "\n");
+  const width = totals.kernels.reduce((n, k) => Math.max(n, k.release.length), 0);
+  const labelWidth = `[${totals.kernels.length}]`.length;
+  totals.kernels.forEach((k, i) => {
+    let line = `  ${`[${i + 1}]`.padEnd(labelWidth)} ${k.release.padEnd(width)}  ${k.compatible} compatible, ${k.namesOnly} judged by names only, ${k.incompatible} incompatible`;
+    if (k.notJudged > 0) line += `, ${k.notJudged} not judged`;
+    w.text(line + "\n");
+  });
+}
+
+/** The text report of `input`, written as it goes (verdicts computed per module and dropped). */
+export function writeAuditText(input: AuditInput, sink: (chunk: Buffer) => void, options: TextOptions = {}): void {
+  const { report, modules, kernels } = input;
+  const names = displayNames(input);
   let explainedModule = -1;
   let explained: (PairVerdict | null)[] = [];
+  // Incompatible pairs are visited module by module, kernels in order: one pass per module.
+  const verdict = (m: number, k: number): PairVerdict => {
+    if (m !== explainedModule) {
+      explainedModule = m;
+      explained = report.explainModule(m);
+    }
+    return explained[k]!;
+  };
   writeText(
     {
-      kernels: input.kernels,
-      modules,
-      mark: (m, k) => (!report.isCandidate(m, k) ? "-" : report.isCompatible(m, k) ? (modules[m].hasModversions ? "ok" : "ok?") : "NO"),
-      reasons: (m, k) => {
-        if (!report.isCandidate(m, k) || report.isCompatible(m, k)) return null;
-        // Blocking reasons are written module by module, kernels in order: one pass per module.
-        if (m !== explainedModule) {
-          explainedModule = m;
-          explained = report.explainModule(m);
-        }
-        return verdictReasonLines(explained[k]!);
-      },
+      kernels,
+      modules: modules.map((r, m) => ({ name: names[m], builtFor: r.builtFor, hasModversions: r.hasModversions })),
+      mark: (m, k) => cellMark(input, m, k),
+      headline: (m, k) => pairHeadline(verdict(m, k), modules[m], kernels[k]),
+      reasons: (m, k) => verdictReasonLines(verdict(m, k)),
+      totals: auditTotals(input),
     },
     sink,
+    options,
   );
 }

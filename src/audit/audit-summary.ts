@@ -3,7 +3,7 @@
  * kernel, one headline line per incompatible pair when a single cause explains it, and module
  * names short enough for a column. Shared by every report writer (text, JSON, JUnit, SARIF, HTML).
  */
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { MODULE_LAYOUT } from "../engine/requirements.js";
 import { vermagicFlags } from "../engine/vermagic.js";
 import { hexCrc, VERDICT_FIELDS, type VerdictField } from "../engine/verdict-reasons.js";
@@ -70,10 +70,13 @@ function singleFieldHeadline(v: PairVerdict, field: VerdictField): string | null
     case "missing":
       return v.missing.length === 1 ? `missing symbol ${v.missing[0]}` : `${v.missing.length} missing symbols`;
     case "mismatched": {
-      const provider = v.mismatched[0].provider;
-      if (v.mismatched.some((x) => x.provider !== provider)) return null;
-      if (v.mismatched.length > 1) return `${v.mismatched.length} CRC mismatches against ${provider}`;
-      break;
+      if (v.mismatched.length === 1) break;
+      const byProvider = new Map<string, number>();
+      for (const x of v.mismatched) byProvider.set(x.provider, (byProvider.get(x.provider) ?? 0) + 1);
+      if (byProvider.size === 1) return `${v.mismatched.length} CRC mismatches against ${v.mismatched[0].provider}`;
+      // Most first; equal counts in the order first met.
+      const counts = [...byProvider].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`);
+      return `${v.mismatched.length} CRC mismatches (${counts.join(", ")})`;
     }
     case "blockedBy":
       // The path and the symbols stay in the detail; the headline groups the modules one provider blocks.
@@ -99,13 +102,13 @@ function singleFieldHeadline(v: PairVerdict, field: VerdictField): string | null
  * 1. "built for another kernel ABI": the module lists `module_layout` (the CRC of the module
  *    loader's structures, which check_modstruct_version checks before any symbol) and the kernel
  *    exports it with another CRC (both CRCs given) or not at all; else the vermagic flags (after
- *    the release) differ (both given). Every other reason of such a pair follows from it: the module was built for
- *    another kernel, and rebuilding is the fix. When the module does not list `module_layout`
- *    there is no such evidence, and the rules below apply.
+ *    the release) differ (both given). Every other reason of such a pair follows from it: the
+ *    module was built for another kernel, and rebuilding is the fix. When the module does not
+ *    list `module_layout` there is no such evidence, and the rules below apply.
  * 2. A single kind of reason: "missing symbol X" / "N missing symbols"; "N CRC mismatches against
- *    P" when one provider P has every mismatch; "needs P, itself incompatible here" when one
- *    provider blocks it; "N GPL-only symbols used under license L"; any kind with one reason line:
- *    that line.
+ *    P" when one provider P has every mismatch, else "N CRC mismatches (P a, Q b)" with the count
+ *    per provider, most first; "needs P, itself incompatible here" when one provider blocks it;
+ *    "N GPL-only symbols used under license L"; any kind with one reason line: that line.
  * Headlines name no module, so identical ones group (`--summary`).
  */
 export function pairHeadline(v: PairVerdict, module: ModuleRecord, kernel: AuditKernel): string | null {
@@ -130,35 +133,64 @@ export function pairHeadline(v: PairVerdict, module: ModuleRecord, kernel: Audit
   return only === null ? null : singleFieldHeadline(v, only);
 }
 
+/** A module's name under an operand, and the same name with the operand's own last part before it. */
+interface NameUnder {
+  name: string;
+  qualified: string;
+}
+
 /** The name a path gets under an operand (a directory, a file, a package), or null when it was not found there. */
-function nameUnder(path: string, operand: string, dirPrefix: string): string | null {
-  if (path === operand) return operand.slice(operand.lastIndexOf("/") + 1) || operand;
+function nameUnder(path: string, operand: string, dirPrefix: string): NameUnder | null {
+  if (path === operand) {
+    const full = resolve(operand);
+    return { name: basename(full), qualified: `${basename(dirname(full))}/${basename(full)}` };
+  }
   // A package member: `<package path>!/<member path>`.
-  if (path.startsWith(operand) && path.startsWith("!/", operand.length)) return path.slice(operand.length + 2);
-  if (path.startsWith(dirPrefix) && path.length > dirPrefix.length) return path.slice(dirPrefix.length);
+  if (path.startsWith(operand) && path.startsWith("!/", operand.length)) {
+    const name = path.slice(operand.length + 2);
+    return { name, qualified: `${basename(resolve(operand))}!/${name}` };
+  }
+  if (path.startsWith(dirPrefix) && path.length > dirPrefix.length) {
+    const name = path.slice(dirPrefix.length);
+    return { name, qualified: `${basename(resolve(operand))}/${name}` };
+  }
   return null;
+}
+
+/** Which of `names` occur more than once. */
+function repeated(names: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const n of names) (seen.has(n) ? twice : seen).add(n);
+  return twice;
 }
 
 /**
  * Module names for display: each path relative to the operand it was found under (a directory:
  * the path below it; a file given by itself: its file name; a package member: its member path).
- * When two modules would show the same name (two trees audited together, two files of one name),
- * those modules show their paths as read instead, so every name says which file it is. A path
- * under none of the operands (an AuditInput built without them) shows as it is.
+ * When two modules would show the same name (two trees of one layout audited together, two files
+ * of one name), every module of the operands they came from shows its name after the last part
+ * of its operand (`6.1.0-53-amd64/kabi_provider.ko`, `6.12.117+deb12-amd64/kabi_provider.ko`; of
+ * a file, its folder's name), and where that still does not tell two apart (one tree given
+ * twice), those show their paths as read, so every name says which file it is. A path under none of the operands (an
+ * AuditInput built without them) shows as it is.
  */
 export function displayNames(input: AuditInput): string[] {
   // The prefix findModules puts before a directory's entries: join(dir, "x") minus its "x".
   const operands = input.operands.map((op) => ({ op, dirPrefix: join(op, "x").slice(0, -1) }));
-  const names = input.modules.map((r) => {
-    let best: string | null = null;
-    for (const { op, dirPrefix } of operands) {
-      const name = nameUnder(r.path, op, dirPrefix);
+  const found = input.modules.map((r) => {
+    let best: (NameUnder & { operand: number }) | null = null;
+    operands.forEach(({ op, dirPrefix }, operand) => {
+      const under = nameUnder(r.path, op, dirPrefix);
       // The deepest operand wins (a tree and a folder of it both given): the shorter name.
-      if (name !== null && (best === null || name.length < best.length)) best = name;
-    }
-    return best ?? r.path;
+      if (under !== null && (best === null || under.name.length < best.name.length)) best = { ...under, operand };
+    });
+    return best ?? { name: r.path, qualified: r.path, operand: -1 };
   });
-  const seen = new Map<string, number>();
-  for (const n of names) seen.set(n, (seen.get(n) ?? 0) + 1);
-  return names.map((n, m) => (seen.get(n)! > 1 ? input.modules[m].path : n));
+  // Every module of an operand involved in a shared name is qualified, so one tree's names read alike.
+  const shared = repeated(found.map((f) => f.name));
+  const qualify = new Set(found.filter((f) => shared.has(f.name)).map((f) => f.operand));
+  const names = found.map((f) => (qualify.has(f.operand) && f.operand !== -1 ? f.qualified : f.name));
+  const still = repeated(names);
+  return names.map((n, m) => (still.has(n) ? input.modules[m].path : n));
 }

@@ -101,7 +101,7 @@ function sharedFolder(names: readonly string[]): string {
  * differs out of view. Kept as they are when that would make two names one. The paths as read
  * stay in the page (the row's title, the details pane).
  */
-function shortNames(names: readonly string[], paths: readonly string[]): string[] {
+export function shortNames(names: readonly string[], paths: readonly string[]): string[] {
   if (names.length < 2) return [...names];
   const all = sharedFolder(names);
   let short = names.map((n) => n.slice(all.length));

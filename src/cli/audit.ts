@@ -46,6 +46,8 @@ export const AUDIT_SPEC: CommandSpec = {
       whenEmpty: "needs a value",
       help: "also write the report as one self-contained HTML page to FILE",
     },
+    { name: "summary", type: "flag", help: "text: the kernels, the causes (headlines) grouped per kernel and the totals only" },
+    { name: "verbose", short: "v", type: "flag", help: "text: every reason of every incompatible pair, also under a headline" },
     { name: "no-cache", type: "flag", help: "do not use the persistent record and symvers caches" },
     { name: "help", short: "h", type: "flag", hideInSynopsis: true, help: "this help" },
   ],
@@ -73,7 +75,7 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
   reportErrors(io, AUDIT_SPEC.prefix, [...input.symversProblems.map((p) => `${p.file}:${p.line}: ${p.reason}`), ...input.errors.map((e) => e.message)]);
   // Streamed: verdicts are computed while writing and dropped after.
   if (parsed.has("json")) writeAuditJson(input, (t) => io.out(t));
-  else writeAuditText(input, (t) => io.out(t));
+  else writeAuditText(input, (t) => io.out(t), { summary: parsed.has("summary"), verbose: parsed.has("verbose"), color: io.outColors === true });
   const html = parsed.value("html");
   if (html !== undefined) {
     // After the report on stdout, whatever happens to the page; a page that cannot be written is an input error (exit 2).

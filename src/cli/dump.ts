@@ -12,7 +12,7 @@ export const DUMP_SPEC: CommandSpec = {
     { name: "modversions", type: "flag", group: "mode", help: "the __versions CRCs, as modprobe --dump-modversions (the default)" },
     { name: "exports", type: "flag", group: "mode", help: "the exported symbols' CRCs, as modprobe --show-exports" },
     { name: "modinfo", type: "flag", group: "mode", help: "the .modinfo key=value lines" },
-    { name: "json", type: "flag", group: "mode", help: "the whole record (an array for several files)" },
+    { name: "json", type: "flag", group: "mode", help: "the whole records, as a JSON array (one file too)" },
     { name: "help", short: "h", type: "flag", hideInSynopsis: true, help: "this help" },
   ],
   groups: [{ name: "mode" }],
@@ -33,17 +33,16 @@ export async function dumpCommand(args: readonly string[], io: CliIO): Promise<n
   // The last of the mode options counts.
   const mode = (parsed.choice(DUMP_SPEC, "mode")?.name ?? "modversions") as DumpMode;
   let failed = false;
-  // --json: one document, the record alone for one file, else an array, written record by record
-  // (the same text as JSON.stringify of the whole array with an indent of 2): a string holding
-  // every record at once could pass the largest string V8 can make.
-  const single = files.length === 1;
+  // --json: one document, an array of the records read, however many files (one file too: a
+  // reader does not have to tell one from several), written record by record (the same text as
+  // JSON.stringify of the whole array with an indent of 2): a string holding every record at once
+  // could pass the largest string V8 can make.
   let written = 0;
   for (const file of files) {
     try {
       if (mode === "json") {
         const text = JSON.stringify(await readModule(file), null, 2);
-        if (single) io.out(text + "\n");
-        else io.out(`${written === 0 ? "[\n" : ",\n"}  ${text.replaceAll("\n", "\n  ")}`);
+        io.out(`${written === 0 ? "[\n" : ",\n"}  ${text.replaceAll("\n", "\n  ")}`);
         written++;
       } else if (mode === "modinfo") {
         const rec = await readModule(file);
@@ -57,6 +56,6 @@ export async function dumpCommand(args: readonly string[], io: CliIO): Promise<n
       reportError(io, DUMP_SPEC.prefix, toFileError(file, err));
     }
   }
-  if (mode === "json" && !(single && written === 1)) io.out(written === 0 ? "[]\n" : "\n]\n");
+  if (mode === "json") io.out(written === 0 ? "[]\n" : "\n]\n");
   return failed ? 1 : 0;
 }

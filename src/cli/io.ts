@@ -1,3 +1,5 @@
+import { streamTakesColors } from "./color.js";
+
 /** Where a command writes; tests pass buffers, the executables pass the process streams. */
 export interface CliIO {
   /** Standard output: text, or UTF-8 bytes (a chunk may end inside a character; the next one continues it). */
@@ -6,6 +8,8 @@ export interface CliIO {
   /** Standard input, read whole (weak-modules takes module paths on it). */
   readStdin(): Promise<string>;
   cwd: string;
+  /** Whether standard output takes ANSI colours (a terminal, NO_COLOR and FORCE_COLOR honoured: streamTakesColors); absent: no. */
+  outColors?: boolean;
 }
 
 export function processIO(): CliIO {
@@ -19,5 +23,6 @@ export function processIO(): CliIO {
       return Buffer.concat(parts).toString("utf8");
     },
     cwd: process.cwd(),
+    outColors: streamTakesColors(process.stdout),
   };
 }

@@ -105,6 +105,8 @@ const PAIR_REASON_SYMBOLS: { readonly [F in PairField]: ((value: AuditPair[F]) =
   gplOnly: (x) => x.map((g) => g.symbol),
   proprietaryTaint: (x) => x.flatMap((t) => [t.symbol, t.gplOnlySymbol]),
   vermagicMismatch: (x) => (x === null ? [] : ["(vermagic)"]),
+  // A summary of the other fields, not a reason of its own.
+  headline: null,
   noModversions: null,
   providers: null,
 };

@@ -75,12 +75,27 @@ describe("kabi audit on the kbuild fixtures", () => {
     expect(io.stdout).toMatch(/kabi_provider\.ko\s+6\.1\.0-53-amd64\s+ok/);
   });
 
-  it("names the blocking symbols per incompatible pair in the text output", async () => {
+  it("names the blocking symbols per incompatible pair in the text output: under the headline with --verbose", async () => {
     const io = captureIO();
-    const code = await main(["audit", ...symversArg(K54), join(MODULE_FIXTURES, K53)], io);
+    const code = await main(["audit", "--verbose", ...symversArg(K54), join(MODULE_FIXTURES, K53)], io);
     expect(code).toBe(1);
-    expect(io.stdout).toMatch(/kabi_provider\.ko on 6\.1\.0-54-amd64:\n\s+CRC mismatch __alloc_skb: module 0x57693e79, vmlinux 0x7e267139/);
-    expect(io.stdout).toMatch(/kabi_consumer\.ko on 6\.1\.0-54-amd64:\n\s+needs kabi_provider \(.*kabi_provider\.ko\), itself incompatible here/);
+    expect(io.stdout).toMatch(/kabi_provider\.ko on 6\.1\.0-54-amd64:\n {4}\d+ CRC mismatches against vmlinux\n(?: {6}CRC mismatch .*\n)* {6}CRC mismatch __alloc_skb: module 0x57693e79, vmlinux 0x7e267139\n/);
+    expect(io.stdout).toMatch(/kabi_consumer\.ko on 6\.1\.0-54-amd64:\n {4}needs kabi_provider, itself incompatible here\n {6}needs kabi_provider \(.*kabi_provider\.ko\), itself incompatible here/);
+  });
+
+  it("without --verbose, a pair with a headline shows the headline alone: the count of the --verbose lines", async () => {
+    const args = [...symversArg(K54), join(MODULE_FIXTURES, K53)];
+    const verbose = captureIO();
+    await main(["audit", "-v", ...args], verbose);
+    const plain = captureIO();
+    expect(await main(["audit", ...args], plain)).toBe(1);
+    // The old detailed lines, under the headline.
+    const detail = /kabi_provider\.ko on 6\.1\.0-54-amd64:\n {4}.*\n((?: {6}.*\n)*)/.exec(verbose.stdout)![1]!;
+    const mismatches = detail.match(/^ {6}CRC mismatch .* vmlinux 0x[0-9a-f]{8}$/gm)!;
+    expect(mismatches.length).toBe(detail.split("\n").length - 1);
+    expect(mismatches.length).toBeGreaterThan(1);
+    expect(plain.stdout).toMatch(new RegExp(`kabi_provider\\.ko on 6\\.1\\.0-54-amd64:\\n {4}${mismatches.length} CRC mismatches against vmlinux\\n(?! {6})`));
+    expect(plain.stdout).not.toMatch(/CRC mismatch __alloc_skb/);
   });
 
   it("exits 2 on unreadable inputs, still auditing the rest", async () => {

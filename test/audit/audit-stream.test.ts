@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput } from "../../src/audit/audit-report.js";
+import { auditInputExitCode, writeAuditJson, writeAuditText, type AuditInput, type TextOptions } from "../../src/audit/audit-report.js";
+import { displayNames } from "../../src/audit/audit-summary.js";
 import { evaluate } from "../../src/engine/index.js";
 import { readModules } from "../../src/load/read-many.js";
 import { readSymvers } from "../../src/symvers/read-symvers.js";
@@ -49,7 +50,8 @@ describe("streamed audit output", () => {
     it(`${label}: the JSON document and the text equal those of the whole AuditReport`, async () => {
       const a = await input(paths(), RELEASES, strict);
       const json = collect((sink) => writeAuditJson(a, sink));
-      const text = collect((sink) => writeAuditText(a, sink));
+      const variants: TextOptions[] = [{}, { verbose: true }, { summary: true }, { color: true }];
+      const texts = variants.map((options) => collect((sink) => writeAuditText(a, sink, options)));
       // The whole report, built from a fresh evaluation so no verdict is shared with the streamed pass.
       const b = await input(paths(), RELEASES, strict);
       const whole = buildAuditReport(b.kernels, b.modules, b.report, [...b.errors], [...b.symversProblems]);
@@ -58,7 +60,8 @@ describe("streamed audit output", () => {
       const lines = json.split("\n").filter((l) => l.startsWith('    {"path":'));
       expect(lines.map((l) => l.slice(4).replace(/,$/, ""))).toEqual(whole.modules.map((m) => JSON.stringify(m)));
       if (strict !== undefined) expect(json).toMatch(/"noSymbolVersion":\[\{"symbol":"kabi_provider_/);
-      expect(text).toBe(formatAuditText(whole));
+      const names = displayNames(a);
+      variants.forEach((options, i) => expect(texts[i], JSON.stringify(options)).toBe(formatAuditText(whole, names, options)));
       expect(auditInputExitCode(a)).toBe(auditExitCode(whole));
     });
   }

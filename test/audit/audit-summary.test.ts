@@ -177,6 +177,45 @@ describe("pairHeadline", () => {
     expect(h.headline).toBe(`built for another kernel ABI (vermagic flags: module "${flags(vermagic)}", kernel "${flags(kernelVermagic)}")`);
   });
 
+  it("each real 6.1.0-53 module alone against four real kernels: the headline kmod's modversions joined with the symvers text gives", async (ctx) => {
+    requireUnderCi(haveModprobe(), "kmod's modprobe", () => ctx.skip());
+    const releases = [K53, K54, "6.1.0-55-amd64", K612];
+    const kernels = releases.map((r) => kernel(r));
+    const lines = releases.map((r) => symversLines(symversText(r)));
+    const seen = new Set<string>();
+    for (const path of REAL_61()) {
+      const a = await auditOf([path], kernels);
+      const listed = [...kmodModversions(path)];
+      releases.forEach((release, k) => {
+        // The join: a listed symbol the symvers lacks is missing; one it has with another CRC, a mismatch.
+        const missing = listed.filter(([sym]) => !lines[k].has(sym)).map(([sym]) => sym);
+        const mismatched = listed.filter(([sym, crc]) => lines[k].has(sym) && lines[k].get(sym)![0] !== crc).map(([sym, crc]) => ({ sym, crc, kernelCrc: lines[k].get(sym)![0], provider: lines[k].get(sym)![2] }));
+        let expected: string | null;
+        const layout = mismatched.find((x) => x.sym === "module_layout");
+        if (layout !== undefined) expected = `built for another kernel ABI (module_layout: module ${layout.crc}, kernel ${layout.kernelCrc})`;
+        else if (missing.length > 0 && mismatched.length > 0) expected = null;
+        else if (missing.length > 0) expected = missing.length === 1 ? `missing symbol ${missing[0]}` : `${missing.length} missing symbols`;
+        else if (mismatched.length === 1) expected = `CRC mismatch ${mismatched[0].sym}: module ${mismatched[0].crc}, ${mismatched[0].provider} ${mismatched[0].kernelCrc}`;
+        else if (mismatched.length > 1) {
+          const providers = [...new Set(mismatched.map((x) => x.provider))].map((p) => [p, mismatched.filter((x) => x.provider === p).length] as const);
+          expected =
+            providers.length === 1
+              ? `${mismatched.length} CRC mismatches against ${providers[0][0]}`
+              : `${mismatched.length} CRC mismatches (${providers
+                  .slice()
+                  .sort((x, y) => y[1] - x[1])
+                  .map(([p, n]) => `${p} ${n}`)
+                  .join(", ")})`;
+        } else expected = "compatible";
+        const v = a.report.verdict(0, k)!;
+        expect(v.compatible ? "compatible" : pairHeadline(v, a.modules[0], a.kernels[k]), `${basename(path)} on ${release}`).toBe(expected);
+        seen.add(expected === null ? "none" : /^\d+ CRC mismatches \(/.test(expected) ? "several providers" : /^\d+ CRC mismatches against/.test(expected) ? "one provider" : expected.split(" ")[0]);
+      });
+    }
+    // The sample covers these kinds of headline (the test would check little without them).
+    expect([...seen].sort()).toEqual(expect.arrayContaining(["CRC", "built", "compatible", "one provider", "several providers"]));
+  });
+
   describe("single causes, on the module's own kernel with its symvers changed", () => {
     /** A real module, the vmlinux symbols it lists (per kmod) other than module_layout, and the 6.1.0-53 symvers lines. */
     async function subject() {
@@ -259,6 +298,26 @@ describe("displayNames", () => {
     expect(displayNames(b)).toEqual(["mii.ko", "mii.ko.gz", "dm-zero.ko"]);
     const c = await auditOf([files[0], files[0], files[2]], [kernel(K53)]);
     expect(displayNames(c)).toEqual([files[0], files[0], "dm-zero.ko"]);
+  });
+
+  it("two trees of one layout: every module of both after its tree's own name (path.relative to the tree's parent)", async () => {
+    const dirs = [join(MODULE_FIXTURES, K53), join(MODULE_FIXTURES, "6.12.117+deb12-amd64")];
+    const found = await findModules(dirs);
+    const a = await auditOf(found.files, [kernel(K53)], dirs);
+    const dirOf = (p: string): string => dirs.find((d) => p.startsWith(d + "/"))!;
+    const short = found.files.map((p) => relative(dirOf(p), p));
+    const twice = short.filter((n, i) => short.indexOf(n) !== i);
+    expect(twice.length).toBeGreaterThan(0);
+    expect(short.length).toBeGreaterThan(twice.length * 2); // kabi_proprietary.ko is in one tree only
+    expect(displayNames(a)).toEqual(found.files.map((p) => relative(join(dirOf(p), ".."), p)));
+    // With a file beside them, that file keeps its own name.
+    const other = join(REAL_SAMPLE, "amd64-6.1/drivers/net/mii.ko");
+    const withFile = await auditOf([...found.files, other], [kernel(K53)], [...dirs, other]);
+    expect(displayNames(withFile).at(-1)).toBe("mii.ko");
+    // Two files of one name given by themselves: after their folder's name.
+    const files = dirs.map((d) => join(d, "kabi_provider.ko"));
+    const b = await auditOf(files, [kernel(K53)]);
+    expect(displayNames(b)).toEqual(files.map((f) => relative(join(f, "../.."), f)));
   });
 
   it("a package member: its member path; a path under no operand: as it is", async () => {

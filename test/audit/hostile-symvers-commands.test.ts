@@ -95,10 +95,11 @@ describe("kabi audit (built executable)", () => {
       const r = kabi(["audit", "--no-cache", "--symvers", `${K53}=${real}`, input]);
       expect(r.code).toBe(2);
       expect(r.stderr).toBe(line);
-      // With a module beside it, the module is still audited.
+      // With a module beside it, the module is still audited, and the totals count the input error.
       const both = kabi(["audit", "--no-cache", "--symvers", `${K53}=${real}`, input, PROVIDER]);
       expect(both.code).toBe(2);
-      expect(both.stdout).toBe(clean.stdout);
+      expect(clean.stdout).toContain("\ntotals: 1 module, 1 kernel\n");
+      expect(both.stdout).toBe(clean.stdout.replace("\ntotals: 1 module, 1 kernel\n", "\ntotals: 1 module, 1 kernel, 1 input error (not audited: see the messages on stderr)\n"));
     }
   });
 });

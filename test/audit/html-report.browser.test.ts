@@ -50,19 +50,39 @@ function expectedHue(report: AuditReport, m: number, release: string): Hue {
   return module.hasModversions ? "green" : "amber";
 }
 
-/** The text report's blocking reasons: "<module> on <release>" → its lines. */
-function blockingSections(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
+/** A pair's block in the text report (`--verbose`): its headline, if any, and every reason line. */
+interface TextBlock {
+  headline: string | null;
+  lines: string[];
+}
+
+/**
+ * The text report's blocking reasons, "<module> on <release>" → its block. Under `--verbose` a
+ * pair with a headline prints it (indented 4) with every reason line under it (indented 6); a pair
+ * without one prints its reason lines (indented 4).
+ */
+function blockingSections(text: string): Map<string, TextBlock> {
+  const out = new Map<string, TextBlock>();
   const lines = text.split("\n");
   let at = lines.indexOf("blocking:");
   expect(at).toBeGreaterThan(0);
-  let current: string[] | null = null;
+  let raw: string[] = [];
+  let key: string | null = null;
+  const close = () => {
+    if (key === null) return;
+    const nested = raw.some((l) => l.startsWith("  "));
+    out.set(key, nested ? { headline: raw[0]!, lines: raw.slice(1).map((l) => l.slice(2)) } : { headline: null, lines: raw });
+  };
   for (at++; at < lines.length; at++) {
     const line = lines[at]!;
-    if (line.startsWith("    ") && current !== null) current.push(line.slice(4));
-    else if (line.startsWith("  ") && line.endsWith(":")) out.set(line.slice(2, -1), (current = []));
-    else break;
+    if (line.startsWith("    ") && key !== null) raw.push(line.slice(4));
+    else if (line.startsWith("  ") && line.endsWith(":")) {
+      close();
+      key = line.slice(2, -1);
+      raw = [];
+    } else break;
   }
+  close();
   return out;
 }
 
@@ -112,7 +132,10 @@ describe("kabi audit --html in chromium", () => {
     const jsonRun = captureIO();
     expect(await main(["audit", "--json", ...DEMO_ARGS], jsonRun)).toBe(1);
     const report = JSON.parse(jsonRun.stdout) as AuditReport;
-    const blocking = blockingSections(htmlRun.stdout);
+    // Every reason line of every pair: the text report with --verbose (the same audit).
+    const textRun = captureIO();
+    expect(await main(["audit", "--verbose", ...DEMO_ARGS], textRun)).toBe(1);
+    const blocking = blockingSections(textRun.stdout);
     const releases = report.kernels.map((k) => k.release);
     expect(releases).toEqual(KERNELS);
 
@@ -162,12 +185,15 @@ describe("kabi audit --html in chromium", () => {
       const pair = module.kernels[releases[cell.k]!];
       if (pair === undefined || pair.compatible) continue;
       const name = await page.textContent(`#body .row[data-m="${cell.m}"] .name`);
-      const lines = blocking.get(`${module.path} on ${releases[cell.k]}`) ?? blocking.get(`${name} on ${releases[cell.k]}`);
-      expect(lines, `${module.path} on ${releases[cell.k]}`).toBeDefined();
+      const block = blocking.get(`${name} on ${releases[cell.k]}`) ?? blocking.get(`${module.path} on ${releases[cell.k]}`);
+      expect(block, `${module.path} on ${releases[cell.k]}`).toBeDefined();
       await page.click(`#body .cell[data-m="${cell.m}"][data-k="${cell.k}"]`);
-      expect(await page.$$eval("#pane-reasons li", (li) => li.map((l) => l.textContent))).toEqual(lines);
+      expect(await page.$$eval("#pane-reasons li", (li) => li.map((l) => l.textContent))).toEqual(block!.lines);
+      expect(await page.$$eval("#pane-headline", (h) => h.map((e) => e.textContent))).toEqual(block!.headline === null ? [] : [block!.headline]);
       expect(await page.textContent("#pane-verdict")).toContain("NO");
-      expect(cell.title.split("\n").slice(1).map((l) => l.trim())).toEqual(expect.arrayContaining(lines!.slice(0, 5)));
+      // The hover title: the verdict, then the headline and the first lines.
+      const title = cell.title.split("\n").slice(1).map((l) => l.trim());
+      expect(title).toEqual([...(block!.headline === null ? [] : [block!.headline]), ...block!.lines.slice(0, 12)]);
       clicked++;
     }
     expect(clicked).toBe(cells.filter((c) => expectedHue(report, c.m, releases[c.k]!) === "red").length);

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AuditInput } from "../../src/audit/audit-report.js";
-import { auditHtml, htmlReportData } from "../../src/audit/html-report.js";
+import { auditHtml, htmlReportData, shortNames } from "../../src/audit/html-report.js";
 import { main } from "../../src/cli/main.js";
 import { evaluate } from "../../src/engine/index.js";
 import { loadKernelTargets } from "../../src/load/kernel-targets.js";
@@ -58,11 +58,24 @@ describe("kabi audit --html FILE", () => {
     const args = ["--symvers", `${K53}=${join(ROOT, "fixtures/symvers", `${K53}.symvers.gz`)}`, join(MODULE_FIXTURES, K53), join(MODULE_FIXTURES, K612)];
     expect(await main(["audit", "--html", file, ...args], io)).toBe(1);
     const data = embedded(readFileSync(file, "utf8")) as { names: string[]; paths: string[] };
-    // A file name found in one tree only is that name; one found in both keeps its tree's folder.
-    const fileName = (p: string) => p.slice(p.lastIndexOf("/") + 1);
-    const count = (name: string) => data.paths.filter((p) => fileName(p) === name).length;
-    expect(data.names).toEqual(data.paths.map((p) => (count(fileName(p)) === 1 ? fileName(p) : p.slice(MODULE_FIXTURES.length + 1))));
+    // Each name is the end of its path (whole folders), no two alike, and shorter than the path.
+    data.names.forEach((name, m) => {
+      expect(data.paths[m]!.endsWith("/" + name)).toBe(true);
+    });
     expect(new Set(data.names).size).toBe(data.names.length);
+    expect(data.names.filter((n) => n.startsWith(K53 + "/"))).toHaveLength(data.paths.filter((p) => p.includes(`/${K53}/`)).length);
+  });
+
+  it("drops the folder every name repeats, and the folder the names left as paths share, never just \"/\"", () => {
+    // A tree given above its modules: every name starts with modules/<release>/kernel/.
+    expect(shortNames(["modules/6.12/kernel/a.ko", "modules/6.12/kernel/b/c.ko"], ["/t/modules/6.12/kernel/a.ko", "/t/modules/6.12/kernel/b/c.ko"])).toEqual(["a.ko", "b/c.ko"]);
+    // Paths (the names displayNames could not shorten) beside a bare name: their shared folder goes.
+    const paths = ["/w/f/m/53/x.ko", "/elsewhere/k.ko", "/w/f/m/612/x.ko"];
+    expect(shortNames(["/w/f/m/53/x.ko", "k.ko", "/w/f/m/612/x.ko"], paths)).toEqual(["53/x.ko", "k.ko", "612/x.ko"]);
+    // Nothing shared but "/": the names stay.
+    expect(shortNames(["/a/x.ko", "/b/y.ko", "z.ko"], ["/a/x.ko", "/b/y.ko", "/c/z.ko"])).toEqual(["/a/x.ko", "/b/y.ko", "z.ko"]);
+    // Never two names made one.
+    expect(shortNames(["53/x.ko", "/w/53/x.ko", "/w/612/x.ko"], ["/v/53/x.ko", "/w/53/x.ko", "/w/612/x.ko"])).toEqual(["53/x.ko", "/w/53/x.ko", "/w/612/x.ko"]);
   });
 
   it("an unwritable FILE is one line naming it, exit 2, after the report; nothing is left half-written", async () => {

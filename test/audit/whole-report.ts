@@ -3,7 +3,8 @@
  * (writeAuditJson, writeAuditText in src/audit/audit-report.ts), and the tests check the streamed
  * bytes against this plain model (JSON.stringify of it, formatAuditText of it).
  */
-import { writeText, type AuditInput, type AuditKernel } from "../../src/audit/audit-report.js";
+import { writeText, type AuditInput, type AuditKernel, type TextOptions } from "../../src/audit/audit-report.js";
+import { pairHeadline, type AuditTotals } from "../../src/audit/audit-summary.js";
 import type { CompatibilityReport, PairVerdict } from "../../src/engine/verdict.js";
 import { hexCrc, verdictReasonLines } from "../../src/engine/verdict-reasons.js";
 import type { InputError } from "../../src/load/read-many.js";
@@ -14,6 +15,7 @@ type SymversProblem = AuditInput["symversProblems"][number];
 
 export interface AuditPair {
   compatible: boolean;
+  headline: string | null;
   missing: string[];
   mismatched: { symbol: string; moduleCrc: string; kernelCrc: string; provider: string }[];
   noSymbolVersion: { symbol: string; provider: string }[];
@@ -36,7 +38,9 @@ export interface AuditModule {
 
 /** The `kabi audit --json` document. */
 export interface AuditReport {
+  version: number;
   kernels: AuditKernel[];
+  totals: AuditTotals;
   modules: AuditModule[];
   errors: InputError[];
   symversProblems: SymversProblem[];
@@ -49,24 +53,39 @@ export function buildAuditReport(
   errors: InputError[],
   symversProblems: SymversProblem[],
 ): AuditReport {
+  const auditModules = modules.map((m, mi) => {
+    const perKernel: Record<string, AuditPair> = {};
+    kernels.forEach((k, ki) => {
+      const v = report.verdict(mi, ki);
+      if (v) perKernel[k.release] = auditPair(v, pairHeadline(v, m, k));
+    });
+    return { path: m.path, name: m.name, builtFor: m.builtFor, hasModversions: m.hasModversions, kernels: perKernel };
+  });
+  return { version: 2, kernels: [...kernels], totals: pairTotals(kernels, auditModules, errors.length), modules: auditModules, errors, symversProblems };
+}
+
+/** The totals counted from the pairs themselves (not from the engine's bitsets, as auditTotals does). */
+function pairTotals(kernels: readonly AuditKernel[], modules: readonly AuditModule[], errors: number): AuditTotals {
   return {
-    kernels: [...kernels],
-    modules: modules.map((m, mi) => {
-      const perKernel: Record<string, AuditPair> = {};
-      kernels.forEach((k, ki) => {
-        const v = report.verdict(mi, ki);
-        if (v) perKernel[k.release] = auditPair(v);
-      });
-      return { path: m.path, name: m.name, builtFor: m.builtFor, hasModversions: m.hasModversions, kernels: perKernel };
+    modules: modules.length,
+    kernels: kernels.map((k) => {
+      const pairs = modules.map((m) => m.kernels[k.release]);
+      return {
+        release: k.release,
+        compatible: pairs.filter((p) => p?.compatible === true && !p.noModversions).length,
+        namesOnly: pairs.filter((p) => p?.compatible === true && p.noModversions).length,
+        incompatible: pairs.filter((p) => p?.compatible === false).length,
+        notJudged: pairs.filter((p) => p === undefined).length,
+      };
     }),
     errors,
-    symversProblems,
   };
 }
 
-function auditPair(v: PairVerdict): AuditPair {
+function auditPair(v: PairVerdict, headline: string | null): AuditPair {
   return {
     compatible: v.compatible,
+    headline,
     missing: v.missing,
     mismatched: v.mismatched.map((x) => ({ symbol: x.symbol, moduleCrc: hexCrc(x.moduleCrc), kernelCrc: hexCrc(x.kernelCrc), provider: x.provider })),
     noSymbolVersion: v.noSymbolVersion,
@@ -86,23 +105,24 @@ export function auditExitCode(r: AuditReport): number {
   return r.modules.every((m) => Object.values(m.kernels).every((p) => p.compatible)) ? 0 : 1;
 }
 
-/** A compact matrix (modules × kernels), then the blocking reasons per incompatible pair. */
-export function formatAuditText(r: AuditReport): string {
+/** The text report of the whole model; `names`: the modules' display names (displayNames). */
+export function formatAuditText(r: AuditReport, names: readonly string[], options: TextOptions = {}): string {
   const parts: Buffer[] = [];
+  const pair = (m: number, k: number): AuditPair | undefined => r.modules[m].kernels[r.kernels[k].release];
   writeText(
     {
       kernels: r.kernels,
-      modules: r.modules,
+      modules: r.modules.map((m, i) => ({ name: names[i], builtFor: m.builtFor, hasModversions: m.hasModversions })),
       mark: (m, k) => {
-        const p = r.modules[m].kernels[r.kernels[k].release];
+        const p = pair(m, k);
         return !p ? "-" : p.compatible ? (p.noModversions ? "ok?" : "ok") : "NO";
       },
-      reasons: (m, k) => {
-        const p = r.modules[m].kernels[r.kernels[k].release];
-        return !p || p.compatible ? null : verdictReasonLines(p);
-      },
+      headline: (m, k) => pair(m, k)!.headline,
+      reasons: (m, k) => verdictReasonLines(pair(m, k)!),
+      totals: r.totals,
     },
     (t) => parts.push(t),
+    options,
   );
   return Buffer.concat(parts).toString("utf8");
 }

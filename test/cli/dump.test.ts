@@ -12,7 +12,9 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { captureIO, withCodecs } from "../helpers/capture-io.js";
 import { ELF_CASES, FILESYSTEM_CASES, STREAM_CASES } from "../helpers/malformed.js";
+import { haveModprobe } from "../helpers/kmod.js";
 import { MODULE_FIXTURES, PROVIDER_61, realSampleModules, ROOT } from "../helpers/paths.js";
+import { requireUnderCi } from "../helpers/required.js";
 
 const PROVIDER_MODVERSIONS = [
   "0xbdfb6dbb\t__fentry__",
@@ -69,14 +71,25 @@ describe("kabi dump output", () => {
     expect(lines.at(-1)).toBe("vermagic=6.1.0-53-amd64 SMP preempt mod_unload modversions ");
   });
 
-  it("--json prints the whole record (one object for one file, an array for several)", async () => {
+  it("--json prints the whole records as an array, one file too (kmod's modversions the reference)", async (ctx) => {
     const one = await dump("--json", PROVIDER_61);
     expect(one.code).toBe(0);
-    const rec = JSON.parse(one.stdout);
+    const records = JSON.parse(one.stdout) as { modversions: { crc: number; symbol: string }[] }[];
+    expect(Array.isArray(records)).toBe(true);
+    expect(records).toHaveLength(1);
+    const [rec] = records as unknown as Record<string, unknown>[];
     expect(rec).toMatchObject({ path: PROVIDER_61, name: "kabi_provider", elfClass: 64, endianness: "little", hasModversions: true });
-    expect(rec.exports).toContainEqual({ name: "kabi_provider_ns_sub", crc: 0x813b6494, gplOnly: true, namespace: "KABI_TEST" });
+    expect(rec!.exports).toContainEqual({ name: "kabi_provider_ns_sub", crc: 0x813b6494, gplOnly: true, namespace: "KABI_TEST" });
     const two = await dump("--json", PROVIDER_61, PROVIDER_61);
-    expect(JSON.parse(two.stdout)).toHaveLength(2);
+    expect(JSON.parse(two.stdout)).toEqual([rec, rec]);
+    // The same text as JSON.stringify of the array (indent 2), and a failed file leaves the array well formed.
+    expect(one.stdout).toBe(JSON.stringify(records, null, 2) + "\n");
+    const none = await dump("--json", join(MODULE_FIXTURES, "absent.ko"));
+    expect(none.code).toBe(1);
+    expect(none.stdout).toBe("[]\n");
+    requireUnderCi(haveModprobe(), "kmod's modprobe", () => ctx.skip());
+    const kmod = spawnSync("modprobe", ["--dump-modversions", PROVIDER_61], { encoding: "utf8" }).stdout;
+    expect(records[0]!.modversions.map((m) => `0x${m.crc.toString(16).padStart(8, "0")}\t${m.symbol}\n`).join("")).toBe(kmod);
   });
 
   // Committed: realSampleModules() throws when the sample is lost.
