@@ -198,6 +198,12 @@ describe("kabi audit --html in chromium", () => {
     }
     expect(clicked).toBe(cells.filter((c) => expectedHue(report, c.m, releases[c.k]!) === "red").length);
 
+    // By keyboard: a cell focused opens its pane with Enter.
+    await page.focus('#body .cell[data-m="0"][data-k="1"]');
+    await page.keyboard.press("Enter");
+    expect(await page.$eval("#pane", (p) => [(p as HTMLElement).dataset.m, (p as HTMLElement).dataset.k])).toEqual(["0", "1"]);
+    expect(await page.$eval("#body .cell.selected", (c) => [(c as HTMLElement).dataset.m, (c as HTMLElement).dataset.k, c === document.activeElement])).toEqual(["0", "1", true]);
+
     // The module filter: typing narrows the rows to the modules whose name holds the text.
     await page.fill("#filter", "consumer");
     await page.waitForFunction(() => document.querySelectorAll("#body .row").length < 10);

@@ -172,6 +172,8 @@ export const PAGE_SCRIPT = String.raw`
       cell.dataset.k = String(k);
       cell.dataset.mark = LABEL[mk];
       cell.title = tooltip(m, k);
+      cell.tabIndex = 0;
+      cell.setAttribute("role", "button");
       if (selected !== null && selected.m === m && selected.k === k) cell.classList.add("selected");
       e.appendChild(cell);
     }
@@ -222,8 +224,11 @@ export const PAGE_SCRIPT = String.raw`
       info.providers.forEach(function (p) { ul.appendChild(el("li", null, p)); });
       pane.appendChild(ul);
     }
-    drawn = "";
-    draw();
+    // Only the mark moves: redrawing the rows would take the focus from a cell chosen by keyboard.
+    var before = body.querySelector(".cell.selected");
+    if (before) before.classList.remove("selected");
+    var now = body.querySelector('.cell[data-m="' + m + '"][data-k="' + k + '"]');
+    if (now) now.classList.add("selected");
   }
 
   function kernelBoxes() {
@@ -271,6 +276,13 @@ export const PAGE_SCRIPT = String.raw`
   body.addEventListener("click", function (ev) {
     var cell = ev.target instanceof Element ? ev.target.closest(".cell") : null;
     if (cell) showPane(Number(cell.dataset.m), Number(cell.dataset.k));
+  });
+  // A cell focused with Tab opens its pane with Enter or Space, as a click does.
+  body.addEventListener("keydown", function (ev) {
+    var cell = ev.target instanceof Element ? ev.target.closest(".cell") : null;
+    if (!cell || (ev.key !== "Enter" && ev.key !== " ")) return;
+    ev.preventDefault();
+    showPane(Number(cell.dataset.m), Number(cell.dataset.k));
   });
   var typing = 0;
   byId("filter").addEventListener("input", function (ev) {

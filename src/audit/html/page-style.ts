@@ -71,6 +71,7 @@ main { flex: 1; display: flex; min-height: 0; gap: 12px; padding: 10px 18px 14px
 .cell.none { background: var(--none); color: var(--none-text); font-weight: 400; }
 .cell:hover { filter: brightness(1.08); box-shadow: 0 0 0 2px rgba(29,35,48,.25); }
 .cell.selected { box-shadow: 0 0 0 2px var(--ink); }
+.cell:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 .rowtotals { display: flex; gap: 3px; align-items: center; justify-content: flex-start; }
 .empty { padding: 30px; text-align: center; color: var(--muted); }
 aside.pane { width: 380px; flex: none; align-self: flex-start; max-height: 100%; background: var(--paper); border: 1px solid var(--line); border-radius: 8px; overflow: auto; padding: 14px 16px; }
