@@ -17,7 +17,7 @@ import { loadKernelTargets } from "../../src/load/kernel-targets.js";
 import { readModules } from "../../src/load/read-many.js";
 import { chromiumPresent, launchChromium, openOffline } from "../helpers/browser.js";
 import { captureIO } from "../helpers/capture-io.js";
-import { committedModules, MODULE_FIXTURES, ROOT } from "../helpers/paths.js";
+import { committedModules, MALFORMED, MODULE_FIXTURES, PROVIDER_61, ROOT } from "../helpers/paths.js";
 import { requireUnderCi } from "../helpers/required.js";
 import type { AuditReport } from "./whole-report.js";
 
@@ -228,6 +228,28 @@ describe("kabi audit --html in chromium", () => {
     await page.screenshot({ path: screenshot });
     console.log(`screenshot of the fixtures' HTML report: ${screenshot}`);
 
+    expect(pageErrors).toEqual([]);
+    expect(attempted).toEqual([]);
+  });
+
+  it("lists the input errors, as stderr words them, in a colour of their own", async (ctx) => {
+    requireUnderCi(chromiumPresent(), "chromium (/usr/bin/chromium, Debian package chromium)", () => ctx.skip());
+    const file = join(tempDir(), "errors.html");
+    const io = captureIO();
+    const bad = [join(MALFORMED, "not-elf.ko"), join(MALFORMED, "empty.ko")];
+    expect(await main(["audit", "--html", file, "--symvers", `${SYMVERS[0]!.release}=${SYMVERS[0]!.file}`, PROVIDER_61, ...bad], io)).toBe(2);
+    const stderrLines = io.stderr.split("\n").filter((l) => l !== "").map((l) => l.replace(/^kabi audit: /, ""));
+    expect(stderrLines).toHaveLength(2);
+    const { page, attempted, pageErrors } = await openOffline(browser!, file);
+    expect(await page.$$eval("#errors li", (li) => li.map((l) => l.textContent))).toEqual(stderrLines);
+    const colours = await page.$eval("#errors", (e) => [getComputedStyle(e).borderTopColor, getComputedStyle(e.querySelector("summary")!).color]);
+    // Violet: red and blue well above green, unlike any verdict colour.
+    for (const c of colours) {
+      const [r, g, b] = /\d+/g[Symbol.match](c)!.map(Number);
+      expect(b! > g! + 60 && r! > g! + 30, c).toBe(true);
+    }
+    expect(await page.textContent("#summary")).toContain("2 input errors");
+    expect(await drawnRowPaths(page)).toEqual([PROVIDER_61]);
     expect(pageErrors).toEqual([]);
     expect(attempted).toEqual([]);
   });
