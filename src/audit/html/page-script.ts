@@ -149,7 +149,7 @@ export const PAGE_SCRIPT = String.raw`
     if (key === drawn) return;
     drawn = key;
     var frag = document.createDocumentFragment();
-    if (rows.length === 0) frag.appendChild(el("div", "empty", "No module matches the filter."));
+    if (rows.length === 0) frag.appendChild(el("div", "empty", M === 0 ? "No module was audited." : "No module matches the filter."));
     for (var r = first; r < last; r++) frag.appendChild(row(rows[r], r));
     body.replaceChildren(frag);
   }
