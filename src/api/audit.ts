@@ -29,6 +29,8 @@ export { auditTotals, cellMark, displayNames, pairHeadline, type AuditTotals, ty
 /** The CI formats: JUnit XML (a test case per module and kernel) and SARIF 2.1.0 (a result per incompatible pair). */
 export { writeAuditJunit } from "../audit/junit-report.js";
 export { writeAuditSarif, type SarifOptions } from "../audit/sarif-report.js";
+/** The audit as one self-contained HTML page (`kabi audit --html FILE`): the page, its data, or the page written to a file. */
+export { auditHtml, htmlReportData, writeAuditHtmlFile, type HtmlReportData } from "../audit/html-report.js";
 
 /**
  * Up to this many module files, each symvers is parsed only for the symbols they use. A whole tree

@@ -1,4 +1,4 @@
-import { auditInputExitCode, auditModules, chooseCache, writeAuditJson, writeAuditJunit, writeAuditSarif, writeAuditText, type AuditInput } from "../api/audit.js";
+import { auditInputExitCode, auditModules, chooseCache, writeAuditHtmlFile, writeAuditJson, writeAuditJunit, writeAuditSarif, writeAuditText, type AuditInput } from "../api/audit.js";
 import { parseSymversOption } from "../api/records.js";
 import type { CliIO } from "./io.js";
 import { UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
@@ -59,6 +59,13 @@ export const AUDIT_SPEC: CommandSpec = {
     { name: "format", type: "value", valueName: "FORMAT", whenEmpty: "needs a value", help: "the report's format: text (default), json, junit (JUnit XML) or sarif (SARIF 2.1.0)" },
     { name: "json", type: "flag", help: "print the report as JSON (--format json)" },
     { name: "quiet", short: "q", type: "flag", help: "no progress line on a terminal's stderr" },
+    {
+      name: "html",
+      type: "value",
+      valueName: "FILE",
+      whenEmpty: "needs a value",
+      help: "also write the report as one self-contained HTML page to FILE",
+    },
     { name: "summary", type: "flag", help: "text: the kernels, the causes (headlines) grouped per kernel and the totals only" },
     { name: "verbose", short: "v", type: "flag", help: "text: every reason of every incompatible pair, also under a headline" },
     { name: "no-cache", type: "flag", help: "do not use the persistent record and symvers caches" },
@@ -106,5 +113,14 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
   else if (format === "junit") writeAuditJunit(input, sink);
   else if (format === "sarif") writeAuditSarif(input, { cwd: io.cwd }, sink);
   else writeAuditText(input, sink, { summary: parsed.has("summary"), verbose: parsed.has("verbose"), color: io.outColors === true });
+  const html = parsed.value("html");
+  if (html !== undefined) {
+    // After the report on stdout, whatever happens to the page; a page that cannot be written is an input error (exit 2).
+    const failed = writeAuditHtmlFile(input, html);
+    if (failed !== null) {
+      reportErrors(io, AUDIT_SPEC.prefix, [failed]);
+      return 2;
+    }
+  }
   return auditInputExitCode(input);
 }
