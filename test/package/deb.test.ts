@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { detectPackage, PACKAGE_HEAD_LENGTH } from "../../src/package/package-file.js";
 import { corpusDir } from "../helpers/corpus.js";
-import { buildDeb, dpkgFields, dpkgList, HARD_LINK, listPackage } from "./package-tools.js";
+import { buildDeb, dpkgFields, dpkgList, HARD_LINK, listPackage, PACKAGE_TESTS_RUN } from "./package-tools.js";
 
 const work = mkdtempSync(join(tmpdir(), "kabi-deb-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -23,7 +23,7 @@ afterEach(() => {
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-describe.each([["native"], ["fallback"]] as const)("deb reader, %s codecs", (impl) => {
+describe.skipIf(!PACKAGE_TESTS_RUN).each([["native"], ["fallback"]] as const)("deb reader, %s codecs", (impl) => {
   it.each(["gzip", "xz", "zstd", "none"] as const)("reads a dpkg-deb -Z%s package as dpkg-deb lists it", async (compression) => {
     if (impl === "fallback") process.env.KABI_NO_NATIVE = "1";
     const deb = buildDeb(work, `kabi-test-${impl}`, compression);
@@ -48,7 +48,7 @@ describe.each([["native"], ["fallback"]] as const)("deb reader, %s codecs", (imp
 const debDir = join(corpusDir(), "debs");
 const realDebs = existsSync(debDir) ? readdirSync(debDir).filter((f) => f.endsWith(".deb")).map((f) => join(debDir, f)) : [];
 
-describe("real Debian kernel packages (corpus cache)", { timeout: 300_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("real Debian kernel packages (corpus cache)", { timeout: 300_000 }, () => {
   it.skipIf(realDebs.length === 0).each(realDebs.length > 0 ? realDebs : ["(none)"])("%s: members as dpkg-deb -c lists them, sample bytes as dpkg-deb extracts them", async (deb) => {
     const { members, problems, info } = await listPackage(deb);
     expect(problems).toEqual([]);

@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { readPackage } from "../../src/package/package-file.js";
 import { FileError, FormatError } from "../../src/types/errors.js";
-import { arDeb, buildDeb, buildRpm, compress, dpkgList, packTar, run } from "./package-tools.js";
+import { arDeb, buildDeb, buildRpm, compress, dpkgList, packTar, run, PACKAGE_TESTS_RUN } from "./package-tools.js";
 
 const work = mkdtempSync(join(tmpdir(), "kabi-malformed-pkg-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -98,10 +98,10 @@ function cutPoints(length: number, boundaries: number[], every: number): number[
   return [...cuts].sort((a, b) => a - b);
 }
 
-const deb = buildDeb(work, "kabi-bad", "gzip");
-const debBytes = readFileSync(deb);
+const deb = PACKAGE_TESTS_RUN ? buildDeb(work, "kabi-bad", "gzip") : "";
+const debBytes = PACKAGE_TESTS_RUN ? readFileSync(deb) : Buffer.alloc(0);
 
-describe("ar and deb", { timeout: 300_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("ar and deb", { timeout: 300_000 }, () => {
   it("a deb truncated at every ar header boundary, inside each header and across its members: one error naming the package", async () => {
     const members = arHeaderOffsets(debBytes);
     expect(members.map((m) => m.name)).toEqual(["debian-binary", "control.tar.gz", "data.tar.gz"]);
@@ -257,8 +257,7 @@ describe("ar and deb", { timeout: 300_000 }, () => {
   });
 });
 
-const rpmBuilt = buildRpm(work, "kabi-bad", "gzip");
-const rpmBytes = readFileSync(rpmBuilt.rpm);
+const rpmBytes = PACKAGE_TESTS_RUN ? readFileSync(buildRpm(work, "kabi-bad", "gzip").rpm) : Buffer.alloc(0);
 
 /** The RPM's layout, walked here independently of src/package/rpm.ts: where each header and the payload start. */
 function rpmLayout(b: Buffer): { sig: number; sigIndex: number; sigStore: number; header: number; index: number; store: number; payload: number } {
@@ -273,7 +272,7 @@ function rpmLayout(b: Buffer): { sig: number; sigIndex: number; sigStore: number
   return { sig, sigIndex: sig + 16, sigStore, header, index: header + 16, store, payload: store + storeSize };
 }
 
-describe("RPM and cpio", { timeout: 300_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("RPM and cpio", { timeout: 300_000 }, () => {
   it("an RPM truncated at every header boundary, inside each and across the payload: one error naming the package", async () => {
     const l = rpmLayout(rpmBytes);
     expect(rpmBytes.subarray(l.payload, l.payload + 2)).toEqual(Buffer.from([0x1f, 0x8b]));
@@ -368,10 +367,12 @@ describe("RPM and cpio", { timeout: 300_000 }, () => {
   });
 });
 
-describe("random damage", { timeout: 600_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("random damage", { timeout: 600_000 }, () => {
   // A small deb and RPM, truncated and with bytes flipped anywhere: the read ends (within the
   // deadline) with a result or with one line naming the package; nothing else is thrown.
-  const small = { deb: readFileSync(buildDeb(work, "kabi-fuzz", "xz")), rpm: readFileSync(buildRpm(work, "kabi-fuzz", "zstd").rpm) };
+  const small = PACKAGE_TESTS_RUN
+    ? { deb: readFileSync(buildDeb(work, "kabi-fuzz", "xz")), rpm: readFileSync(buildRpm(work, "kabi-fuzz", "zstd").rpm) }
+    : { deb: Buffer.alloc(1), rpm: Buffer.alloc(1) };
   it.each(["deb", "rpm"] as const)("%s: random truncations and bit flips give a result or one FileError naming the package", async (kind) => {
     const original = small[kind];
     let n = 0;

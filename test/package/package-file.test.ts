@@ -10,15 +10,15 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { detectPackage, PACKAGE_HEAD_LENGTH, readPackage, type PackageMember } from "../../src/package/package-file.js";
 import { FileError } from "../../src/types/errors.js";
-import { buildDeb, buildRpm, run } from "./package-tools.js";
+import { buildDeb, buildRpm, run, PACKAGE_TESTS_RUN } from "./package-tools.js";
 
 const work = mkdtempSync(join(tmpdir(), "kabi-package-file-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const deb = buildDeb(work, "kabi-contract", "xz");
-const rpm = buildRpm(work, "kabi-contract", "zstd").rpm;
+const deb = PACKAGE_TESTS_RUN ? buildDeb(work, "kabi-contract", "xz") : "";
+const rpm = PACKAGE_TESTS_RUN ? buildRpm(work, "kabi-contract", "zstd").rpm : "";
 
-describe("readPackage", { timeout: 120_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("readPackage", { timeout: 120_000 }, () => {
   it("detects by content: a deb, an RPM; not an ar archive of another kind, nor a short head", () => {
     expect(detectPackage(readFileSync(deb).subarray(0, PACKAGE_HEAD_LENGTH))).toBe("deb");
     expect(detectPackage(readFileSync(rpm).subarray(0, PACKAGE_HEAD_LENGTH))).toBe("rpm");
