@@ -75,6 +75,10 @@ export async function readTar(chunks: AsyncIterable<Uint8Array>, place: TarPlace
           };
           try {
             await callVisitor(visit, member, info);
+          } catch (err) {
+            // A read the visitor started and left: its failure is not what the caller hears about.
+            (body as Promise<Buffer> | null)?.catch(() => undefined);
+            throw err;
           } finally {
             current = false;
           }

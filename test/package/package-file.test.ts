@@ -68,3 +68,25 @@ describe.skipIf(!PACKAGE_TESTS_RUN)("readPackage", { timeout: 120_000 }, () => {
     expect((err as FileError).message).toBe(`${missing}: no such file`);
   });
 });
+
+describe.skipIf(!PACKAGE_TESTS_RUN)("readPackage, a visitor that starts a read and fails", { timeout: 120_000 }, () => {
+  it.each([["deb", () => deb], ["rpm", () => rpm]])("%s: its error comes out, and the read it left behind raises nothing", async (_, file) => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const mine = new Error("stop");
+      await expect(
+        readPackage(file(), async (m) => {
+          if (m.type !== "file" || m.size === 0) return;
+          void m.bytes();
+          throw mine;
+        }),
+      ).rejects.toBe(mine);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
