@@ -121,6 +121,24 @@ describe.skipIf(!PACKAGE_TESTS_RUN)("ar and deb", { timeout: 300_000 }, () => {
     }
   });
 
+  it("a plain data.tar truncated at every 512-byte block and inside (the ar member itself whole): one error naming the package and data.tar", async () => {
+    const tar = await packTar([
+      { name: "./lib/modules/6.1.0-9-amd64/kernel/a.ko", body: Buffer.alloc(1500, 1) },
+      { name: "./lib/modules/6.1.0-9-amd64/kernel/b.ko", body: Buffer.alloc(700, 2) },
+      { name: "./lib/modules/6.1.0-9-amd64/build", type: "symlink", linkname: "/usr/src/x" },
+    ]);
+    const control = gzipSync(await packTar([{ name: "./control", body: Buffer.from("Package: cut\n") }]));
+    // The members end where the end-of-archive zero blocks begin: a cut past that leaves a whole archive.
+    const membersEnd = 512 * 8; // three headers, a.ko's three data blocks and b.ko's two, the symlink's none
+    expect(tar.subarray(membersEnd, membersEnd + 1024).every((b) => b === 0)).toBe(true);
+    expect(tar.subarray(membersEnd - 512, membersEnd).some((b) => b !== 0)).toBe(true);
+    const blocks = [...Array(membersEnd / 512 + 1).keys()].map((k) => k * 512);
+    for (const cut of cutPoints(membersEnd + 1, blocks, 97)) {
+      const file = arDeb(work, `tar-cut-${cut}`, [["debian-binary", Buffer.from("2.0\n")], ["control.tar.gz", control], ["data.tar", tar.subarray(0, cut)]]);
+      expectPackageError(await attempt(file), file, "data.tar: ", /truncated tar archive|Unexpected end of data|bad tar archive/);
+    }
+  });
+
   it("wrong magic, an ar size field that is not a number, an absurd ar size, GNU and BSD long names", async () => {
     const data = arHeaderOffsets(debBytes).find((m) => m.name === "data.tar.gz")!;
     const patched = (name: string, at: number, text: string) => {
