@@ -58,7 +58,7 @@ async function attempt(file: string, maxMemberSize?: number): Promise<Outcome> {
 /** The one-line error a bad package must give: a FormatError naming it (and `parts`, in order). */
 function expectPackageError(outcome: Outcome, file: string, ...parts: (string | RegExp)[]): FormatError {
   const err = outcome.error;
-  expect(err, `${file} was read without an error`).toBeInstanceOf(FormatError);
+  expect(err, `${file}: one FormatError expected`).toBeInstanceOf(FormatError);
   const message = (err as Error).message;
   expect(message.startsWith(`${file}: `), message).toBe(true);
   expect(message).not.toContain("\n");
@@ -305,6 +305,28 @@ describe.skipIf(!PACKAGE_TESTS_RUN)("RPM and cpio", { timeout: 300_000 }, () => 
       expect(err.message, `cut at ${cut}`).toMatch(/truncated|no payload|corrupt gzip stream/);
       // Fewer bytes than gzip's magic: "truncated payload"; then the gzip stream's own end is missing.
       if (cut > l.payload) expect(err.message).toContain(cut >= l.payload + 2 ? "payload (cpio, gzip)" : "truncated payload");
+    }
+  });
+
+  it("an uncompressed payload truncated at every cpio header, name and contents boundary: one error naming the package and the payload", async () => {
+    const plain = readFileSync(buildRpm(work, "kabi-bad-plain", "none").rpm);
+    const start = rpmLayout(plain).payload;
+    // The newc entries, walked here: 110-byte header, name padded to 4, contents padded to 4.
+    const boundaries: number[] = [];
+    for (let at = start; at + 110 <= plain.length; ) {
+      const hex = (k: number) => Number.parseInt(plain.toString("latin1", at + 6 + 8 * k, at + 14 + 8 * k), 16);
+      const nameEnd = at + 110 + hex(11);
+      const dataStart = nameEnd + ((4 - ((nameEnd - start) % 4)) % 4);
+      const dataEnd = dataStart + hex(6);
+      boundaries.push(at, at + 6, at + 110, nameEnd, dataStart, dataEnd);
+      if (plain.toString("latin1", at + 110, nameEnd - 1) === "TRAILER!!!") break;
+      at = dataEnd + ((4 - ((dataEnd - start) % 4)) % 4);
+    }
+    expect(boundaries.length).toBeGreaterThan(6 * 8);
+    for (const cut of cutPoints(plain.length, boundaries, 4099).filter((c) => c > start)) {
+      const file = write(`plain-cut-${cut}.rpm`, plain.subarray(0, cut));
+      const err = expectPackageError(await attempt(file), file);
+      expect(err.message, `cut at ${cut}`).toContain(": payload (cpio): truncated ");
     }
   });
 
