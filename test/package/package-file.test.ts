@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { detectPackage, PACKAGE_HEAD_LENGTH, readPackage, type PackageMember } from "../../src/package/package-file.js";
+import { detectPackage, detectPackageFile, PACKAGE_HEAD_LENGTH, readPackage, type PackageMember } from "../../src/package/package-file.js";
 import { FileError } from "../../src/types/errors.js";
 import { buildDeb, buildRpm, run, PACKAGE_TESTS_RUN } from "./package-tools.js";
 
@@ -27,6 +27,17 @@ describe.skipIf(!PACKAGE_TESTS_RUN)("readPackage", { timeout: 120_000 }, () => {
     expect(detectPackage(readFileSync(join(work, "libx.a")).subarray(0, PACKAGE_HEAD_LENGTH))).toBeNull();
     expect(detectPackage(Buffer.from("!<arch>\ndebian"))).toBeNull();
     expect(detectPackage(Buffer.from([0xed, 0xab, 0xee]))).toBeNull();
+  });
+
+  it("detectPackageFile: a deb, an RPM, a module, a directory and a FIFO (null, no wait), a missing file (FileError)", async () => {
+    expect(await detectPackageFile(deb)).toBe("deb");
+    expect(await detectPackageFile(rpm)).toBe("rpm");
+    expect(await detectPackageFile(join(work, "x.o"))).toBeNull();
+    expect(await detectPackageFile(work)).toBeNull();
+    const fifo = join(work, "detect-fifo.rpm");
+    execFileSync("mkfifo", [fifo]);
+    expect(await detectPackageFile(fifo)).toBeNull();
+    await expect(detectPackageFile(join(work, "missing.rpm"))).rejects.toThrow(`${join(work, "missing.rpm")}: no such file`);
   });
 
   it.each([["deb", deb], ["rpm", rpm]])("%s: what the visitor throws comes out unchanged, and reading stops there", async (_, file) => {
