@@ -1,6 +1,6 @@
 import { Decompress } from "fzstd";
 import { BoundedSink, collectInput, DecodeError, inputSlices, type Codec } from "../src/types/compression.js";
-import { xxh64 } from "./xxh64.js";
+import { xxh64, Xxh64 } from "./xxh64.js";
 
 /**
  * zstd in pure JavaScript (fzstd). fzstd trusts what a frame header says: it allocates the window
@@ -47,38 +47,57 @@ export const zstdCodec: Codec = {
   /**
    * A stream too large to hold: the bytes pass a FrameScanner (the same checks as walkFrames,
    * made as the headers go by) before fzstd sees them, and fzstd's output is handed on after
-   * each slice. The content checksum is not verified here (it needs the frame's whole output;
-   * the native codec does verify it).
+   * each slice; each frame's output is hashed as it goes and checked, at the frame's end,
+   * against its content checksum and declared content size, as libzstd does.
    */
   async *stream(chunks) {
     const scanner = new FrameScanner();
     let pending: Uint8Array[] = [];
-    let decoder = new Decompress((piece) => pending.push(piece));
+    const newDecoder = () => new Decompress((piece) => pending.push(piece));
+    let decoder = newDecoder();
+    let hash = new Xxh64();
+    let frameOutput = 0;
     let sawInput = false;
     for await (const slice of inputSlices(chunks)) {
       sawInput = true;
       // fzstd decodes one frame per decoder: a slice is split where a frame ends, and the next frame gets a new decoder.
       let rest = slice;
       while (rest.length > 0) {
-        const { used, frameEnded } = scanner.feed(rest);
+        const { used, frame } = scanner.feed(rest);
         try {
-          decoder.push(rest.subarray(0, used), frameEnded);
+          decoder.push(rest.subarray(0, used), frame !== null);
         } catch (err) {
           throw new DecodeError(`corrupt zstd stream (${(err as Error).message})`);
         }
         rest = rest.subarray(used);
-        if (frameEnded) decoder = new Decompress((piece) => pending.push(piece));
-        if (pending.length > 0) {
-          const out = pending;
-          pending = [];
-          for (const piece of out) if (piece.length > 0) yield piece;
+        const out = pending;
+        pending = [];
+        for (const piece of out) {
+          hash.update(piece);
+          frameOutput += piece.length;
         }
+        if (frame !== null) {
+          if (frame.contentSize !== null && frameOutput !== frame.contentSize) {
+            throw new DecodeError(`corrupt zstd stream (frame content size ${frame.contentSize}, decoded ${frameOutput})`);
+          }
+          if (frame.checksum !== null && hash.digest().lo !== frame.checksum) throw new DecodeError("corrupt zstd stream (content checksum mismatch)");
+          decoder = newDecoder();
+          hash = new Xxh64();
+          frameOutput = 0;
+        }
+        for (const piece of out) if (piece.length > 0) yield piece;
       }
     }
     if (!sawInput) throw new DecodeError("corrupt zstd stream (empty input)");
     if (!scanner.atFrameBoundary) throw new DecodeError(`corrupt zstd stream (truncated ${scanner.partName} at offset ${scanner.offset})`);
   },
 };
+
+/** What the frame header and end say about a frame's content, for the checks at its end. */
+interface FrameEnd {
+  checksum: number | null;
+  contentSize: number | null;
+}
 
 /**
  * walkFrames (below) as a state machine fed piece by piece: it never holds more than a frame
@@ -104,22 +123,22 @@ class FrameScanner {
     return this.part === "magic" ? "frame header" : this.part;
   }
 
-  /** Consumes a prefix of `piece`: all of it, or up to and including the end of the current frame. */
-  feed(piece: Uint8Array): { used: number; frameEnded: boolean } {
+  /** Consumes a prefix of `piece`: all of it, or up to and including the end of the current frame (then `frame` says what to check). */
+  feed(piece: Uint8Array): { used: number; frame: FrameEnd | null } {
     let i = 0;
     while (i < piece.length) {
-      if (this.part === "skippable frame" || this.part === "block" || this.part === "checksum") {
+      if (this.part === "skippable frame" || this.part === "block") {
         const take = Math.min(this.remaining, piece.length - i);
         i += take;
         this.offset += take;
         this.remaining -= take;
         if (this.remaining > 0) break;
-        if (this.part === "skippable frame" || this.part === "checksum") {
+        if (this.part === "skippable frame") {
           this.startFrame();
-          return { used: i, frameEnded: true };
+          return { used: i, frame: { checksum: null, contentSize: 0 } };
         }
         if (this.lastBlock) {
-          if (this.endOfBlocks()) return { used: i, frameEnded: true };
+          if (this.endOfBlocks()) return { used: i, frame: this.ended() };
           continue;
         }
         this.part = "block header";
@@ -132,10 +151,20 @@ class FrameScanner {
       this.remaining--;
       if (this.remaining > 0) continue;
       const ended = this.headerComplete();
-      if (ended) return { used: i, frameEnded: true };
+      if (ended) return { used: i, frame: this.ended() };
     }
-    return { used: i, frameEnded: false };
+    return { used: i, frame: null };
   }
+
+  /** The frame that just ended. */
+  private ended(): FrameEnd {
+    const end = this.lastEnd;
+    this.lastEnd = { checksum: null, contentSize: null };
+    return end;
+  }
+
+  private lastEnd: FrameEnd = { checksum: null, contentSize: null };
+  private contentSize: number | null = null;
 
   private startFrame(): void {
     this.part = "magic";
@@ -170,6 +199,7 @@ class FrameScanner {
         this.header = [];
         if (this.remaining === 0) {
           this.startFrame();
+          this.lastEnd = { checksum: null, contentSize: 0 };
           return true;
         }
         return false;
@@ -185,10 +215,16 @@ class FrameScanner {
         return false;
       }
       this.hasChecksum = ((fhd >> 2) & 1) === 1;
+      let fcs: number | null = null;
+      if (fcsSize > 0) {
+        fcs = 0;
+        const fcsAt = 5 + (singleSegment ? 0 : 1) + dictIdSize;
+        for (let k = fcsSize - 1; k >= 0; k--) fcs = fcs * 256 + h[fcsAt + k]!;
+        if (fcsSize === 2) fcs += 256;
+      }
+      this.contentSize = fcs;
       if (singleSegment) {
-        let fcs = 0;
-        for (let k = fcsSize - 1; k >= 0; k--) fcs = fcs * 256 + h[5 + dictIdSize + k]!;
-        this.window = fcs + (fcsSize === 2 ? 256 : 0);
+        this.window = fcs!;
       } else {
         const wd = h[5]!;
         const base = 2 ** (10 + (wd >> 3));
@@ -199,6 +235,11 @@ class FrameScanner {
       this.header = [];
       this.remaining = 3;
       return false;
+    }
+    if (this.part === "checksum") {
+      this.lastEnd = { checksum: (h[0]! | (h[1]! << 8) | (h[2]! << 16) | (h[3]! << 24)) >>> 0, contentSize: this.contentSize };
+      this.startFrame();
+      return true;
     }
     // A block header.
     const header = h[0]! | (h[1]! << 8) | (h[2]! << 16);
@@ -228,9 +269,11 @@ class FrameScanner {
     this.lastBlock = false;
     if (this.hasChecksum) {
       this.part = "checksum";
+      this.header = [];
       this.remaining = 4;
       return false;
     }
+    this.lastEnd = { checksum: null, contentSize: this.contentSize };
     this.startFrame();
     return true;
   }

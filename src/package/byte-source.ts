@@ -142,6 +142,7 @@ export class ByteSource {
 
   /** Removes and returns the first `n` buffered bytes (n <= pendingLength). */
   private shift(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     this.offset += n;
     this.pendingLength -= n;
     const first = this.pending[0]!;

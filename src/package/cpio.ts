@@ -99,7 +99,13 @@ export async function readCpio(source: ByteSource, info: PackageInfo, visit: Pac
       const linkTarget = type === "symlink" ? (await source.read(fileSize, `symlink target of ${normalized.path}`)).toString("utf8") : null;
       let body: Promise<Buffer> | null = null;
       const read = () => (body ??= source.read(fileSize, `contents of ${normalized.path}`));
-      await visitOne(normalized.path, type, regular ? fileSize : 0, linkTarget, read);
+      try {
+        await visitOne(normalized.path, type, regular ? fileSize : 0, linkTarget, read);
+      } catch (err) {
+        // A read the visitor started and left: its failure is not what the caller hears about.
+        (body as Promise<Buffer> | null)?.catch(() => undefined);
+        throw err;
+      }
       const links = regular && nlink > 1 ? waitingLinks.get(inode) : undefined;
       if (links !== undefined) {
         waitingLinks.delete(inode);

@@ -41,6 +41,27 @@ export function detectPackage(head: Uint8Array): PackageFormat | null {
   return rest === "   " || rest === "/  " ? "deb" : null;
 }
 
+/**
+ * The package format of the file at `path` (its first PACKAGE_HEAD_LENGTH bytes), or null: for a
+ * caller deciding whether a path given as input is a package before reading it. A file that is
+ * not regular is null (opened without blocking, so a FIFO is no wait); a file that cannot be
+ * opened is a FileError.
+ */
+export async function detectPackageFile(path: string): Promise<PackageFormat | null> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!(await handle.stat()).isFile()) return null;
+    const head = Buffer.alloc(PACKAGE_HEAD_LENGTH);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return detectPackage(head.subarray(0, bytesRead));
+  } catch (err) {
+    throw toFileError(path, err);
+  } finally {
+    await handle?.close();
+  }
+}
+
 export interface PackageRead {
   info: PackageInfo;
   /** One line per member skipped ("<package>: <part>: <member>: <reason>"); the rest was read. */

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import tarStream from "tar-stream";
-import { FormatError } from "../types/errors.js";
+import { FileError, FormatError } from "../types/errors.js";
 import { callVisitor, normalizeMemberPath, VisitorFailure, type PackageInfo, type PackageMember, type PackageVisitor } from "./package-member.js";
 
 /** Where a tar archive sits, for messages: the package file and the part holding it ("data.tar.xz"). */
@@ -53,7 +53,13 @@ export async function readTar(chunks: AsyncIterable<Uint8Array>, place: TarPlace
       const normalized = normalizeMemberPath(stored);
       last = stored;
       let body: Promise<Buffer> | null = null;
-      const readBody = (): Promise<Buffer> => (body ??= collect(entry));
+      // What bytes() rejects with is the reader's error (a FormatError naming the package, the part
+      // and the member), also when the visitor passes it on as its own.
+      const readBody = (): Promise<Buffer> =>
+        (body ??= collect(entry).catch((err: unknown) => {
+          if (err instanceof FileError) throw err;
+          throw new FormatError(place.file, `${place.part}: ${JSON.stringify(stored).slice(1, -1)}: ${err instanceof Error ? err.message : String(err)}`);
+        }));
       if ("reason" in normalized) {
         options.problems.push(`${place.file}: ${place.part}: ${JSON.stringify(stored).slice(1, -1)}: ${normalized.reason}`);
       } else if (normalized.path !== "") {
@@ -75,6 +81,10 @@ export async function readTar(chunks: AsyncIterable<Uint8Array>, place: TarPlace
           };
           try {
             await callVisitor(visit, member, info);
+          } catch (err) {
+            // A read the visitor started and left: its failure is not what the caller hears about.
+            (body as Promise<Buffer> | null)?.catch(() => undefined);
+            throw err;
           } finally {
             current = false;
           }
@@ -96,6 +106,10 @@ export async function readTar(chunks: AsyncIterable<Uint8Array>, place: TarPlace
     source.destroy();
   }
   if (inputFailure !== null) throw (inputFailure as { error: unknown }).error;
+  // tar-stream accepts an archive that stops between two members; every tar writer ends one with
+  // zero blocks, so their absence is a truncation (of a plain data.tar, or of a compressed one cut
+  // where a zstd or gzip frame ends).
+  if (!framing.sawEnd) throw new FormatError(place.file, `${place.part}: truncated tar archive (no end-of-archive block after member ${JSON.stringify(last)})`);
 }
 
 function memberType(type: string | null | undefined): PackageMember["type"] {
@@ -140,7 +154,8 @@ const LONG_HEADER_TYPES = new Set(["x", "g", "L", "K"]);
  * held in memory as it is decompressed. This follows the archive's 512-byte blocks as tar-stream
  * does (a member's size from its header or its pax "size" record, directories without data) and
  * refuses a long header larger than MAX_LONG_HEADER before tar-stream has buffered it. Only
- * headers with the ustar/GNU magic are trusted, as tar-stream does.
+ * headers with the ustar/GNU magic are trusted, as tar-stream does. It also notes the
+ * end-of-archive marker (a zero block where a header is due).
  */
 class LongHeaderGuard {
   private header = Buffer.alloc(BLOCK);
@@ -183,8 +198,15 @@ class LongHeaderGuard {
     }
   }
 
+  /** Whether a zero block came where a header was due: tar's end-of-archive marker. */
+  sawEnd = false;
+
   private onHeader(): void {
     const h = this.header;
+    if (h.every((b) => b === 0)) {
+      this.sawEnd = true;
+      return;
+    }
     const magic = h.toString("latin1", 257, 263);
     if (magic !== "ustar\0" && magic !== "ustar ") return; // end-of-archive zeros, or what tar-stream refuses itself
     const type = String.fromCharCode(h[156]!);

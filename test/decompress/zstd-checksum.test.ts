@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { xxh64 } from "../../native-free-fallback/xxh64.js";
+import { xxh64, Xxh64 } from "../../native-free-fallback/xxh64.js";
 import { readModule } from "../../src/module/read-module.js";
 import { PROVIDER_61 } from "../helpers/paths.js";
 
@@ -63,6 +63,23 @@ describe("xxh64", () => {
       expect(asBig(xxh64(b)), `length ${n}`).toBe(referenceXxh64(b));
     }
     expect(asBig(xxh64(Buffer.alloc(100, 0xff)))).toBe(referenceXxh64(Buffer.alloc(100, 0xff)));
+  });
+
+  it("Xxh64 given the input in pieces of every small size equals the reference (the streaming zstd checksum)", () => {
+    const data = Buffer.alloc(3001);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < data.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      data[i] = x >>> 24;
+    }
+    for (const n of [0, 1, 31, 32, 33, 95, 3001]) {
+      const b = data.subarray(0, n);
+      for (const piece of [1, 3, 7, 31, 32, 33, 64, 1000]) {
+        const h = new Xxh64();
+        for (let at = 0; at < n; at += piece) h.update(b.subarray(at, at + piece));
+        expect(asBig(h.digest()), `length ${n} in pieces of ${piece}`).toBe(referenceXxh64(b));
+      }
+    }
   });
 });
 

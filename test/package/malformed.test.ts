@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { readPackage } from "../../src/package/package-file.js";
 import { FileError, FormatError } from "../../src/types/errors.js";
-import { arDeb, buildDeb, buildRpm, compress, dpkgList, packTar, run } from "./package-tools.js";
+import { arDeb, buildDeb, buildRpm, compress, dpkgList, packTar, run, PACKAGE_TESTS_RUN } from "./package-tools.js";
 
 const work = mkdtempSync(join(tmpdir(), "kabi-malformed-pkg-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -58,7 +58,7 @@ async function attempt(file: string, maxMemberSize?: number): Promise<Outcome> {
 /** The one-line error a bad package must give: a FormatError naming it (and `parts`, in order). */
 function expectPackageError(outcome: Outcome, file: string, ...parts: (string | RegExp)[]): FormatError {
   const err = outcome.error;
-  expect(err, `${file} was read without an error`).toBeInstanceOf(FormatError);
+  expect(err, `${file}: one FormatError expected`).toBeInstanceOf(FormatError);
   const message = (err as Error).message;
   expect(message.startsWith(`${file}: `), message).toBe(true);
   expect(message).not.toContain("\n");
@@ -98,10 +98,10 @@ function cutPoints(length: number, boundaries: number[], every: number): number[
   return [...cuts].sort((a, b) => a - b);
 }
 
-const deb = buildDeb(work, "kabi-bad", "gzip");
-const debBytes = readFileSync(deb);
+const deb = PACKAGE_TESTS_RUN ? buildDeb(work, "kabi-bad", "gzip") : "";
+const debBytes = PACKAGE_TESTS_RUN ? readFileSync(deb) : Buffer.alloc(0);
 
-describe("ar and deb", { timeout: 300_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("ar and deb", { timeout: 300_000 }, () => {
   it("a deb truncated at every ar header boundary, inside each header and across its members: one error naming the package", async () => {
     const members = arHeaderOffsets(debBytes);
     expect(members.map((m) => m.name)).toEqual(["debian-binary", "control.tar.gz", "data.tar.gz"]);
@@ -118,6 +118,24 @@ describe("ar and deb", { timeout: 300_000 }, () => {
       }
       const err = expectPackageError(outcome, file);
       expect(err.message, `cut at ${cut}`).toMatch(/truncated|no control\.tar|no data\.tar|corrupt gzip stream|unexpected end|Unexpected end/i);
+    }
+  });
+
+  it("a plain data.tar truncated at every 512-byte block and inside (the ar member itself whole): one error naming the package and data.tar", async () => {
+    const tar = await packTar([
+      { name: "./lib/modules/6.1.0-9-amd64/kernel/a.ko", body: Buffer.alloc(1500, 1) },
+      { name: "./lib/modules/6.1.0-9-amd64/kernel/b.ko", body: Buffer.alloc(700, 2) },
+      { name: "./lib/modules/6.1.0-9-amd64/build", type: "symlink", linkname: "/usr/src/x" },
+    ]);
+    const control = gzipSync(await packTar([{ name: "./control", body: Buffer.from("Package: cut\n") }]));
+    // The members end where the end-of-archive zero blocks begin: a cut past that leaves a whole archive.
+    const membersEnd = 512 * 8; // three headers, a.ko's three data blocks and b.ko's two, the symlink's none
+    expect(tar.subarray(membersEnd, membersEnd + 1024).every((b) => b === 0)).toBe(true);
+    expect(tar.subarray(membersEnd - 512, membersEnd).some((b) => b !== 0)).toBe(true);
+    const blocks = [...Array(membersEnd / 512 + 1).keys()].map((k) => k * 512);
+    for (const cut of cutPoints(membersEnd + 1, blocks, 97)) {
+      const file = arDeb(work, `tar-cut-${cut}`, [["debian-binary", Buffer.from("2.0\n")], ["control.tar.gz", control], ["data.tar", tar.subarray(0, cut)]]);
+      expectPackageError(await attempt(file), file, "data.tar: ", /truncated tar archive|Unexpected end of data|bad tar archive/);
     }
   });
 
@@ -257,8 +275,7 @@ describe("ar and deb", { timeout: 300_000 }, () => {
   });
 });
 
-const rpmBuilt = buildRpm(work, "kabi-bad", "gzip");
-const rpmBytes = readFileSync(rpmBuilt.rpm);
+const rpmBytes = PACKAGE_TESTS_RUN ? readFileSync(buildRpm(work, "kabi-bad", "gzip").rpm) : Buffer.alloc(0);
 
 /** The RPM's layout, walked here independently of src/package/rpm.ts: where each header and the payload start. */
 function rpmLayout(b: Buffer): { sig: number; sigIndex: number; sigStore: number; header: number; index: number; store: number; payload: number } {
@@ -273,7 +290,7 @@ function rpmLayout(b: Buffer): { sig: number; sigIndex: number; sigStore: number
   return { sig, sigIndex: sig + 16, sigStore, header, index: header + 16, store, payload: store + storeSize };
 }
 
-describe("RPM and cpio", { timeout: 300_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("RPM and cpio", { timeout: 300_000 }, () => {
   it("an RPM truncated at every header boundary, inside each and across the payload: one error naming the package", async () => {
     const l = rpmLayout(rpmBytes);
     expect(rpmBytes.subarray(l.payload, l.payload + 2)).toEqual(Buffer.from([0x1f, 0x8b]));
@@ -288,6 +305,28 @@ describe("RPM and cpio", { timeout: 300_000 }, () => {
       expect(err.message, `cut at ${cut}`).toMatch(/truncated|no payload|corrupt gzip stream/);
       // Fewer bytes than gzip's magic: "truncated payload"; then the gzip stream's own end is missing.
       if (cut > l.payload) expect(err.message).toContain(cut >= l.payload + 2 ? "payload (cpio, gzip)" : "truncated payload");
+    }
+  });
+
+  it("an uncompressed payload truncated at every cpio header, name and contents boundary: one error naming the package and the payload", async () => {
+    const plain = readFileSync(buildRpm(work, "kabi-bad-plain", "none").rpm);
+    const start = rpmLayout(plain).payload;
+    // The newc entries, walked here: 110-byte header, name padded to 4, contents padded to 4.
+    const boundaries: number[] = [];
+    for (let at = start; at + 110 <= plain.length; ) {
+      const hex = (k: number) => Number.parseInt(plain.toString("latin1", at + 6 + 8 * k, at + 14 + 8 * k), 16);
+      const nameEnd = at + 110 + hex(11);
+      const dataStart = nameEnd + ((4 - ((nameEnd - start) % 4)) % 4);
+      const dataEnd = dataStart + hex(6);
+      boundaries.push(at, at + 6, at + 110, nameEnd, dataStart, dataEnd);
+      if (plain.toString("latin1", at + 110, nameEnd - 1) === "TRAILER!!!") break;
+      at = dataEnd + ((4 - ((dataEnd - start) % 4)) % 4);
+    }
+    expect(boundaries.length).toBeGreaterThan(6 * 8);
+    for (const cut of cutPoints(plain.length, boundaries, 4099).filter((c) => c > start)) {
+      const file = write(`plain-cut-${cut}.rpm`, plain.subarray(0, cut));
+      const err = expectPackageError(await attempt(file), file);
+      expect(err.message, `cut at ${cut}`).toContain(": payload (cpio): truncated ");
     }
   });
 
@@ -368,10 +407,12 @@ describe("RPM and cpio", { timeout: 300_000 }, () => {
   });
 });
 
-describe("random damage", { timeout: 600_000 }, () => {
+describe.skipIf(!PACKAGE_TESTS_RUN)("random damage", { timeout: 600_000 }, () => {
   // A small deb and RPM, truncated and with bytes flipped anywhere: the read ends (within the
   // deadline) with a result or with one line naming the package; nothing else is thrown.
-  const small = { deb: readFileSync(buildDeb(work, "kabi-fuzz", "xz")), rpm: readFileSync(buildRpm(work, "kabi-fuzz", "zstd").rpm) };
+  const small = PACKAGE_TESTS_RUN
+    ? { deb: readFileSync(buildDeb(work, "kabi-fuzz", "xz")), rpm: readFileSync(buildRpm(work, "kabi-fuzz", "zstd").rpm) }
+    : { deb: Buffer.alloc(1), rpm: Buffer.alloc(1) };
   it.each(["deb", "rpm"] as const)("%s: random truncations and bit flips give a result or one FileError naming the package", async (kind) => {
     const original = small[kind];
     let n = 0;

@@ -9,6 +9,12 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSyn
 import { dirname, join } from "node:path";
 import tarStream from "tar-stream";
 import { readPackage, type PackageMember } from "../../src/package/package-file.js";
+import { commandPresent, runsWith } from "../helpers/required.js";
+
+/** The Debian packages .ci/run installs for these tests: dpkg (dpkg-deb), binutils (ar), rpm (rpmbuild, rpm2cpio), cpio, xz-utils, zstd. */
+export const PACKAGE_TOOLS = ["dpkg-deb", "ar", "rpmbuild", "rpm", "rpm2cpio", "cpio", "xz", "zstd", "gzip", "tar"] as const;
+/** Whether the package tests run: the tools are there, or under CI always (where their absence fails). */
+export const PACKAGE_TESTS_RUN = runsWith(PACKAGE_TOOLS.every((t) => commandPresent(t)));
 
 export function run(argv: string[], options: { cwd?: string; input?: Uint8Array } = {}): Buffer {
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: options.cwd, input: options.input, maxBuffer: 1 << 30 });
