@@ -41,8 +41,10 @@ export async function dumpCommand(args: readonly string[], io: CliIO): Promise<n
   for (const file of files) {
     try {
       if (mode === "json") {
-        const text = JSON.stringify(await readModule(file), null, 2);
-        io.out(`${written === 0 ? "[\n" : ",\n"}  ${text.replaceAll("\n", "\n  ")}`);
+        // The record as an element of a one-element array, indented as such by JSON.stringify
+        // itself, without its brackets: no second, re-indented copy of a large record's text.
+        const text = JSON.stringify([await readModule(file)], null, 2);
+        io.out(written === 0 ? text.slice(0, -2) : ",\n" + text.slice(2, -2));
         written++;
       } else if (mode === "modinfo") {
         const rec = await readModule(file);

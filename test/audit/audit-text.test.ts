@@ -254,6 +254,9 @@ describe("colours", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: "xterm-256color" };
     delete env.NO_COLOR;
     delete env.FORCE_COLOR;
+    // A CI run sets CI, and Node's colour depth is then 2 (no colours) on a terminal too, unless a
+    // known CI vendor's variable is set: the pty run is a person's terminal.
+    delete env.CI;
     const onPty = (extra: NodeJS.ProcessEnv) => spawnSync("script", ["-qec", command, "/dev/null"], { encoding: "utf8", env: { ...env, ...extra } }).stdout.replace(/\r\n/g, "\n");
     const piped = spawnSync(process.execPath, [kabi, "audit", ...args], { encoding: "utf8", env }).stdout;
     const tty = onPty({});
