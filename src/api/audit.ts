@@ -59,6 +59,11 @@ export interface AuditRequest {
 
 /** How far the load stage of an audit is. */
 export interface AuditProgress {
+  /** Packages read whole, of packagesTotal given (they are read first, one at a time). */
+  packagesRead: number;
+  packagesTotal: number;
+  /** Module records made from the packages' members so far. */
+  packageModules: number;
   /** Module files done (read, from the cache, or found unreadable), of modulesTotal found. */
   modulesRead: number;
   modulesTotal: number;
@@ -78,11 +83,29 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   const found = await findModules(request.paths, { packages: true });
   // Packages first, one at a time (each a stream): their modules count toward FEW_MODULES, and the
   // kernels they hold decide whether the root's kernels are listed at all.
-  const packages = await readPackageInputs(found.packages.map((p) => p.path));
+  const tell = request.onProgress;
+  const progress: AuditProgress = {
+    packagesRead: 0,
+    packagesTotal: found.packages.length,
+    packageModules: 0,
+    modulesRead: 0,
+    modulesTotal: found.files.length,
+    kernelsParsed: 0,
+    kernelsTotal: 0,
+  };
+  const onPackages =
+    tell &&
+    ((done: number, modules: number) => {
+      progress.packagesRead = done;
+      progress.packageModules = modules;
+      tell({ ...progress });
+    });
+  const packages = await readPackageInputs(
+    found.packages.map((p) => p.path),
+    onPackages,
+  );
   const packageKernels = packages.flatMap((p) => p.kernels);
   const asked = (request.explicit?.length ?? 0) > 0 || (request.releases?.length ?? 0) > 0;
-  const progress: AuditProgress = { modulesRead: 0, modulesTotal: found.files.length, kernelsParsed: 0, kernelsTotal: 0 };
-  const tell = request.onProgress;
   const onModules =
     tell &&
     ((done: number, total: number) => {

@@ -6,9 +6,15 @@ const SHOW_AFTER_MS = 1000;
 /** Redraws at most this often: a terminal fed a line per module read is itself the slow part. */
 const REDRAW_MS = 100;
 
-/** "reading modules 1234/4230, kernels 2/3 parsed" */
+/**
+ * "reading modules 1234/4230, kernels 2/3 parsed"; with packages, "reading packages 1/2 (1234
+ * modules), modules ..." (a package's module count is known only once it has been read).
+ */
 export function progressText(p: AuditProgress): string {
-  return `reading modules ${p.modulesRead}/${p.modulesTotal}, kernels ${p.kernelsParsed}/${p.kernelsTotal} parsed`;
+  const reading: string[] = [];
+  if (p.packagesTotal > 0) reading.push(`packages ${p.packagesRead}/${p.packagesTotal} (${p.packageModules} modules)`);
+  if (p.modulesTotal > 0 || p.packagesTotal === 0) reading.push(`modules ${p.modulesRead}/${p.modulesTotal}`);
+  return `reading ${reading.join(", ")}, kernels ${p.kernelsParsed}/${p.kernelsTotal} parsed`;
 }
 
 /**
@@ -24,7 +30,7 @@ export class ProgressLine {
   private shown = false;
   private stopped = false;
   private drawnAt = 0;
-  /** Which of the two load stages (modules, kernels) were complete at the last update: bit 0, bit 1. */
+  /** Which load stages (modules, kernels, packages) were complete at the last update: bits 0, 1, 2. */
   private stagesDone = 0;
   private timer: NodeJS.Timeout | null;
 
@@ -44,7 +50,7 @@ export class ProgressLine {
     this.last = p;
     // A stage that completes is drawn whatever the throttle says: the line then stays as it is while
     // the verdicts are computed (the event loop is busy), and must show the load done.
-    const stagesDone = (p.modulesRead === p.modulesTotal ? 1 : 0) | (p.kernelsParsed === p.kernelsTotal ? 2 : 0);
+    const stagesDone = (p.modulesRead === p.modulesTotal ? 1 : 0) | (p.kernelsParsed === p.kernelsTotal ? 2 : 0) | (p.packagesRead === p.packagesTotal ? 4 : 0);
     const stageChanged = stagesDone !== this.stagesDone;
     this.stagesDone = stagesDone;
     if (this.due && (stageChanged || Date.now() - this.drawnAt >= REDRAW_MS)) this.draw();

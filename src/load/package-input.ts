@@ -85,7 +85,7 @@ function memberError(pkg: string, member: string, err: unknown): InputError {
  * are dropped once their record or table is made. A package the reader gives up on contributes
  * nothing (a half-read package would look audited), only its error line.
  */
-export async function readPackageInput(path: string): Promise<PackageInput> {
+export async function readPackageInput(path: string, onModule?: () => void): Promise<PackageInput> {
   const out: PackageInput = { path, records: [], residentOf: [], kernels: [], errors: [] };
   const releases = new Set<string>();
   const visit = async (member: PackageMember): Promise<void> => {
@@ -97,6 +97,7 @@ export async function readPackageInput(path: string): Promise<PackageInput> {
         const record = await readModuleBytes(named, await member.bytes());
         out.records.push(record);
         out.residentOf.push(residentRelease(member.path));
+        onModule?.();
       } catch (err) {
         out.errors.push(memberError(path, member.path, err));
       }
@@ -129,9 +130,17 @@ export async function readPackageInput(path: string): Promise<PackageInput> {
   return out;
 }
 
-/** Reads the packages one after the other: one payload stream at a time bounds the memory. */
-export async function readPackageInputs(paths: readonly string[]): Promise<PackageInput[]> {
+/**
+ * Reads the packages one after the other: one payload stream at a time bounds the memory.
+ * `onProgress` is told the packages done and the module records made so far (a progress line).
+ */
+export async function readPackageInputs(paths: readonly string[], onProgress?: (packagesRead: number, modules: number) => void): Promise<PackageInput[]> {
   const out: PackageInput[] = [];
-  for (const p of paths) out.push(await readPackageInput(p));
+  let modules = 0;
+  const onModule = onProgress && (() => onProgress(out.length, ++modules));
+  for (const p of paths) {
+    out.push(await readPackageInput(p, onModule));
+    onProgress?.(out.length, modules);
+  }
   return out;
 }

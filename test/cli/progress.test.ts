@@ -7,9 +7,9 @@
  * is delayed), so that the line must appear however fast the machine reads.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { auditModules, type AuditProgress } from "../../src/api/audit.js";
 import { ProgressLine, progressText } from "../../src/cli/progress.js";
@@ -31,7 +31,7 @@ function fakeTerminal(columns: number): { stream: NodeJS.WriteStream; written: (
 }
 
 const CLEAR_LINE = "\x1b[1G\x1b[2K";
-const at = (modulesRead: number) => ({ modulesRead, modulesTotal: 4230, kernelsParsed: 2, kernelsTotal: 3 });
+const at = (modulesRead: number) => ({ packagesRead: 0, packagesTotal: 0, packageModules: 0, modulesRead, modulesTotal: 4230, kernelsParsed: 2, kernelsTotal: 3 });
 
 describe("ProgressLine", () => {
   beforeEach(() => void vi.useFakeTimers());
@@ -104,7 +104,48 @@ describe("AuditRequest.onProgress", () => {
         expect(seen[i]!.kernelsParsed).toBeGreaterThanOrEqual(seen[i - 1]!.kernelsParsed);
       }
       expect(seen.every((p) => p.modulesTotal === total && p.modulesRead <= total && p.kernelsParsed <= p.kernelsTotal)).toBe(true);
-      expect(seen.at(-1)).toEqual({ modulesRead: total, modulesTotal: total, kernelsParsed: releases.length, kernelsTotal: releases.length });
+      expect(seen.at(-1)).toEqual({ packagesRead: 0, packagesTotal: 0, packageModules: 0, modulesRead: total, modulesTotal: total, kernelsParsed: releases.length, kernelsTotal: releases.length });
+    }
+  });
+
+  it("counts the packages read and the module records made from them, module by module", async (ctx) => {
+    requireUnderCi(commandPresent("dpkg-deb", ["--version"]), "dpkg-deb", () => ctx.skip());
+    const files = modulesUnder(join(ROOT, "fixtures/modules/6.1.0-53-amd64"));
+    const work = mkdtempSync(join(tmpdir(), "kabi-progress-deb-"));
+    try {
+      // Two packages of the fixtures' modules, built by dpkg-deb itself.
+      const debs = ["one", "two"].map((name) => {
+        const tree = join(work, name);
+        mkdirSync(join(tree, "DEBIAN"), { recursive: true });
+        const extra = join(tree, "lib/modules/6.1.0-53-amd64/extra");
+        mkdirSync(extra, { recursive: true });
+        for (const f of files) copyFileSync(f, join(extra, basename(f)));
+        const control = `Package: kabi-progress-${name}\nVersion: 1\nArchitecture: amd64\nMaintainer: kabi <kabi@example.org>\nDescription: progress test\n`;
+        spawnSync("sh", ["-c", `printf '%s' "$1" > "$2"`, "sh", control, join(tree, "DEBIAN/control")]);
+        const deb = join(work, `${name}.deb`);
+        const r = spawnSync("dpkg-deb", ["--root-owner-group", "--build", tree, deb], { encoding: "utf8" });
+        expect(r.status, r.stderr).toBe(0);
+        return deb;
+      });
+      const seen: AuditProgress[] = [];
+      const input = await auditModules({
+        paths: debs,
+        explicit: [{ release: "6.1.0-54-amd64", file: join(ROOT, "fixtures/symvers/6.1.0-54-amd64.symvers.gz") }],
+        cache: false,
+        onProgress: (p) => seen.push(p),
+      });
+      expect(input.modules.length).toBe(2 * files.length);
+      // A call per module record and one per package done, never counting down.
+      expect(seen.filter((p) => p.packagesTotal === 2).length).toBeGreaterThanOrEqual(2 * files.length + 2);
+      for (let i = 1; i < seen.length; i++) {
+        expect(seen[i]!.packagesRead).toBeGreaterThanOrEqual(seen[i - 1]!.packagesRead);
+        expect(seen[i]!.packageModules).toBeGreaterThanOrEqual(seen[i - 1]!.packageModules);
+      }
+      expect(seen.find((p) => p.packagesRead === 1)?.packageModules).toBe(files.length);
+      expect(seen.at(-1)).toMatchObject({ packagesRead: 2, packagesTotal: 2, packageModules: 2 * files.length, modulesTotal: 0 });
+      expect(progressText(seen.at(-1)!)).toBe(`reading packages 2/2 (${2 * files.length} modules), kernels 1/1 parsed`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });
