@@ -81,8 +81,6 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   const basedir = request.basedir ?? "/";
   const cache = request.cache ?? true;
   const found = await findModules(request.paths, { packages: true });
-  // Packages first, one at a time (each a stream): their modules count toward FEW_MODULES, and the
-  // kernels they hold decide whether the root's kernels are listed at all.
   const tell = request.onProgress;
   const progress: AuditProgress = {
     packagesRead: 0,
@@ -93,33 +91,24 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
     kernelsParsed: 0,
     kernelsTotal: 0,
   };
-  const onPackages =
+  /** Counts changed: passed on as a copy (the caller may keep each one). */
+  const advance =
     tell &&
-    ((done: number, modules: number) => {
-      progress.packagesRead = done;
-      progress.packageModules = modules;
+    ((change: Partial<AuditProgress>) => {
+      Object.assign(progress, change);
       tell({ ...progress });
     });
+  const onPackages = advance && ((packagesRead: number, packageModules: number) => advance({ packagesRead, packageModules }));
+  const onModules = advance && ((modulesRead: number, modulesTotal: number) => advance({ modulesRead, modulesTotal }));
+  const onKernels = advance && ((kernelsParsed: number, kernelsTotal: number) => advance({ kernelsParsed, kernelsTotal }));
+  // Packages first, one at a time (each a stream): their modules count toward FEW_MODULES, and the
+  // kernels they hold decide whether the root's kernels are listed at all.
   const packages = await readPackageInputs(
     found.packages.map((p) => p.path),
     onPackages,
   );
   const packageKernels = packages.flatMap((p) => p.kernels);
   const asked = (request.explicit?.length ?? 0) > 0 || (request.releases?.length ?? 0) > 0;
-  const onModules =
-    tell &&
-    ((done: number, total: number) => {
-      progress.modulesRead = done;
-      progress.modulesTotal = total;
-      tell({ ...progress });
-    });
-  const onKernels =
-    tell &&
-    ((done: number, total: number) => {
-      progress.kernelsParsed = done;
-      progress.kernelsTotal = total;
-      tell({ ...progress });
-    });
   const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], basedir, ...(onKernels ? { onProgress: onKernels } : {}) };
   const readOptions = { cache, ...(onModules ? { onProgress: onModules } : {}) };
   // Kernels given by packages replace the root's: `kabi audit image.deb headers.deb` judges the
