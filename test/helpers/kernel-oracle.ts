@@ -12,6 +12,8 @@
  * refused by its own init function, typically for lack of hardware (-ENODEV, -19: a driver for a
  * device the virtual machine does not have, a CPU feature TCG does not emulate). Such a module is
  * `loaded` here (loaded-by-ABI), with `initFailed` set: on a machine with the hardware it loads.
+ * The one silent refusal (a signature that does not verify: SIGNATURE_REJECTED) is read from the
+ * exit status.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -66,13 +68,24 @@ export const LOADER_REFUSALS: readonly RegExp[] = [
   /Unknown symbol \S+ \(err -?\d+\)/,
   /no symbol version for \S+/,
   /version magic '.*' should be '.*'/,
-  /module uses symbol \S+ from namespace \S+, but does not import it/,
+  /module uses symbol \S+ from namespace \S+, but does not import it/, // "(X)" in 6.1, "X" later
   /Loading of module with unavailable key is rejected/,
   /Loading of unsigned module is rejected/,
   /\.gnu\.linkonce\.this_module section size must match/,
   /module has bad taint/,
   /exports duplicate symbol/,
 ];
+
+/**
+ * The one refusal the loader does not log: a signature that does not verify with a key the kernel
+ * holds (the module was changed after signing) fails with -EKEYREJECTED even where signatures are
+ * not enforced (kernel/module/signing.c: only a missing signature or key is tolerated), silently.
+ * busybox's insmod exits with the errno: 129 without a log line is that refusal, recorded as
+ * SIGNATURE_REJECTED (129 is also the errno of the logged refusals of a missing key or signature
+ * where signatures are enforced).
+ */
+const EKEYREJECTED = 129;
+export const SIGNATURE_REJECTED = "(no log line) insmod: -EKEYREJECTED: the signature does not verify";
 
 /** The symbols of "disagrees about version of symbol X" lines. */
 export function crcRefusedSymbols(answer: LoaderAnswer): string[] {
@@ -82,6 +95,14 @@ export function crcRefusedSymbols(answer: LoaderAnswer): string[] {
 /** The symbols of "Unknown symbol X (err -2)" lines: not exported by the kernel or a loaded module. */
 export function unknownSymbols(answer: LoaderAnswer): string[] {
   return answer.reasons.flatMap((r) => /Unknown symbol (\S+) \(err -2\)/.exec(r)?.[1] ?? []);
+}
+
+/** The symbol and namespace of "module uses symbol (X) from namespace N, but does not import it" lines. */
+export function namespaceRefusals(answer: LoaderAnswer): { symbol: string; namespace: string }[] {
+  return answer.reasons.flatMap((r) => {
+    const m = /module uses symbol \(?([^\s()]+)\)? from namespace (\S+), but does not import it/.exec(r);
+    return m ? [{ symbol: m[1]!, namespace: m[2]! }] : [];
+  });
 }
 
 /** The corpus cache's kernel of `release` (fixtures/qemu/extract-kernel.sh), or null when not extracted. */
@@ -178,6 +199,7 @@ function parseConsole(lines: readonly string[], modules: readonly OracleModule[]
   for (const a of answers) {
     if (a.insmodStatus < 0) throw new Error(`the oracle's /init did not try ${a.file}`);
     a.reasons = a.messages.filter((m) => LOADER_REFUSALS.some((re) => re.test(m)));
+    if (a.insmodStatus === EKEYREJECTED && a.reasons.length === 0) a.reasons.push(SIGNATURE_REJECTED);
     a.initFailed = a.insmodStatus !== 0 && a.reasons.length === 0;
     a.loaded = a.insmodStatus === 0 || a.initFailed;
   }

@@ -12,9 +12,13 @@
  * counts as loaded: see test/helpers/kernel-oracle.ts), the symbols of the loader's "disagrees about
  * version of symbol" lines are exactly kabi's CRC mismatches, and its "Unknown symbol X (err -2)"
  * lines exactly kabi's missing symbols.
+ * Then: booted with module.sig_enforce=1, the loader's answer for foreign-build modules (a fact for
+ * the signature rule); and a module derived from 6.1.0-53's own tree without its namespace import,
+ * refused for the symbols and namespace kabi names.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { corpusDir } from "../helpers/corpus.js";
@@ -22,7 +26,9 @@ import {
   bootAndInsmod,
   corpusKernel,
   crcRefusedSymbols,
+  namespaceRefusals,
   oracleToolsPresent,
+  SIGNATURE_REJECTED,
   unknownSymbols,
   type LoaderAnswer,
   type OracleModule,
@@ -43,6 +49,7 @@ const MODINFO = ["modinfo", "/usr/sbin/modinfo", "/sbin/modinfo"].find((c) => co
 interface AuditVerdict {
   compatible: boolean | null;
   missing: string[];
+  missingImportNs: { symbol: string; namespace: string }[];
   mismatched: { symbol: string }[];
   blockedBy: unknown[];
 }
@@ -99,7 +106,11 @@ function dependencyOrder(names: readonly string[], index: Map<string, string>, s
 }
 
 function auditOtherTree(): AuditModule[] {
-  const r = spawnSync(process.execPath, [KABI, "audit", "--json", "--symvers", `${KERNEL}=${SYMVERS}`, join(OTHER_TREE, "kernel")], {
+  return audit(join(OTHER_TREE, "kernel"));
+}
+
+function audit(target: string): AuditModule[] {
+  const r = spawnSync(process.execPath, [KABI, "audit", "--json", "--symvers", `${KERNEL}=${SYMVERS}`, target], {
     encoding: "utf8",
     maxBuffer: 1 << 30,
   });
@@ -137,6 +148,14 @@ let selected: Trial[] | undefined;
 function trials(): Trial[] {
   selected ??= selectTrials(auditOtherTree());
   return selected;
+}
+
+/** A module file without its appended signature (scripts/sign-file's layout: ...sig, struct module_signature, marker). */
+function withoutSignature(file: Buffer): Buffer {
+  const marker = Buffer.from("~Module signature appended~\n");
+  if (!file.subarray(file.length - marker.length).equals(marker)) return file;
+  const info = file.length - marker.length - 12; // struct module_signature: 8 bytes, then sig_len (big-endian)
+  return file.subarray(0, info - file.readUInt32BE(info + 8));
 }
 
 function sorted(xs: Iterable<string>): string[] {
@@ -195,11 +214,64 @@ describe(`the ${KERNEL} kernel's loader as the oracle for kabi's verdicts`, () =
       // The signature is checked before any symbol: the key is the only reason given (once per
       // load attempt; busybox's insmod tries finit_module, then init_module).
       expect(a.reasons.length, a.name).toBeGreaterThan(0);
-      expect(new Set(a.reasons), a.name).toEqual(new Set(["Loading of module with unavailable key is rejected"]));
+      expect(new Set(a.reasons), `${a.name} ${a.insmodStatus} ${JSON.stringify(a.reasons)}`).toEqual(new Set(["Loading of module with unavailable key is rejected"]));
     }
     for (const a of boot.modules.slice(tried.length)) {
       expect(a.loaded, `${a.name}: ${a.messages.join(" | ")}`).toBe(true);
       expect(a.reasons, a.name).toEqual([]);
+    }
+  }, 240_000);
+  it("refuses a module using a namespace it does not import, for the symbols kabi names (a derived module)", async (ctx) => {
+    requireUnderCi(present(), WHAT, () => ctx.skip());
+    // No real module of another build lacks an import, so one is derived: the first module of
+    // 6.1.0-53's own tree (sorted by path, no dependencies) that imports a namespace, its
+    // import_ns values renamed (same length, last letter changed) in .modinfo, and its signature
+    // removed: a changed module whose signature no longer verifies with the kernel's own key is
+    // refused (-EKEYREJECTED) even where signatures are not enforced, while an unsigned one only
+    // taints 6.1.0-53 (CONFIG_MODULE_SIG_FORCE unset). The first check below shows that refusal.
+    const needle = Buffer.from("\0import_ns=");
+    const index = treeIndex(TREE);
+    const original = [...index.values()].sort().find((f) => existsSync(f) && readFileSync(f).includes(needle) && depends(f).length === 0);
+    expect(original).toBeDefined();
+    const signed = readFileSync(original!);
+    const bytes = Buffer.from(withoutSignature(signed));
+    expect(bytes.length).toBeLessThan(signed.length);
+    const renamed: string[] = [];
+    for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 1)) {
+      const end = bytes.indexOf(0, at + needle.length);
+      const last = end - 1;
+      renamed.push(bytes.toString("latin1", at + needle.length, end));
+      bytes[last] = bytes[last] === 0x58 ? 0x59 : 0x58; // "X", or "Y" where it was "X"
+    }
+    const work = mkdtempSync(join(tmpdir(), "kabi-oracle-ns-"));
+    try {
+      const derived = join(work, basename(original!));
+      writeFileSync(derived, bytes);
+      const [judged] = audit(derived);
+      const verdict = judged!.kernels[KERNEL]!;
+      expect(verdict.compatible).toBe(false);
+      expect(sorted(verdict.missingImportNs.map((n) => n.namespace))).toEqual(sorted(renamed));
+      // The same change with the signature kept: refused for its signature, before any symbol.
+      const stillSigned = join(work, "signed", basename(original!));
+      mkdirSync(join(work, "signed"));
+      writeFileSync(stillSigned, Buffer.concat([bytes, signed.subarray(bytes.length)]));
+      const boot = await bootAndInsmod({
+        vmlinuz: corpusKernel(KERNEL)!.vmlinuz,
+        modules: [{ name: judged!.name, file: derived }, { name: `${judged!.name} (signed)`, file: stillSigned }],
+        timeoutMs: BOOT_TIMEOUT_MS,
+      });
+      console.log(`kernel oracle (namespace): ${basename(original!)} without ${renamed.join(",")}, ${boot.bootMs} ms`);
+      expect(boot.modules[1]!.loaded).toBe(false);
+      expect(boot.modules[1]!.reasons).toEqual([SIGNATURE_REJECTED]);
+      const a = boot.modules[0]!;
+      const seen = `${a.name}: insmod ${a.insmodStatus}; ${a.messages.join(" | ")}`;
+      expect(a.loaded, seen).toBe(false);
+      expect(sorted(namespaceRefusals(a).map((n) => `${n.symbol} ${n.namespace}`)), seen).toEqual(
+        sorted(verdict.missingImportNs.map((n) => `${n.symbol} ${n.namespace}`)),
+      );
+      expect(crcRefusedSymbols(a), seen).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   }, 240_000);
 });
