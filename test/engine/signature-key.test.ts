@@ -9,6 +9,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { auditModules } from "../../src/api/audit.js";
+import { auditCommand } from "../../src/cli/audit.js";
+import { captureIO } from "../helpers/capture-io.js";
 import { caseModules, corpusCases, corpusDir, spread } from "../helpers/corpus.js";
 import { ROOT } from "../helpers/paths.js";
 import { commandPresent, requireUnderCi } from "../helpers/required.js";
@@ -61,5 +63,15 @@ describe("signatureKey per (module, kernel)", () => {
     expect(v).toMatchObject({ compatible: true, signatureKey: "unsigned", signatureRefused: false });
     const enforced = await auditModules({ ...request, enforceSignatures: true });
     expect(enforced.report.verdict(0, 0)).toMatchObject({ compatible: false, signatureKey: "unsigned", signatureRefused: true });
+  });
+
+  it("kabi audit --enforce-signatures: exit 1 and the reason line for an unsigned module; without it exit 0 and signatureKey in the JSON", async () => {
+    const args = ["--no-cache", "--symvers", `6.1.0-53-amd64=${join(ROOT, "fixtures/symvers/6.1.0-53-amd64.symvers.gz")}`, join(ROOT, "fixtures/modules/6.1.0-53-amd64/kabi_provider.ko")];
+    const plain = captureIO();
+    expect(await auditCommand(["--json", ...args], plain)).toBe(0);
+    expect(JSON.parse(plain.stdout).modules[0].kernels["6.1.0-53-amd64"]).toMatchObject({ compatible: true, signatureKey: "unsigned", signatureRefused: false });
+    const enforced = captureIO();
+    expect(await auditCommand(["--enforce-signatures", "--verbose", ...args], enforced)).toBe(1);
+    expect(enforced.stdout).toContain("signature rests on nothing: the module is unsigned: refused where signatures are enforced");
   });
 });
