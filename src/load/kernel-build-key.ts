@@ -2,6 +2,8 @@ import { join } from "node:path";
 import { looksLikeModuleFile } from "../types/compression.js";
 import { walkSorted } from "../root/walk.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
+import { mostCommonKeyId } from "../module/signature.js";
+import type { ModuleSignature } from "../types/module-record.js";
 
 /** How many in-tree modules are read to tell a kernel's build key: a few, so that one re-signed module does not decide. */
 const SAMPLE = 5;
@@ -20,18 +22,16 @@ export async function kernelBuildKey(basedir: string, release: string): Promise<
     const files = firstModules(dir, 6, SAMPLE);
     if (files.length === 0) continue;
     const { readModule } = await import("../module/read-module.js");
-    const counts = new Map<string, number>();
+    const signatures: ModuleSignature[] = [];
     for (const file of files) {
       try {
         const sig = (await readModule(file)).signature;
-        if (sig !== null && sig.invalid === null) counts.set(sig.keyId, (counts.get(sig.keyId) ?? 0) + 1);
+        if (sig !== null) signatures.push(sig);
       } catch {
         // An unreadable in-tree module says nothing about the build's key; the others still do.
       }
     }
-    let best: string | undefined;
-    for (const [key, n] of counts) if (best === undefined || n > counts.get(best)!) best = key;
-    return best;
+    return mostCommonKeyId(signatures);
   }
   return undefined;
 }

@@ -105,3 +105,16 @@ function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
 export function colonHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
 }
+
+/**
+ * The key id most of `signatures` rest on (valid ones only; the first seen on a tie), or undefined
+ * when none is valid: a kernel build's key, told from its own modules (a distribution signs every
+ * module of a build with that build's key, so one module re-signed by the user is outvoted).
+ */
+export function mostCommonKeyId(signatures: Iterable<ModuleSignature | null>): string | undefined {
+  const counts = new Map<string, number>();
+  for (const sig of signatures) if (sig !== null && sig.invalid === null) counts.set(sig.keyId, (counts.get(sig.keyId) ?? 0) + 1);
+  let best: string | undefined;
+  for (const [key, n] of counts) if (best === undefined || n > counts.get(best)!) best = key;
+  return best;
+}

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BufferSource } from "../../src/elf/byte-source.js";
 import { readModule, readModuleBytes } from "../../src/module/read-module.js";
-import { readSignature, SIGNATURE_MARKER } from "../../src/module/signature.js";
+import { mostCommonKeyId, readSignature, SIGNATURE_MARKER } from "../../src/module/signature.js";
 import { caseModules, corpusCases, spread } from "../helpers/corpus.js";
 import { fixtureModules } from "../helpers/paths.js";
 import { commandPresent, requireUnderCi } from "../helpers/required.js";
@@ -92,5 +92,12 @@ describe("module signatures", () => {
       const r = await readModuleBytes("/m/cut.ko", cut);
       expect(r.signature!.invalid).toMatch(/does not parse/);
     });
+  });
+
+  it("mostCommonKeyId: the key most valid signatures rest on, the first on a tie; none without a valid one", () => {
+    const sig = (keyId: string, invalid: string | null = null) => ({ signer: "s", keyId, hashAlgorithm: "sha256", idType: 2, invalid });
+    expect(mostCommonKeyId([sig("A"), sig("B"), sig("B"), null, sig("A", "cut"), sig("A", "cut")])).toBe("B");
+    expect(mostCommonKeyId([sig("A"), sig("B")])).toBe("A");
+    expect(mostCommonKeyId([null, sig("A", "cut")])).toBeUndefined();
   });
 });
