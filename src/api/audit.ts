@@ -51,6 +51,8 @@ export interface AuditRequest {
   basedir?: string;
   /** Judge every kernel as Debian's do (KernelTarget.strictModversions). */
   strictModversions?: boolean;
+  /** Judge every kernel as one that enforces module signatures (KernelTarget.enforceSignatures). */
+  enforceSignatures?: boolean;
   /** Use the persistent record and symvers caches (default true). */
   cache?: boolean;
   /** Called as module files are read and kernels' symvers parsed (for a progress line); often: keep it cheap. */
@@ -146,7 +148,8 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
     errors.push({ path: basedir, message: `${basedir}: no kernel with symvers found (use --symvers K=FILE or --kernel K)` });
   }
   const strict = request.strictModversions === true;
-  const targets = strict ? loaded.map((k) => ({ ...k, strictModversions: true })) : loaded;
+  const enforce = request.enforceSignatures === true;
+  const targets = strict || enforce ? loaded.map((k) => ({ ...k, ...(strict ? { strictModversions: true } : {}), ...(enforce ? { enforceSignatures: true } : {}) })) : loaded;
   const strictField = strict ? { strictModversions: true as const } : {};
   // A kernel's own modules (from its package's tree) are its residents, not candidates on it.
   const anyResident = residentOf.some((r) => r !== null);

@@ -105,18 +105,27 @@ const COMPATIBLE_HEAD = Buffer.concat([Buffer.from('{"compatible":true,"headline
 /** The start of an incompatible pair, up to its headline's value. */
 const INCOMPATIBLE_HEAD = Buffer.from('{"compatible":false,"headline":');
 
+/** The fields of TAIL_FIELDS that always hold a string (kind "value"), written between the pieces of a plain tail. */
+const TAIL_VALUES = TAIL_FIELDS.filter((f) => f.kind === "value");
+
 /**
  * The end of a pair whose fields from TAIL_START on are all empty (most pairs: tens of thousands in
- * a multi-kernel report), one per combination of its flags (bit i: TAIL_FLAGS[i] is true).
+ * a multi-kernel report), one per combination of its flags (bit i: TAIL_FLAGS[i] is true): the
+ * pieces between which TAIL_VALUES' values are written.
  */
-const PLAIN_TAILS: Buffer[] = Array.from({ length: 1 << TAIL_FLAGS.length }, (_, bits) => {
+const PLAIN_TAILS: Buffer[][] = Array.from({ length: 1 << TAIL_FLAGS.length }, (_, bits) => {
+  const pieces: Buffer[] = [];
   let out = "";
   for (const f of TAIL_FIELDS) {
     out += "," + q(f.key) + ":";
-    if (f.kind === "flag") out += (bits & (1 << TAIL_FLAGS.indexOf(f.key))) !== 0 ? "true" : "false";
+    if (f.kind === "value") {
+      pieces.push(Buffer.from(out));
+      out = "";
+    } else if (f.kind === "flag") out += (bits & (1 << TAIL_FLAGS.indexOf(f.key))) !== 0 ? "true" : "false";
     else out += f.kind === "list" ? "[]" : "null";
   }
-  return Buffer.from(out + "}");
+  pieces.push(Buffer.from(out + "}"));
+  return pieces;
 });
 
 /** The JSON of a pair's verdict (`compatible`, `headline`, then VERDICT_FIELDS, CRCs as `0x%08x`), written directly, piece by piece. */
@@ -140,9 +149,16 @@ function writePairJson(w: ByteWriter, v: PairVerdict, headline: string | null, m
     const f = TAIL_FIELDS[i];
     if (f.kind === "flag") {
       if (v[f.key] === true) bits |= 1 << TAIL_FLAGS.indexOf(f.key);
-    } else plain = f.isEmpty(v);
+    } else if (f.kind !== "value") plain = f.isEmpty(v);
   }
-  if (plain) return w.bytes(PLAIN_TAILS[bits]);
+  if (plain) {
+    const pieces = PLAIN_TAILS[bits];
+    for (let i = 0; i < TAIL_VALUES.length; i++) {
+      w.bytes(pieces[i]);
+      w.text(TAIL_VALUES[i].json(v));
+    }
+    return w.bytes(pieces[TAIL_VALUES.length]);
+  }
   let out = "";
   for (let i = 0; i < TAIL_FIELDS.length; i++) out += TAIL_KEYS[i] + TAIL_FIELDS[i].json(v);
   w.text(out + "}");

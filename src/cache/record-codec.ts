@@ -31,7 +31,9 @@ const KEY_SIZE = 32;
 const ENTRY_INTS = 3;
 const COMPRESSIONS: readonly ModuleRecord["compression"][] = ["none", "xz", "gzip", "zstd"];
 /** The record's fields in order: a record with other fields is not encoded (see encodeRecord). */
-const RECORD_FIELDS = "path,compression,elfClass,endianness,machine,name,builtFor,vermagic,modversions,hasModversions,exports,undefinedSymbols,modinfo,depends,importNamespaces,signed";
+const RECORD_FIELDS = "path,compression,elfClass,endianness,machine,name,builtFor,vermagic,modversions,hasModversions,exports,undefinedSymbols,modinfo,depends,importNamespaces,signed,signature";
+/** The signature's fields in order (see encodeRecord). */
+const SIGNATURE_FIELDS = "signer,keyId,hashAlgorithm,idType,invalid";
 const NO_INDEX = 0xffffffff;
 
 type Modversion = ModuleRecord["modversions"][number];
@@ -190,6 +192,23 @@ function encodeRecord(w: RecordWriter, r: ModuleRecord): boolean {
   for (const d of r.depends) w.str(d);
   ints.push(r.importNamespaces.length);
   for (const n of r.importNamespaces) w.str(n);
+  // The signature: 0 (none), or 1, signer, key id, hash algorithm, id_type + 1 (-1 when cut
+  // off), then 0 or 1 and the reason it is invalid.
+  const sig = r.signature;
+  if (sig === null) ints.push(0);
+  else if (typeof sig !== "object" || Object.keys(sig).join(",") !== SIGNATURE_FIELDS) w.bad = true;
+  else {
+    ints.push(1);
+    w.str(sig.signer);
+    w.str(sig.keyId);
+    w.str(sig.hashAlgorithm);
+    ints.push(sig.idType + 1);
+    if (sig.invalid === null) ints.push(0);
+    else {
+      ints.push(1);
+      w.str(sig.invalid);
+    }
+  }
   // Anything the fixed layout cannot hold exactly (a number in a string slot, ...) is not encoded;
   // distinct entries it added stay in the tables, unused.
   let ok = !w.bad;
@@ -274,6 +293,15 @@ export function decodeRecord(p: DecodedRecords, index: number): ModuleRecord {
   for (let k = 0; k < depends.length; k++) depends[k] = str(p, ints[i++]!);
   const importNamespaces = new Array<string>(ints[i++]!);
   for (let k = 0; k < importNamespaces.length; k++) importNamespaces[k] = str(p, ints[i++]!);
+  let signature: ModuleRecord["signature"] = null;
+  if (ints[i++] === 1) {
+    const signer = str(p, ints[i++]!);
+    const keyId = str(p, ints[i++]!);
+    const hashAlgorithm = str(p, ints[i++]!);
+    const idType = ints[i++]! - 1;
+    const invalid = ints[i++] === 1 ? str(p, ints[i++]!) : null;
+    signature = { signer, keyId, hashAlgorithm, idType, invalid };
+  }
   if (i > ints.length || n > nums.length) throw new Error("record past the end of the body");
   return {
     path,
@@ -292,6 +320,7 @@ export function decodeRecord(p: DecodedRecords, index: number): ModuleRecord {
     depends,
     importNamespaces,
     signed: (flags & 2) !== 0,
+    signature,
   };
 }
 

@@ -56,6 +56,15 @@ export const AUDIT_SPEC: CommandSpec = {
         'warns "no symbol version for")',
       ].join("\n"),
     },
+    {
+      name: "enforce-signatures",
+      type: "flag",
+      help: [
+        "judge every kernel as one that enforces module signatures (module.sig_enforce=1,",
+        "Secure Boot lockdown): an unsigned module, or one signed with another kernel",
+        "build's key, is refused (otherwise only signatureKey reports it)",
+      ].join("\n"),
+    },
     { name: "format", type: "value", valueName: "FORMAT", whenEmpty: "needs a value", help: "the report's format: text (default), json, junit (JUnit XML) or sarif (SARIF 2.1.0)" },
     { name: "json", type: "flag", help: "print the report as JSON (--format json)" },
     { name: "quiet", short: "q", type: "flag", help: "no progress line on a terminal's stderr" },
@@ -100,6 +109,7 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
       releases: parsed.values("kernel"),
       basedir: parsed.value("basedir") ?? "/",
       strictModversions: parsed.has("strict-modversions"),
+      enforceSignatures: parsed.has("enforce-signatures"),
       cache: cache !== false,
       ...(progress !== null ? { onProgress: progress.update } : {}),
     });

@@ -23,6 +23,7 @@ import {
 import { sharedInterner, type SymbolInterner } from "./symbol-interner.js";
 import type { CompatibilityReport, CrcMismatch, EvaluateOptions, KernelTarget, PairVerdict } from "./verdict.js";
 import { vermagicFlags } from "./vermagic.js";
+import { enforceSignatures } from "./signature-key.js";
 
 /**
  * A requirement that candidate modules may satisfy on kernels without a static provider; it is
@@ -69,6 +70,8 @@ export function evaluate(modules: readonly ModuleRecord[], kernels: readonly Ker
   const exports = candidateExports(modules, indexed);
   const vermagic = vermagicGroups(modules, kernels);
   const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic);
+  // Before the fixed point, so that modules needing a refused one are refused with it.
+  enforceSignatures(modules, kernels, compat);
   const taint = InheritedTaint.create(
     modules,
     kernels,

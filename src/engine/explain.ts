@@ -18,6 +18,7 @@ import {
   strictOnlyHoldsWord,
 } from "./rules.js";
 import type { SymbolInterner } from "./symbol-interner.js";
+import { buildKeysOf, refusedWhenEnforced, signatureKeyOf } from "./signature-key.js";
 import { shareMismatch, type BlockedBy, type CrcMismatch, type GplOnlyUse, type KernelTarget, type PairVerdict } from "./verdict.js";
 
 /** What `evaluate` computed, kept for the lazily computed detailed verdicts. */
@@ -54,6 +55,15 @@ export interface EngineState {
   taint: InheritedTaint | null;
 }
 
+const BUILD_KEYS = new WeakMap<readonly KernelTarget[], Set<string>>();
+
+/** buildKeysOf(kernels), computed once per kernel list. */
+function buildKeys(kernels: readonly KernelTarget[]): Set<string> {
+  let keys = BUILD_KEYS.get(kernels);
+  if (keys === undefined) BUILD_KEYS.set(kernels, (keys = buildKeysOf(kernels)));
+  return keys;
+}
+
 /** One pair being explained: its verdict and what is collected before it is finished. */
 interface PairWork {
   verdict: PairVerdict;
@@ -75,7 +85,10 @@ function startPair(state: EngineState, m: number, k: number): PairWork {
     vermagicMismatch: null,
     noModversions: !record.hasModversions,
     providers: [],
+    signatureKey: signatureKeyOf(record, state.kernels[k], buildKeys(state.kernels)),
+    signatureRefused: false,
   };
+  verdict.signatureRefused = state.kernels[k].enforceSignatures === true && refusedWhenEnforced(verdict.signatureKey);
   const kernelFlags = state.kernelFlags[k];
   const moduleFlags = state.moduleFlags[m];
   if (kernelFlags !== null && moduleFlags !== null && moduleFlags !== kernelFlags) {

@@ -1,4 +1,4 @@
-import type { BlockedBy, CrcMismatch, GplOnlyUse, MissingImportNs, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
+import type { BlockedBy, CrcMismatch, GplOnlyUse, MissingImportNs, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, SignatureKey, VermagicMismatch } from "./verdict.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -20,6 +20,8 @@ export interface ReasonSource {
   readonly gplOnly: readonly GplOnlyUse[];
   readonly proprietaryTaint: readonly ProprietaryTaintConflict[];
   readonly vermagicMismatch: VermagicMismatch | null;
+  readonly signatureKey: SignatureKey;
+  readonly signatureRefused: boolean;
 }
 
 const crcText = (crc: number | string): string => (typeof crc === "number" ? hexCrc(crc) : crc);
@@ -35,8 +37,8 @@ export type VerdictFieldKey = Exclude<keyof PairVerdict, "compatible">;
 
 /**
  * One field of PairVerdict as every output writes it.
- * - `kind`: "list" (an array, empty when it holds nothing), "nullable" (an object or null) or
- *   "flag" (a boolean, always written).
+ * - `kind`: "list" (an array, empty when it holds nothing), "nullable" (an object or null),
+ *   "flag" (a boolean, always written) or "value" (a string, always written).
  * - `json`: the field's value in the audit JSON document (JSON.stringify of its audit form: CRCs as
  *   `0x%08x` strings; the keys in their interface order).
  * - `reason`: for a field that makes a pair incompatible, its place among the reason lines (`rank`:
@@ -44,7 +46,7 @@ export type VerdictFieldKey = Exclude<keyof PairVerdict, "compatible">;
  */
 export interface VerdictField {
   readonly key: VerdictFieldKey;
-  readonly kind: "list" | "nullable" | "flag";
+  readonly kind: "list" | "nullable" | "flag" | "value";
   /** Whether the field holds nothing (a list without items, null; a flag never does). */
   isEmpty(v: PairVerdict): boolean;
   json(v: PairVerdict): string;
@@ -200,7 +202,27 @@ export const VERDICT_FIELDS: readonly VerdictField[] = [
   },
   { key: "noModversions", kind: "flag", isEmpty: () => false, json: (v) => (v.noModversions ? "true" : "false"), reason: null },
   list("providers", q, null),
+  { key: "signatureKey", kind: "value", isEmpty: () => false, json: (v) => q(v.signatureKey), reason: null },
+  {
+    key: "signatureRefused",
+    kind: "flag",
+    isEmpty: (v) => !v.signatureRefused,
+    json: (v) => (v.signatureRefused ? "true" : "false"),
+    reason: reason(8, (v, out) => {
+      if (v.signatureRefused) out.push(`signature rests on ${SIGNATURE_KEY_TEXT[v.signatureKey]}: refused where signatures are enforced (module.sig_enforce, Secure Boot lockdown)`);
+    }),
+  },
 ];
+
+/** A signature key relation as a reason line names it. */
+const SIGNATURE_KEY_TEXT: Readonly<Record<SignatureKey, string>> = {
+  "kernel-build-key": "the kernel's own build key",
+  "foreign-build-key": "another kernel build's key, which this kernel does not hold",
+  "other-key": "a key that is no kernel's build key",
+  unsigned: "nothing: the module is unsigned",
+  "invalid-signature": "a signature that cannot be parsed",
+  unknown: "a key not known to be this kernel's",
+};
 
 /** The reasons of VERDICT_FIELDS by rank: the order of the reason lines. */
 const REASONS: readonly VerdictReason[] = VERDICT_FIELDS.flatMap((f) => (f.reason === null ? [] : [f.reason])).sort((a, b) => a.rank - b.rank);
@@ -210,7 +232,7 @@ const REASONS: readonly VerdictReason[] = VERDICT_FIELDS.flatMap((f) => (f.reaso
  * text (one line each), weak-modules and `kabi status` (joined with "; "). Order (VERDICT_FIELDS'
  * ranks): providers that block it, missing symbols, GPL-only exports it may not use, GPL-only
  * exports next to a tainted module's, CRC mismatches, symbols without a modversion on a
- * strict-modversions kernel, namespaces not imported, vermagic.
+ * strict-modversions kernel, namespaces not imported, vermagic, a signature refused.
  */
 export function verdictReasonLines(v: ReasonSource): string[] {
   const out: string[] = [];

@@ -7,6 +7,7 @@ import { listKernels, locateSymvers, type SkippedKernelEntry } from "../root/ker
 import { resolveInRoot } from "../root/resolve-in-root.js";
 import type { SymversProblem } from "../types/symvers-table.js";
 import { loadSymvers } from "./load-symvers.js";
+import { kernelBuildKey } from "./kernel-build-key.js";
 
 export interface KernelRequest {
   /** `--symvers K=FILE`: explicit files. */
@@ -55,6 +56,8 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
   const located = unique.filter((w): w is { release: string; file: string } => w.file !== null);
   let parsed = 0;
   req.onProgress?.(parsed, located.length);
+  // Each kernel's build key (signature rule), read alongside the symvers; a failure is no key.
+  const buildKeys = Promise.all(located.map((w) => kernelBuildKey(req.basedir, w.release).catch(() => undefined)));
   // Read, decompressed and parsed concurrently, with each kernel's vermagic; reported in the order asked.
   const [tables, vermagics] = await Promise.all([
     loadSymvers(
@@ -84,7 +87,8 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
     }
     // One push per problem: spreading a large array into one call overflows the stack.
     for (const p of loaded.table.problems) out.problems.push(p);
-    out.kernels.push({ release: w.release, symvers: loaded.table, symversPath: w.file, vermagic: v.vermagic });
+    const buildKeyId = (await buildKeys)[i - 1];
+    out.kernels.push({ release: w.release, symvers: loaded.table, symversPath: w.file, vermagic: v.vermagic, ...(buildKeyId === undefined ? {} : { buildKeyId }) });
   }
   return out;
 }

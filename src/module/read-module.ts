@@ -10,6 +10,7 @@ import { readExports } from "./exports.js";
 import { modinfoValue, modinfoValues, readModinfo } from "./modinfo.js";
 import { moduleNameFromFile } from "../root/module-file.js";
 import { readModversions } from "./modversions.js";
+import { readSignature, SIGNATURE_MARKER } from "./signature.js";
 import type { ModuleRecord, UndefinedSymbol } from "../types/module-record.js";
 
 /** No real module decompresses to more than a few tens of MiB; past this it is a bomb. */
@@ -21,7 +22,6 @@ export interface ReadModuleOptions {
   forceFallback?: boolean;
 }
 
-const SIGNATURE_MARKER = Buffer.from("~Module signature appended~\n");
 
 /** An opened module: its ELF view, how it was stored, and the source to close. */
 export interface OpenedModule {
@@ -136,6 +136,7 @@ export function buildRecord(path: string, { elf, compression, source }: OpenedMo
     depends: depends === "" ? [] : depends.split(","),
     importNamespaces: modinfoValues(modinfo, "import_ns"),
     signed: isSigned(source),
+    signature: readSignature(source),
   };
 }
 

@@ -27,6 +27,23 @@ export interface ModinfoEntry {
   value: string;
 }
 
+/**
+ * The appended module signature (a PKCS#7 message after the module's bytes, then struct
+ * module_signature and the marker), as `modinfo` reports it.
+ */
+export interface ModuleSignature {
+  /** The signing certificate issuer's common name (`modinfo -F signer`); "" when not known. */
+  signer: string;
+  /** The certificate's serial number, or its subject key identifier, as colon-separated upper-case hex (`modinfo -F sig_key`). */
+  keyId: string;
+  /** The digest algorithm as kmod names it ("sha256", ...; the OID when kmod has no name for it) (`modinfo -F sig_hashalgo`). */
+  hashAlgorithm: string;
+  /** struct module_signature's id_type (2: PKCS#7, the only kind the kernel accepts); -1 when the struct is cut off. */
+  idType: number;
+  /** Why the signature cannot be read (the other fields are then ""), or null. */
+  invalid: string | null;
+}
+
 export type ElfClass = 32 | 64;
 export type Endianness = "little" | "big";
 
@@ -59,4 +76,6 @@ export interface ModuleRecord {
   importNamespaces: string[];
   /** Whether `~Module signature appended~` ends the file. */
   signed: boolean;
+  /** The appended signature when `signed`, else null. */
+  signature: ModuleSignature | null;
 }

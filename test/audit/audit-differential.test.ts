@@ -109,6 +109,8 @@ const PAIR_REASON_SYMBOLS: { readonly [F in PairField]: ((value: AuditPair[F]) =
   headline: null,
   noModversions: null,
   providers: null,
+  signatureKey: null,
+  signatureRefused: (x) => (x ? ["(signature)"] : []),
 };
 
 function reasonSymbols(pair: AuditPair): string[] {

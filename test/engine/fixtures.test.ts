@@ -69,6 +69,9 @@ describe("engine on the real out-of-tree fixtures", () => {
         vermagicMismatch: null,
         noModversions: false,
         providers: [],
+        // kbuild builds without a signing key.
+        signatureKey: "unsigned",
+        signatureRefused: false,
       });
       for (let k = 0; k < ks.length; k++) {
         if (k === m) continue;

@@ -27,6 +27,8 @@ const verdict: PairVerdict = {
   vermagicMismatch: { module: "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel: "6.1.0-53-amd64 SMP mod_unload modversions " },
   noModversions: false,
   providers: [],
+  signatureKey: "foreign-build-key",
+  signatureRefused: true,
 };
 
 // The verdict's fields as the audit JSON has them (a pair's `headline` is not a verdict field).
@@ -48,6 +50,7 @@ describe("verdictReasonLines", () => {
       "no symbol version for module_layout: vmlinux exports it with a CRC the module does not list (strict modversions)",
       "uses kabi_provider_ns_sub from namespace KABI_TEST without MODULE_IMPORT_NS(KABI_TEST)",
       'vermagic flags differ: module "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel "6.1.0-53-amd64 SMP mod_unload modversions "',
+      "signature rests on another kernel build's key, which this kernel does not hold: refused where signatures are enforced (module.sig_enforce, Secure Boot lockdown)",
     ]);
   });
 
@@ -65,6 +68,6 @@ describe("VERDICT_FIELDS", () => {
     const json = "{" + ['"compatible":false', ...VERDICT_FIELDS.map((f) => JSON.stringify(f.key) + ":" + f.json(verdict))].join(",") + "}";
     expect(json).toBe(JSON.stringify(asAudit));
     const reasons = VERDICT_FIELDS.filter((f) => f.reason !== null).map((f) => f.key);
-    expect(reasons.sort()).toEqual(Object.keys(asAudit).filter((k) => !["compatible", "noModversions", "providers"].includes(k)).sort());
+    expect(reasons.sort()).toEqual(Object.keys(asAudit).filter((k) => !["compatible", "noModversions", "providers", "signatureKey"].includes(k)).sort());
   });
 });

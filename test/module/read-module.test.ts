@@ -58,6 +58,7 @@ describe.each(RELEASES)("fixtures of %s", (release) => {
       builtFor: release,
       vermagic: `${release} SMP preempt mod_unload modversions `,
       signed: false,
+      signature: null,
     });
     expect(r.modinfo).toContainEqual({ key: "license", value: "GPL" });
     expect(r.modinfo).toContainEqual({ key: "description", value: "kABI fixture: exports a plain, a GPL and a namespaced symbol" });
