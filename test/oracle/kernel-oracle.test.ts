@@ -12,12 +12,13 @@
  * counts as loaded: see test/helpers/kernel-oracle.ts), the symbols of the loader's "disagrees about
  * version of symbol" lines are exactly kabi's CRC mismatches, and its "Unknown symbol X (err -2)"
  * lines exactly kabi's missing symbols.
- * Then: booted with module.sig_enforce=1, the loader's answer for foreign-build modules (a fact for
- * the signature rule); and a module derived from 6.1.0-53's own tree without its namespace import,
+ * Then: booted with module.sig_enforce=1, the loader refuses every foreign-build module for its key
+ * alone and loads its own build's, as kabi audit --enforce-signatures says (the kernel's build key
+ * taken from its own tree); and a module derived from 6.1.0-53's own tree without its namespace import,
  * refused for the symbols and namespace kabi names.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -48,6 +49,7 @@ const MODINFO = ["modinfo", "/usr/sbin/modinfo", "/sbin/modinfo"].find((c) => co
 
 interface AuditVerdict {
   compatible: boolean | null;
+  signatureRefused?: boolean;
   missing: string[];
   missingImportNs: { symbol: string; namespace: string }[];
   mismatched: { symbol: string }[];
@@ -109,8 +111,8 @@ function auditOtherTree(): AuditModule[] {
   return audit(join(OTHER_TREE, "kernel"));
 }
 
-function audit(target: string): AuditModule[] {
-  const r = spawnSync(process.execPath, [KABI, "audit", "--json", "--symvers", `${KERNEL}=${SYMVERS}`, target], {
+function audit(target: string, ...options: string[]): AuditModule[] {
+  const r = spawnSync(process.execPath, [KABI, "audit", "--json", ...options, "--symvers", `${KERNEL}=${SYMVERS}`, target], {
     encoding: "utf8",
     maxBuffer: 1 << 30,
   });
@@ -198,7 +200,6 @@ describe(`the ${KERNEL} kernel's loader as the oracle for kabi's verdicts`, () =
 
   it("with module.sig_enforce=1 refuses every foreign-build module, CRCs matching or not, and loads its own build's", async (ctx) => {
     requireUnderCi(present(), WHAT, () => ctx.skip());
-    // A documented fact for the signature rule (kabi has none yet): the loader's answer only.
     const tried = trials().filter((t) => t.verdict !== null && t.verdict.missing.length === 0);
     const own = treeIndex(TREE);
     const controls: OracleModule[] = tried
@@ -219,6 +220,27 @@ describe(`the ${KERNEL} kernel's loader as the oracle for kabi's verdicts`, () =
     for (const a of boot.modules.slice(tried.length)) {
       expect(a.loaded, `${a.name}: ${a.messages.join(" | ")}`).toBe(true);
       expect(a.reasons, a.name).toEqual([]);
+    }
+    // kabi with --enforce-signatures, the kernel's build key taken from its own tree (the root
+    // holding lib/modules/6.1.0-53-amd64), says the same of every module tried: refused for its
+    // signature alone where the loader refused it, compatible where it loaded.
+    const files = boot.modules.map((a, i) => ({ answer: a, file: (i < tried.length ? tried[i]! : controls[i - tried.length]!).file }));
+    const work = mkdtempSync(join(tmpdir(), "kabi-oracle-sig-"));
+    try {
+      // One folder of links, so that one audit judges them all (the same file names from two builds).
+      files.forEach(({ file }, i) => {
+        mkdirSync(join(work, String(i)));
+        symlinkSync(file, join(work, String(i), basename(file)));
+      });
+      const judged = new Map(audit(work, "--enforce-signatures", "--basedir", join(corpusDir(), "amd64-6.1")).map((m) => [m.path, m.kernels[KERNEL]!]));
+      files.forEach(({ answer, file }, i) => {
+        const verdict = judged.get(join(work, String(i), basename(file)));
+        expect(verdict, file).toBeDefined();
+        expect(verdict!.compatible, `${answer.name}: kabi ${JSON.stringify(verdict)}, loader ${answer.loaded}`).toBe(answer.loaded);
+        if (!answer.loaded) expect(verdict!.signatureRefused, answer.name).toBe(true);
+      });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   }, 240_000);
   it("refuses a module using a namespace it does not import, for the symbols kabi names (a derived module)", async (ctx) => {
