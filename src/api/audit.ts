@@ -5,7 +5,7 @@
 import type { AuditInput } from "../audit/audit-report.js";
 import { evaluate } from "../engine/index.js";
 import { findModules } from "../load/find-modules.js";
-import { kernelVermagic, loadKernelTargets, type LoadedKernels } from "../load/kernel-targets.js";
+import { kernelModuleFacts, loadKernelTargets, thisModuleSizeOf, type LoadedKernels } from "../load/kernel-targets.js";
 import { readPackageInputs, type PackageInput } from "../load/package-input.js";
 import { readModules, type InputError, type ReadManyResult } from "../load/read-many.js";
 import { symversSymbols } from "../symvers/symvers-filter.js";
@@ -199,8 +199,9 @@ function inOperandOrder(
 /**
  * The kernels judged: those loaded (--symvers, --kernel, the root's), then those the packages
  * added. Each gets the modules of its own tree
- * found in the packages as residents, and their vermagic (the kernel in hand, over one under the
- * root); a package kernel without them takes its vermagic from the root, as --symvers does.
+ * found in the packages as residents, and their vermagic and struct module size (the kernel in
+ * hand, over one under the root); a package kernel without them takes both from the root, as
+ * --symvers does.
  */
 async function withPackageKernels(
   loaded: readonly (KernelTarget & { symversPath: string })[],
@@ -222,10 +223,14 @@ async function withPackageKernels(
   return Promise.all(
     out.map(async (k, i) => {
       const own = residents.get(k.release);
-      const vermagic = own?.find((r) => r.vermagic !== "")?.vermagic ?? (i < loaded.length ? k.vermagic : await kernelVermagic(basedir, k.release).catch(() => undefined));
+      const fromRoot = i < loaded.length ? undefined : await kernelModuleFacts(basedir, k.release).catch(() => undefined);
+      const vermagic = own?.find((r) => r.vermagic !== "")?.vermagic ?? (i < loaded.length ? k.vermagic : fromRoot?.vermagic);
+      const size = own !== undefined ? thisModuleSizeOf(own) : i < loaded.length ? k.thisModuleSize : fromRoot?.thisModuleSize;
       const target: KernelTarget & { symversPath: string } = { ...k };
       if (vermagic !== undefined) target.vermagic = vermagic;
       else delete target.vermagic;
+      if (size !== undefined) target.thisModuleSize = size;
+      else delete target.thisModuleSize;
       if (own !== undefined) target.resident = own;
       return target;
     }),

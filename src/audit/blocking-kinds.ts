@@ -32,6 +32,11 @@ const DESCRIBED: Partial<Record<VerdictFieldKey, Omit<BlockingKind, "field">>> =
   },
   missingImportNs: { id: "kabi/namespace-not-imported", name: "NamespaceNotImported", description: "The module uses a symbol from a namespace it does not import (MODULE_IMPORT_NS)." },
   vermagicMismatch: { id: "kabi/vermagic", name: "VermagicMismatch", description: "The module's vermagic flags differ from the kernel's." },
+  moduleSizeMismatch: {
+    id: "kabi/struct-module-size",
+    name: "StructModuleSizeMismatch",
+    description: "The module's .gnu.linkonce.this_module section size differs from the kernel's struct module size.",
+  },
 };
 
 /** Every kind, in the order of the reason lines (VERDICT_FIELDS' ranks). */

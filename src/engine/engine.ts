@@ -59,7 +59,8 @@ interface CandidateProvider {
  *
  * The phases, each a function below: the requirements and the static provider index
  * (indexRequirements), the candidate sets (candidateSets), the candidate modules' exports
- * (candidateExports), the vermagic groups (vermagicGroups), the per-module fast pass (fastPass),
+ * (candidateExports), the vermagic groups (vermagicGroups), the struct module size groups
+ * (moduleSizeGroups), the per-module fast pass (fastPass),
  * the greatest fixed point with the inherited taint (greatestFixedPoint), the report object
  * (reportOf).
  */
@@ -68,7 +69,8 @@ export function evaluate(modules: readonly ModuleRecord[], kernels: readonly Ker
   const candidate = candidateSets(modules.length, kernels.length, options.isCandidate);
   const exports = candidateExports(modules, indexed);
   const vermagic = vermagicGroups(modules, kernels);
-  const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic);
+  const sizes = moduleSizeGroups(kernels);
+  const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic, sizes);
   const taint = InheritedTaint.create(
     modules,
     kernels,
@@ -245,6 +247,36 @@ function vermagicGroups(modules: readonly ModuleRecord[], kernels: readonly Kern
   return { kernelFlags, moduleFlags, unknownVermagic, byFlags };
 }
 
+/** What moduleSizeGroups computes. */
+interface ModuleSizeGroups {
+  /** Kernels whose struct module size is unknown (no module tree): the size rule is not applied there. */
+  unknownSize: Uint32Array;
+  /** Size → the kernels whose own modules have that `.gnu.linkonce.this_module` size. */
+  bySize: Map<number, Uint32Array>;
+}
+
+/**
+ * The struct module size rule's kernel sets: the kernel refuses a module whose
+ * `.gnu.linkonce.this_module` section size differs from its own struct module (kernel/module/main.c,
+ * elf_validity_cache_index_mod), so a module keeps the kernels of its own size and those of unknown size.
+ */
+function moduleSizeGroups(kernels: readonly KernelTarget[]): ModuleSizeGroups {
+  const words = wordsFor(kernels.length);
+  const unknownSize = newSet(words);
+  const bySize = new Map<number, Uint32Array>();
+  kernels.forEach((kernel, k) => {
+    const size = kernel.thisModuleSize;
+    if (size === undefined) {
+      addKernel(unknownSize, k);
+      return;
+    }
+    let set = bySize.get(size);
+    if (set === undefined) bySize.set(size, (set = newSet(words)));
+    addKernel(set, k);
+  });
+  return { unknownSize, bySize };
+}
+
 /**
  * vermagicFlags of each module's vermagic, or null when it has none (blank). A tree's modules
  * share one vermagic, so it is split once and reused while the strings are equal.
@@ -285,6 +317,7 @@ function fastPass(
   candidate: readonly Uint32Array[],
   exports: CandidateExports,
   vermagic: VermagicGroups,
+  sizes: ModuleSizeGroups,
 ): FastPassResult {
   const { words, strict, interner, requirements, index } = indexed;
   const { moduleFlags, unknownVermagic, byFlags } = vermagic;
@@ -314,6 +347,8 @@ function fastPass(
       const ok = lastOk;
       for (let w = 0; w < words; w++) acc[w] &= unknownVermagic[w] | (ok === undefined ? 0 : ok[w]);
     }
+    const sameSize = sizes.bySize.get(record.thisModuleSize);
+    for (let w = 0; w < words; w++) acc[w] &= sizes.unknownSize[w] | (sameSize === undefined ? 0 : sameSize[w]);
     const imports = new Imports(record.importNamespaces);
     let dyn: DynamicRequirement[] | undefined;
     let alive = !isEmpty(acc);

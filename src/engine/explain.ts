@@ -75,7 +75,11 @@ function startPair(state: EngineState, m: number, k: number): PairWork {
     vermagicMismatch: null,
     noModversions: !record.hasModversions,
     providers: [],
+    moduleSizeMismatch: null,
+    moduleSizeUnknown: state.kernels[k].thisModuleSize === undefined,
   };
+  const kernelSize = state.kernels[k].thisModuleSize;
+  if (kernelSize !== undefined && kernelSize !== record.thisModuleSize) verdict.moduleSizeMismatch = { module: record.thisModuleSize, kernel: kernelSize };
   const kernelFlags = state.kernelFlags[k];
   const moduleFlags = state.moduleFlags[m];
   if (kernelFlags !== null && moduleFlags !== null && moduleFlags !== kernelFlags) {

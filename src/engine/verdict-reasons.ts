@@ -1,4 +1,4 @@
-import type { BlockedBy, CrcMismatch, GplOnlyUse, MissingImportNs, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
+import type { BlockedBy, CrcMismatch, GplOnlyUse, MissingImportNs, ModuleSizeMismatch, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -20,6 +20,7 @@ export interface ReasonSource {
   readonly gplOnly: readonly GplOnlyUse[];
   readonly proprietaryTaint: readonly ProprietaryTaintConflict[];
   readonly vermagicMismatch: VermagicMismatch | null;
+  readonly moduleSizeMismatch: ModuleSizeMismatch | null;
 }
 
 const crcText = (crc: number | string): string => (typeof crc === "number" ? hexCrc(crc) : crc);
@@ -200,6 +201,17 @@ export const VERDICT_FIELDS: readonly VerdictField[] = [
   },
   { key: "noModversions", kind: "flag", isEmpty: () => false, json: (v) => (v.noModversions ? "true" : "false"), reason: null },
   list("providers", q, null),
+  {
+    key: "moduleSizeMismatch",
+    kind: "nullable",
+    isEmpty: (v) => v.moduleSizeMismatch === null,
+    json: (v) => (v.moduleSizeMismatch === null ? "null" : '{"module":' + v.moduleSizeMismatch.module + ',"kernel":' + v.moduleSizeMismatch.kernel + "}"),
+    reason: reason(8, (v, out) => {
+      const x = v.moduleSizeMismatch;
+      if (x) out.push(`struct module size differs: module .gnu.linkonce.this_module 0x${x.module.toString(16)} bytes, kernel 0x${x.kernel.toString(16)} (the kernel refuses it: ".gnu.linkonce.this_module section size must match the kernel's built struct module size at run time")`);
+    }),
+  },
+  { key: "moduleSizeUnknown", kind: "flag", isEmpty: () => false, json: (v) => (v.moduleSizeUnknown ? "true" : "false"), reason: null },
 ];
 
 /** The reasons of VERDICT_FIELDS by rank: the order of the reason lines. */
@@ -210,7 +222,7 @@ const REASONS: readonly VerdictReason[] = VERDICT_FIELDS.flatMap((f) => (f.reaso
  * text (one line each), weak-modules and `kabi status` (joined with "; "). Order (VERDICT_FIELDS'
  * ranks): providers that block it, missing symbols, GPL-only exports it may not use, GPL-only
  * exports next to a tainted module's, CRC mismatches, symbols without a modversion on a
- * strict-modversions kernel, namespaces not imported, vermagic.
+ * strict-modversions kernel, namespaces not imported, vermagic, struct module size.
  */
 export function verdictReasonLines(v: ReasonSource): string[] {
   const out: string[] = [];

@@ -103,6 +103,12 @@ export interface VermagicMismatch {
   kernel: string;
 }
 
+/** The module's `.gnu.linkonce.this_module` size and the kernel's struct module size, in bytes, when they differ. */
+export interface ModuleSizeMismatch {
+  module: number;
+  kernel: number;
+}
+
 /** Why one module can or cannot be loaded on one kernel. */
 export interface PairVerdict {
   compatible: boolean;
@@ -125,6 +131,13 @@ export interface PairVerdict {
   noModversions: boolean;
   /** Names of candidate/resident modules it needs on that kernel (like depends), in first-need order. */
   providers: string[];
+  /** The module's struct module size differs from the kernel's (the loader refuses it). Blocking. */
+  moduleSizeMismatch: ModuleSizeMismatch | null;
+  /**
+   * The kernel's struct module size is unknown (no in-tree module of it under the root): the size
+   * rule was not applied (not blocking).
+   */
+  moduleSizeUnknown: boolean;
 }
 
 /** The result of `evaluate`: a verdict for every (module index, kernel index). */

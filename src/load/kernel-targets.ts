@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { describeInputError } from "../types/errors.js";
 import type { KernelTarget } from "../types/kernel-target.js";
+import type { ModuleRecord } from "../types/module-record.js";
 import { looksLikeModuleFile } from "../types/compression.js";
 import { walkSorted } from "../root/walk.js";
 import { listKernels, locateSymvers, type SkippedKernelEntry } from "../root/kernels.js";
@@ -30,7 +31,8 @@ export interface LoadedKernels {
 
 /**
  * The kernels to judge against: the explicit ones, else every kernel under the root that has
- * symvers. A kernel's vermagic is taken from one of its own modules when its tree is present.
+ * symvers. A kernel's vermagic and struct module size are taken from its own modules when its
+ * tree is present (kernelModuleFacts).
  */
 export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKernels> {
   const wanted: { release: string; file: string | null }[] = req.explicit.map((e) => ({ release: e.release, file: e.file }));
@@ -55,16 +57,16 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
   const located = unique.filter((w): w is { release: string; file: string } => w.file !== null);
   let parsed = 0;
   req.onProgress?.(parsed, located.length);
-  // Read, decompressed and parsed concurrently, with each kernel's vermagic; reported in the order asked.
-  const [tables, vermagics] = await Promise.all([
+  // Read, decompressed and parsed concurrently, with each kernel's module facts; reported in the order asked.
+  const [tables, facts] = await Promise.all([
     loadSymvers(
       located.map((w) => w.file),
       { cache: req.cache, wanted: req.wanted, onLoaded: () => req.onProgress?.(++parsed, located.length) },
     ),
     Promise.all(
       located.map((w) =>
-        kernelVermagic(req.basedir, w.release).then(
-          (vermagic) => ({ vermagic }),
+        kernelModuleFacts(req.basedir, w.release).then(
+          (facts) => ({ facts }),
           (error: unknown) => ({ error }),
         ),
       ),
@@ -77,55 +79,103 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
       continue;
     }
     const loaded = tables[i]!;
-    const v = vermagics[i++]!;
+    const v = facts[i++]!;
     if (loaded.error !== undefined || "error" in v) {
       out.errors.push({ path: w.file, message: loaded.error ?? describeInputError(w.file, "error" in v ? v.error : undefined) });
       continue;
     }
     // One push per problem: spreading a large array into one call overflows the stack.
     for (const p of loaded.table.problems) out.problems.push(p);
-    out.kernels.push({ release: w.release, symvers: loaded.table, symversPath: w.file, vermagic: v.vermagic });
+    const kernel: KernelTarget & { symversPath: string } = { release: w.release, symvers: loaded.table, symversPath: w.file, vermagic: v.facts.vermagic };
+    if (v.facts.thisModuleSize !== undefined) kernel.thisModuleSize = v.facts.thisModuleSize;
+    out.kernels.push(kernel);
   }
   return out;
 }
 
-/** The vermagic of the first readable in-tree module of kernel K under the root, if any. */
-export async function kernelVermagic(basedir: string, release: string): Promise<string | undefined> {
+/** What a kernel's own in-tree modules say about it. */
+export interface KernelModuleFacts {
+  /** The vermagic of the first module read that has one. */
+  vermagic?: string;
+  /** The kernel's struct module size: see thisModuleSizeOf. */
+  thisModuleSize?: number;
+}
+
+/** How many in-tree modules are read for a kernel's facts: enough for a majority, few enough to stay cheap. */
+const FACT_MODULES = 3;
+
+/**
+ * The vermagic and struct module size of kernel K, from its first readable in-tree modules under
+ * the root (up to FACT_MODULES of them, in path order), if any. Unreadable modules are passed over.
+ */
+export async function kernelModuleFacts(basedir: string, release: string): Promise<KernelModuleFacts> {
   for (const base of ["lib/modules", "usr/lib/modules"]) {
     const dir = await resolveInRoot(basedir, `${base}/${release}/kernel`);
     if (dir === null) continue;
-    const file = firstModule(dir, 4);
-    if (file === null) continue;
-    try {
-      const { readModule } = await import("../module/read-module.js");
-      const rec = await readModule(file);
-      if (rec.vermagic !== "") return rec.vermagic;
-    } catch {
-      // An unreadable in-tree module says nothing about the kernel's flags; try no further.
+    const files = firstModules(dir, 4, FACT_MODULES);
+    if (files.length === 0) continue;
+    const { readModule } = await import("../module/read-module.js");
+    const records: ModuleRecord[] = [];
+    for (const file of files) {
+      try {
+        records.push(await readModule(file));
+      } catch {
+        // An unreadable in-tree module says nothing about the kernel; the others still do.
+      }
     }
-    return undefined;
+    const facts: KernelModuleFacts = {};
+    const vermagic = records.find((r) => r.vermagic !== "")?.vermagic;
+    if (vermagic !== undefined) facts.vermagic = vermagic;
+    const size = thisModuleSizeOf(records);
+    if (size !== undefined) facts.thisModuleSize = size;
+    return facts;
   }
-  return undefined;
+  return {};
+}
+
+/** The vermagic of the first readable in-tree module of kernel K under the root, if any. */
+export async function kernelVermagic(basedir: string, release: string): Promise<string | undefined> {
+  return (await kernelModuleFacts(basedir, release)).vermagic;
 }
 
 /**
- * The first module file (not a symlink) under `dir`, at most `depth` levels down: a directory's
- * files are searched before its subdirectories, each in name order. Unreadable directories are passed over.
+ * A kernel's struct module size from its own modules: the most common `.gnu.linkonce.this_module`
+ * size among them (a tie goes to the size seen first). Every module of one build has the same
+ * size, so a disagreement means a tree mixing builds; the majority is the build the tree mostly
+ * holds. Undefined when there is no module.
  */
-function firstModule(dir: string, depth: number): string | null {
-  let found: string | null = null;
+export function thisModuleSizeOf(records: readonly ModuleRecord[]): number | undefined {
+  const counts = new Map<number, number>();
+  let best: number | undefined;
+  let bestCount = 0;
+  for (const r of records) {
+    const c = (counts.get(r.thisModuleSize) ?? 0) + 1;
+    counts.set(r.thisModuleSize, c);
+    if (c > bestCount) {
+      best = r.thisModuleSize;
+      bestCount = c;
+    }
+  }
+  return best;
+}
+
+/**
+ * The first `limit` module files (not symlinks) under `dir`, at most `depth` levels down: a
+ * directory's files are searched before its subdirectories, each in name order. Unreadable
+ * directories are passed over.
+ */
+function firstModules(dir: string, depth: number, limit: number): string[] {
+  const found: string[] = [];
   walkSorted(
     dir,
     (d, entries, enter) => {
       for (const e of entries) {
-        if (e.isFile() && looksLikeModuleFile(e.name)) {
-          found = d.prefix + e.name;
-          return;
-        }
+        if (found.length === limit) return;
+        if (e.isFile() && looksLikeModuleFile(e.name)) found.push(d.prefix + e.name);
       }
       if (d.depth === depth) return;
       for (const e of entries) {
-        if (found !== null) return;
+        if (found.length === limit) return;
         if (e.isDirectory()) enter(e.name);
       }
     },

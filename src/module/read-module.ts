@@ -136,6 +136,8 @@ export function buildRecord(path: string, { elf, compression, source }: OpenedMo
     depends: depends === "" ? [] : depends.split(","),
     importNamespaces: modinfoValues(modinfo, "import_ns"),
     signed: isSigned(source),
+    // kernelModule checked that the section exists.
+    thisModuleSize: elf.section(".gnu.linkonce.this_module")!.size,
   };
 }
 

@@ -7,6 +7,12 @@ export interface KernelTarget {
   symvers: SymversTable;
   /** vermagic of the kernel's own modules, when known (flags after the release are compared) */
   vermagic?: string;
+  /**
+   * The kernel's `struct module` size: sh_size of `.gnu.linkonce.this_module` in its own in-tree
+   * modules, when its tree is present (src/load/kernel-targets.ts). Undefined: unknown, the size
+   * rule is not applied on this kernel (PairVerdict.moduleSizeUnknown).
+   */
+  thisModuleSize?: number;
   /** modules always present on this kernel: their exports count as providers; they are not judged */
   resident?: ModuleRecord[];
   /**

@@ -59,4 +59,9 @@ export interface ModuleRecord {
   importNamespaces: string[];
   /** Whether `~Module signature appended~` ends the file. */
   signed: boolean;
+  /**
+   * sh_size of `.gnu.linkonce.this_module`: the size of `struct module` the module was built with.
+   * The kernel refuses a module whose size differs from its own (kernel/module/main.c).
+   */
+  thisModuleSize: number;
 }

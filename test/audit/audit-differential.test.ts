@@ -109,6 +109,8 @@ const PAIR_REASON_SYMBOLS: { readonly [F in PairField]: ((value: AuditPair[F]) =
   headline: null,
   noModversions: null,
   providers: null,
+  moduleSizeMismatch: (x) => (x === null ? [] : ["(struct module size)"]),
+  moduleSizeUnknown: null,
 };
 
 function reasonSymbols(pair: AuditPair): string[] {

@@ -26,6 +26,8 @@ export interface AuditPair {
   vermagicMismatch: { module: string; kernel: string } | null;
   noModversions: boolean;
   providers: string[];
+  moduleSizeMismatch: { module: number; kernel: number } | null;
+  moduleSizeUnknown: boolean;
 }
 
 export interface AuditModule {
@@ -96,6 +98,8 @@ function auditPair(v: PairVerdict, headline: string | null): AuditPair {
     vermagicMismatch: v.vermagicMismatch,
     noModversions: v.noModversions,
     providers: v.providers,
+    moduleSizeMismatch: v.moduleSizeMismatch,
+    moduleSizeUnknown: v.moduleSizeUnknown,
   };
 }
 

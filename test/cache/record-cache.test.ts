@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodePack, RecordCache, fileKey } from "../../src/cache/record-cache.js";
+import { CACHE_FORMAT, decodePack, RecordCache, fileKey } from "../../src/cache/record-cache.js";
 import { auditCommand } from "../../src/cli/audit.js";
 import { readModules } from "../../src/load/read-many.js";
 import { readModule } from "../../src/module/read-module.js";
@@ -35,7 +35,7 @@ function setup(): { files: string[]; cacheDir: string } {
 }
 
 function packFiles(cacheDir: string): string[] {
-  const root = join(cacheDir, "records-v3");
+  const root = join(cacheDir, `records-v${CACHE_FORMAT}`);
   return existsSync(root) ? readdirSync(root).filter((f) => f.endsWith(".pack")).map((f) => join(root, f)) : [];
 }
 
@@ -120,7 +120,7 @@ describe("record cache", () => {
     expect(r.cache!.packsBad).toBe(0);
     expect(r.cache!.hits).toBe(files.filter((_, i) => i % 2 === 1).length);
     expect(r.records).toEqual(records);
-    expect(readdirSync(join(cacheDir, "records-v3")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(readdirSync(join(cacheDir, `records-v${CACHE_FORMAT}`)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
   it("concurrent processes writing the same cache leave it valid", async (context) => {

@@ -39,6 +39,7 @@ function record(over: Partial<ModuleRecord> = {}): ModuleRecord {
     depends: ["b", "c"],
     importNamespaces: ["NS"],
     signed: true,
+    thisModuleSize: 0x500,
     ...over,
   };
 }

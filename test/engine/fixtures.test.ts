@@ -69,6 +69,9 @@ describe("engine on the real out-of-tree fixtures", () => {
         vermagicMismatch: null,
         noModversions: false,
         providers: [],
+        // The kernels come from symvers alone: no tree, no struct module size.
+        moduleSizeMismatch: null,
+        moduleSizeUnknown: true,
       });
       for (let k = 0; k < ks.length; k++) {
         if (k === m) continue;

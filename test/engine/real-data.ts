@@ -241,6 +241,8 @@ const VERDICT_FIELDS: { readonly [F in VerdictField]: ((value: PairVerdict[F]) =
   vermagicMismatch: (x) => (x === null ? 0 : 1),
   noModversions: null,
   providers: null,
+  moduleSizeMismatch: (x) => (x === null ? 0 : 1),
+  moduleSizeUnknown: null,
 };
 
 /** The names of every PairVerdict field, `compatible` included, sorted. */
@@ -343,8 +345,9 @@ export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonl
     const plain = plainJudge(module, k.symvers, k.resident, { strict: k.strictModversions === true });
     const vermagicMismatch =
       k.vermagic !== undefined && module.vermagic !== "" && plainVermagicFlags(module.vermagic) !== plainVermagicFlags(k.vermagic) ? { module: module.vermagic, kernel: k.vermagic } : null;
+    const moduleSizeMismatch = k.thisModuleSize !== undefined && k.thisModuleSize !== module.thisModuleSize ? { module: module.thisModuleSize, kernel: k.thisModuleSize } : null;
     const expected: PairVerdict = {
-      compatible: plain.ok && vermagicMismatch === null,
+      compatible: plain.ok && vermagicMismatch === null && moduleSizeMismatch === null,
       missing: plain.missing,
       mismatched: plain.mismatched,
       noSymbolVersion: plain.noSymbolVersion,
@@ -356,6 +359,8 @@ export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonl
       vermagicMismatch,
       noModversions: !module.hasModversions,
       providers: plainProviders(module, k, plain),
+      moduleSizeMismatch,
+      moduleSizeUnknown: k.thisModuleSize === undefined,
     };
     const v = verdict(ki);
     const label = `${module.path} on ${k.release} (kernel ${ki}${k.strictModversions === true ? ", strict" : ""}${k.resident === undefined ? "" : `, resident ${k.resident.map((r) => r.name).join(" ")}`})`;
