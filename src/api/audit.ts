@@ -49,6 +49,8 @@ export interface AuditRequest {
   releases?: readonly string[];
   /** The root the kernels are found under (default "/"). */
   basedir?: string;
+  /** `--config K=FILE`: explicit kernel configurations (KernelRequest.configs). */
+  configs?: { release: string; file: string }[];
   /** Judge every kernel as Debian's do (KernelTarget.strictModversions). */
   strictModversions?: boolean;
   /** Use the persistent record and symvers caches (default true). */
@@ -109,7 +111,7 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   );
   const packageKernels = packages.flatMap((p) => p.kernels);
   const asked = (request.explicit?.length ?? 0) > 0 || (request.releases?.length ?? 0) > 0;
-  const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], basedir, ...(onKernels ? { onProgress: onKernels } : {}) };
+  const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], configs: [...(request.configs ?? [])], basedir, ...(onKernels ? { onProgress: onKernels } : {}) };
   const readOptions = { cache, ...(onModules ? { onProgress: onModules } : {}) };
   // Kernels given by packages replace the root's: `kabi audit image.deb headers.deb` judges the
   // kernels in hand, whatever is installed on the machine running it.
@@ -152,7 +154,7 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   const anyResident = residentOf.some((r) => r !== null);
   const isCandidate = (m: number, k: number) => residentOf[m] !== targets[k]!.release;
   return {
-    kernels: targets.map((k) => ({ release: k.release, symvers: k.symversPath, ...strictField })),
+    kernels: targets.map((k) => ({ release: k.release, symvers: k.symversPath, ...strictField, config: k.config ?? null })),
     modules: records,
     report: evaluate(records, targets, anyResident ? { isCandidate } : {}),
     errors,

@@ -85,6 +85,13 @@ function writeNameList(w: ByteWriter, names: readonly string[], encoded: Map<str
   w.bytes(CLOSE_BRACKET);
 }
 
+/** What the kernel line says of the kernel's configuration: nothing when none was found (today's rules). */
+function configNote(k: AuditKernel): string {
+  const c = k.config;
+  if (c === null || c === undefined) return "";
+  return `  config ${c.path}${c.modversions ? "" : " (no MODVERSIONS: names only)"}${c.modversions && c.moduleForceLoad ? " (MODULE_FORCE_LOAD)" : ""}${c.moduleSigForce ? " (MODULE_SIG_FORCE)" : ""}`;
+}
+
 /** `,"key":` of each field of VERDICT_FIELDS. */
 const FIELD_KEYS = VERDICT_FIELDS.map((f) => Buffer.from("," + q(f.key) + ":"));
 
@@ -248,7 +255,7 @@ export function writeText(rows: TextRows, sink: (chunk: Buffer) => void, options
   const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
   w.text("kernels:\n");
-  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})${k.strictModversions === true ? "  strict modversions" : ""}\n`));
+  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})${k.strictModversions === true ? "  strict modversions" : ""}${configNote(k)}\n`));
   if (options.summary === true) writeHeadlineGroups(w, rows);
   else {
     writeMatrix(w, rows, options.color === true);

@@ -19,6 +19,10 @@ export function cellMark(input: AuditInput, m: number, k: number): CellMark {
   const { report } = input;
   if (!report.isCandidate(m, k)) return "-";
   if (!report.isCompatible(m, k)) return "NO";
+  const config = input.kernels[k]!.config;
+  // A known configuration decides: without CONFIG_MODVERSIONS every module is judged by names
+  // only; with it, a module without modversions is refused or force-loaded (tainting), a verdict.
+  if (config !== null && config !== undefined) return config.modversions ? "ok" : "ok?";
   return input.modules[m].hasModversions ? "ok" : "ok?";
 }
 

@@ -70,7 +70,8 @@ export function evaluate(modules: readonly ModuleRecord[], kernels: readonly Ker
   const exports = candidateExports(modules, indexed);
   const vermagic = vermagicGroups(modules, kernels);
   const sizes = moduleSizeGroups(kernels);
-  const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic, sizes);
+  const config = configSets(kernels);
+  const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic, sizes, config);
   const taint = InheritedTaint.create(
     modules,
     kernels,
@@ -277,6 +278,32 @@ function moduleSizeGroups(kernels: readonly KernelTarget[]): ModuleSizeGroups {
   return { unknownSize, bySize };
 }
 
+/** What configSets computes: kernel sets of the rules that follow the kernel's configuration. */
+interface ConfigSets {
+  /**
+   * Kernels with CONFIG_MODVERSIONS=y and without CONFIG_MODULE_FORCE_LOAD: they refuse a module
+   * without modversions (kernel/module/version.c: check_version, for the first symbol whose
+   * exporter has a CRC, and check_modstruct_version, call try_to_force_load, which fails).
+   */
+  refuseUnversioned: Uint32Array;
+  /** Kernels with CONFIG_MODULE_SIG_FORCE=y: they refuse an unsigned module. */
+  sigForce: Uint32Array;
+}
+
+/** The configuration rules' kernel sets (kernels whose configuration is unknown are in none). */
+function configSets(kernels: readonly KernelTarget[]): ConfigSets {
+  const words = wordsFor(kernels.length);
+  const refuseUnversioned = newSet(words);
+  const sigForce = newSet(words);
+  kernels.forEach((kernel, k) => {
+    const config = kernel.config;
+    if (config === undefined) return;
+    if (config.modversions && !config.moduleForceLoad) addKernel(refuseUnversioned, k);
+    if (config.moduleSigForce) addKernel(sigForce, k);
+  });
+  return { refuseUnversioned, sigForce };
+}
+
 /**
  * vermagicFlags of each module's vermagic, or null when it has none (blank). A tree's modules
  * share one vermagic, so it is split once and reused while the strings are equal.
@@ -318,6 +345,7 @@ function fastPass(
   exports: CandidateExports,
   vermagic: VermagicGroups,
   sizes: ModuleSizeGroups,
+  config: ConfigSets,
 ): FastPassResult {
   const { words, strict, interner, requirements, index } = indexed;
   const { moduleFlags, unknownVermagic, byFlags } = vermagic;
@@ -349,6 +377,8 @@ function fastPass(
     }
     const sameSize = sizes.bySize.get(record.thisModuleSize);
     for (let w = 0; w < words; w++) acc[w] &= sizes.unknownSize[w] | (sameSize === undefined ? 0 : sameSize[w]);
+    if (!record.hasModversions) for (let w = 0; w < words; w++) acc[w] &= ~config.refuseUnversioned[w];
+    if (!record.signed) for (let w = 0; w < words; w++) acc[w] &= ~config.sigForce[w];
     const imports = new Imports(record.importNamespaces);
     let dyn: DynamicRequirement[] | undefined;
     let alive = !isEmpty(acc);

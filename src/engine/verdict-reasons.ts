@@ -1,4 +1,4 @@
-import type { BlockedBy, CrcMismatch, GplOnlyUse, MissingImportNs, ModuleSizeMismatch, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
+import type { BlockedBy, CrcMismatch, GplOnlyUse, KernelConfigReason, MissingImportNs, ModuleSizeMismatch, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, VermagicMismatch } from "./verdict.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -21,6 +21,8 @@ export interface ReasonSource {
   readonly proprietaryTaint: readonly ProprietaryTaintConflict[];
   readonly vermagicMismatch: VermagicMismatch | null;
   readonly moduleSizeMismatch: ModuleSizeMismatch | null;
+  readonly noModversionsRefused: KernelConfigReason | null;
+  readonly unsignedRefused: KernelConfigReason | null;
 }
 
 const crcText = (crc: number | string): string => (typeof crc === "number" ? hexCrc(crc) : crc);
@@ -212,6 +214,28 @@ export const VERDICT_FIELDS: readonly VerdictField[] = [
     }),
   },
   { key: "moduleSizeUnknown", kind: "flag", isEmpty: () => false, json: (v) => (v.moduleSizeUnknown ? "true" : "false"), reason: null },
+  { key: "crcsNotChecked", kind: "flag", isEmpty: () => false, json: (v) => (v.crcsNotChecked ? "true" : "false"), reason: null },
+  {
+    key: "noModversionsRefused",
+    kind: "nullable",
+    isEmpty: (v) => v.noModversionsRefused === null,
+    json: (v) => (v.noModversionsRefused === null ? "null" : '{"config":' + q(v.noModversionsRefused.config) + "}"),
+    reason: reason(9, (v, out) => {
+      const x = v.noModversionsRefused;
+      if (x) out.push(`no modversions: the kernel is built with CONFIG_MODVERSIONS=y and without CONFIG_MODULE_FORCE_LOAD (${x.config}), so it refuses the module`);
+    }),
+  },
+  { key: "forcedLoad", kind: "flag", isEmpty: () => false, json: (v) => (v.forcedLoad ? "true" : "false"), reason: null },
+  {
+    key: "unsignedRefused",
+    kind: "nullable",
+    isEmpty: (v) => v.unsignedRefused === null,
+    json: (v) => (v.unsignedRefused === null ? "null" : '{"config":' + q(v.unsignedRefused.config) + "}"),
+    reason: reason(10, (v, out) => {
+      const x = v.unsignedRefused;
+      if (x) out.push(`unsigned: the kernel is built with CONFIG_MODULE_SIG_FORCE=y (${x.config}), so it refuses a module without a signature`);
+    }),
+  },
 ];
 
 /** The reasons of VERDICT_FIELDS by rank: the order of the reason lines. */
@@ -222,7 +246,8 @@ const REASONS: readonly VerdictReason[] = VERDICT_FIELDS.flatMap((f) => (f.reaso
  * text (one line each), weak-modules and `kabi status` (joined with "; "). Order (VERDICT_FIELDS'
  * ranks): providers that block it, missing symbols, GPL-only exports it may not use, GPL-only
  * exports next to a tainted module's, CRC mismatches, symbols without a modversion on a
- * strict-modversions kernel, namespaces not imported, vermagic, struct module size.
+ * strict-modversions kernel, namespaces not imported, vermagic, struct module size, no
+ * modversions where the configuration refuses that, unsigned where it enforces signatures.
  */
 export function verdictReasonLines(v: ReasonSource): string[] {
   const out: string[] = [];

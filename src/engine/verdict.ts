@@ -138,6 +138,28 @@ export interface PairVerdict {
    * rule was not applied (not blocking).
    */
   moduleSizeUnknown: boolean;
+  /**
+   * The kernel's configuration has CONFIG_MODVERSIONS unset: it checks no CRC, so none was checked
+   * (symbol names only; not blocking).
+   */
+  crcsNotChecked: boolean;
+  /**
+   * The module has no modversions and the kernel's configuration (the file named) has
+   * CONFIG_MODVERSIONS=y without CONFIG_MODULE_FORCE_LOAD: the kernel refuses it. Blocking.
+   */
+  noModversionsRefused: KernelConfigReason | null;
+  /**
+   * The module has no modversions and the kernel's configuration has CONFIG_MODVERSIONS=y and
+   * CONFIG_MODULE_FORCE_LOAD=y: it loads, tainting the kernel (TAINT_FORCED_MODULE). Not blocking.
+   */
+  forcedLoad: boolean;
+  /** The module is unsigned and the kernel's configuration has CONFIG_MODULE_SIG_FORCE=y. Blocking. */
+  unsignedRefused: KernelConfigReason | null;
+}
+
+/** The kernel configuration file a rule followed. */
+export interface KernelConfigReason {
+  config: string;
 }
 
 /** The result of `evaluate`: a verdict for every (module index, kernel index). */

@@ -6,12 +6,15 @@ import { looksLikeModuleFile } from "../types/compression.js";
 import { walkSorted } from "../root/walk.js";
 import { listKernels, locateSymvers, type SkippedKernelEntry } from "../root/kernels.js";
 import { resolveInRoot } from "../root/resolve-in-root.js";
+import { locateKernelConfig, readKernelConfig } from "../root/kernel-config.js";
 import type { SymversProblem } from "../types/symvers-table.js";
 import { loadSymvers } from "./load-symvers.js";
 
 export interface KernelRequest {
   /** `--symvers K=FILE`: explicit files. */
   explicit: { release: string; file: string }[];
+  /** `--config K=FILE`: explicit configurations (else each kernel's is looked for under the root). */
+  configs?: { release: string; file: string }[];
   /** `--kernel K`: located under the root. */
   releases: string[];
   basedir: string;
@@ -90,7 +93,40 @@ export async function loadKernelTargets(req: KernelRequest): Promise<LoadedKerne
     if (v.facts.thisModuleSize !== undefined) kernel.thisModuleSize = v.facts.thisModuleSize;
     out.kernels.push(kernel);
   }
+  await attachConfigs(out, req, new Set(req.explicit.map((e) => e.release)));
   return out;
+}
+
+/**
+ * Gives each kernel its configuration: the `--config` file for its release, else, for a kernel
+ * found under the root (not one given by `--symvers K=FILE`, whose files are named explicitly: the
+ * root, `/` by default, may be another machine's), the one found there (locateKernelConfig). One
+ * that cannot be read or parsed is an input error naming it, and the kernel is judged without
+ * (today's rules), like a kernel whose configuration is not found.
+ */
+async function attachConfigs(out: LoadedKernels, req: KernelRequest, explicitSymvers: ReadonlySet<string>): Promise<void> {
+  const explicit = new Map<string, string>();
+  for (const c of req.configs ?? []) if (!explicit.has(c.release)) explicit.set(c.release, c.file);
+  const judged = new Set(out.kernels.map((k) => k.release));
+  for (const [release, file] of explicit) {
+    if (!judged.has(release)) out.errors.push({ path: file, message: `${file}: --config for kernel ${release}, which is not judged` });
+  }
+  const found = await Promise.all(
+    out.kernels.map(async (k) => {
+      const file = explicit.get(k.release) ?? (explicitSymvers.has(k.release) ? null : await locateKernelConfig(k.release, req.basedir));
+      if (file === null) return undefined;
+      try {
+        return await readKernelConfig(file);
+      } catch (err) {
+        out.errors.push({ path: file, message: describeInputError(file, err) });
+        return undefined;
+      }
+    }),
+  );
+  out.kernels.forEach((k, i) => {
+    const config = found[i];
+    if (config !== undefined) k.config = config;
+  });
 }
 
 /** What a kernel's own in-tree modules say about it. */

@@ -28,6 +28,10 @@ export interface AuditPair {
   providers: string[];
   moduleSizeMismatch: { module: number; kernel: number } | null;
   moduleSizeUnknown: boolean;
+  crcsNotChecked: boolean;
+  noModversionsRefused: { config: string } | null;
+  forcedLoad: boolean;
+  unsignedRefused: { config: string } | null;
 }
 
 export interface AuditModule {
@@ -100,6 +104,10 @@ function auditPair(v: PairVerdict, headline: string | null): AuditPair {
     providers: v.providers,
     moduleSizeMismatch: v.moduleSizeMismatch,
     moduleSizeUnknown: v.moduleSizeUnknown,
+    crcsNotChecked: v.crcsNotChecked,
+    noModversionsRefused: v.noModversionsRefused,
+    forcedLoad: v.forcedLoad,
+    unsignedRefused: v.unsignedRefused,
   };
 }
 

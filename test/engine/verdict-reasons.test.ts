@@ -30,6 +30,10 @@ const verdict: PairVerdict = {
   // .gnu.linkonce.this_module of Debian's 6.1 and 6.12 amd64 modules.
   moduleSizeMismatch: { module: 0x380, kernel: 0x500 },
   moduleSizeUnknown: false,
+  crcsNotChecked: false,
+  noModversionsRefused: { config: "/boot/config-6.1.0-53-amd64" },
+  forcedLoad: false,
+  unsignedRefused: { config: "/boot/config-6.1.0-53-amd64" },
 };
 
 // The verdict's fields as the audit JSON has them (a pair's `headline` is not a verdict field).
@@ -52,6 +56,8 @@ describe("verdictReasonLines", () => {
       "uses kabi_provider_ns_sub from namespace KABI_TEST without MODULE_IMPORT_NS(KABI_TEST)",
       'vermagic flags differ: module "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel "6.1.0-53-amd64 SMP mod_unload modversions "',
       `struct module size differs: module .gnu.linkonce.this_module 0x380 bytes, kernel 0x500 (the kernel refuses it: ".gnu.linkonce.this_module section size must match the kernel's built struct module size at run time")`,
+      "no modversions: the kernel is built with CONFIG_MODVERSIONS=y and without CONFIG_MODULE_FORCE_LOAD (/boot/config-6.1.0-53-amd64), so it refuses the module",
+      "unsigned: the kernel is built with CONFIG_MODULE_SIG_FORCE=y (/boot/config-6.1.0-53-amd64), so it refuses a module without a signature",
     ]);
   });
 
@@ -69,6 +75,6 @@ describe("VERDICT_FIELDS", () => {
     const json = "{" + ['"compatible":false', ...VERDICT_FIELDS.map((f) => JSON.stringify(f.key) + ":" + f.json(verdict))].join(",") + "}";
     expect(json).toBe(JSON.stringify(asAudit));
     const reasons = VERDICT_FIELDS.filter((f) => f.reason !== null).map((f) => f.key);
-    expect(reasons.sort()).toEqual(Object.keys(asAudit).filter((k) => !["compatible", "noModversions", "providers", "moduleSizeUnknown"].includes(k)).sort());
+    expect(reasons.sort()).toEqual(Object.keys(asAudit).filter((k) => !["compatible", "noModversions", "providers", "moduleSizeUnknown", "crcsNotChecked", "forcedLoad"].includes(k)).sort());
   });
 });
