@@ -85,6 +85,11 @@ function writeNameList(w: ByteWriter, names: readonly string[], encoded: Map<str
   w.bytes(CLOSE_BRACKET);
 }
 
+const WITHOUT_MODVERSIONS = "\nwithout modversions (judged by symbol names only, marked ok?):\n";
+/** Where a kernel's configuration has CONFIG_MODVERSIONS=y, it decides: force-loaded (tainting) or refused. */
+const WITHOUT_MODVERSIONS_CONFIG =
+  "\nwithout modversions (where a kernel's configuration is known with CONFIG_MODVERSIONS=y: loaded, tainting, with CONFIG_MODULE_FORCE_LOAD, else refused; elsewhere judged by symbol names only, marked ok?):\n";
+
 /** What the kernel line says of the kernel's configuration: nothing when none was found (today's rules). */
 function configNote(k: AuditKernel): string {
   const c = k.config;
@@ -263,7 +268,7 @@ export function writeText(rows: TextRows, sink: (chunk: Buffer) => void, options
     let unjudged = false;
     for (const m of modules) {
       if (m.hasModversions) continue;
-      if (!unjudged) w.text("\nwithout modversions (judged by symbol names only, marked ok?):\n");
+      if (!unjudged) w.text(kernels.some((k) => k.config?.modversions === true) ? WITHOUT_MODVERSIONS_CONFIG : WITHOUT_MODVERSIONS);
       unjudged = true;
       w.text(`  ${m.name}\n`);
     }

@@ -22,7 +22,7 @@ import type { KernelTarget } from "../../src/types/kernel-target.js";
 import { captureIO } from "../helpers/capture-io.js";
 import { corpusDir } from "../helpers/corpus.js";
 import { MODULE_FIXTURES, modulesUnder, REAL_SAMPLE, ROOT } from "../helpers/paths.js";
-import { expectAgreesWithPlainJoin } from "./real-data.js";
+import { expectAgreesWithPlainJoin, fixtureReleases } from "./real-data.js";
 
 const K = "6.1.0-53-amd64";
 const CONFIG_GZ = join(ROOT, "fixtures/kernel-config", `config-${K}.gz`);
@@ -126,6 +126,23 @@ describe("kernel configuration: the engine's rules", () => {
     expectAgreesWithPlainJoin(consumer, kernels, (k) => r2.verdict(0, k)!, (k) => r2.isCompatible(0, k)).forEach((v) => expect(v.compatible).toBe(true));
   });
 
+  it.each(fixtureReleases())("fixtures/modules/%s/kabi_noversions.ko with Debian's config given by --config: forced load; FORCE_LOAD unset: refused", async (release) => {
+    const symvers = join(ROOT, "fixtures/symvers", `${release}.symvers.gz`);
+    const noForceFile = join(scratch, `no-force-${release}`);
+    const realFile = join(scratch, `real-${release}`);
+    writeFileSync(noForceFile, derived("CONFIG_MODULE_FORCE_LOAD", "# CONFIG_MODULE_FORCE_LOAD is not set"));
+    writeFileSync(realFile, debianConfig);
+    const provider = await readModule(join(MODULE_FIXTURES, release, "kabi_provider.ko"));
+    const load = async (file: string) =>
+      (await loadKernelTargets({ explicit: [{ release, file: symvers }], releases: [], configs: [{ release, file }], basedir: scratch, cache: false })).kernels[0]!;
+    const kernels = [await load(realFile), await load(noForceFile)].map((k) => ({ ...k, resident: [provider] }));
+    const module = await readModule(join(MODULE_FIXTURES, release, "kabi_noversions.ko"));
+    const report = evaluate([module], kernels);
+    const [forced, refused] = expectAgreesWithPlainJoin(module, kernels, (k) => report.verdict(0, k)!, (k) => report.isCompatible(0, k));
+    expect([forced!.compatible, forced!.forcedLoad]).toEqual([true, true]);
+    expect([refused!.compatible, refused!.noModversionsRefused]).toEqual([false, { config: noForceFile }]);
+  });
+
   it("CONFIG_MODULE_SIG_FORCE=y refuses the unsigned fixture, not a signed Debian module", async () => {
     const sigForce = await kernelAt(rootWith("sig-force", derived("CONFIG_MODULE_SIG_FORCE", "CONFIG_MODULE_SIG_FORCE=y"), `lib/modules/${K}/config`));
     expect(sigForce.config?.moduleSigForce).toBe(true);
@@ -169,6 +186,11 @@ describe("kernel configuration: the engine's rules", () => {
     const doc = JSON.parse(io.stdout) as { kernels: { config: { path: string } | null }[]; modules: { kernels: Record<string, { compatible: boolean; noModversionsRefused: unknown; forcedLoad: boolean }> }[] };
     expect(doc.kernels[0]!.config?.path).toBe(configFile);
     expect(doc.modules[0]!.kernels[K]).toMatchObject({ compatible: false, noModversionsRefused: { config: configFile }, forcedLoad: false });
+    const text = captureIO();
+    expect(await main(["audit", "--symvers", `${K}=${SYMVERS_GZ}`, "--config", `${K}=${configFile}`, "--basedir", scratch, NOVERSIONS], text)).toBe(1);
+    expect(text.stdout).toContain(`  [1] ${K}  (${SYMVERS_GZ})  config ${configFile}\n`);
+    expect(text.stdout).toContain(`no modversions: the kernel is built with CONFIG_MODVERSIONS=y and without CONFIG_MODULE_FORCE_LOAD (${configFile}), so it refuses the module`);
+    expect(text.stdout).toContain("without modversions (where a kernel's configuration is known with CONFIG_MODVERSIONS=y");
 
     const bad = join(scratch, "bad-config");
     writeFileSync(bad, "CONFIG_MODVERSIONS=y\ngarbage\n");
