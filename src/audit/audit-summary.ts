@@ -128,6 +128,9 @@ export function pairHeadline(v: PairVerdict, module: ModuleRecord, kernel: Audit
     // The flags only: the releases may differ anyway (the kernel compares what follows them).
     return `built for another kernel ABI (vermagic flags: module "${vermagicFlags(v.vermagicMismatch.module)}", kernel "${vermagicFlags(v.vermagicMismatch.kernel)}")`;
   }
+  if (v.moduleSizeMismatch !== null) {
+    return `built for another kernel ABI (struct module size: module 0x${v.moduleSizeMismatch.module.toString(16)}, kernel 0x${v.moduleSizeMismatch.kernel.toString(16)})`;
+  }
   let only: VerdictField | null = null;
   for (const f of BLOCKING_FIELDS) {
     if (f.isEmpty(v)) continue;

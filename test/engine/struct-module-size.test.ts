@@ -197,3 +197,20 @@ describe("struct module size rule", () => {
     },
   );
 });
+
+describe("struct module size headline", () => {
+  it("a pair refused for its size alone has the size headline (audit JSON and text)", async () => {
+    const dir61 = join(MODULE_FIXTURES, K61);
+    const dir612 = join(MODULE_FIXTURES, K612_FIXTURES);
+    const grown = kernelRoot("root-61-headline", K61, [join(dir612, "kabi_consumer.ko")], dir612, join(ROOT, "fixtures/symvers", `${K61}.symvers.gz`));
+    const { main } = await import("../../src/cli/main.js");
+    const { captureIO } = await import("../helpers/capture-io.js");
+    const io = captureIO();
+    expect(await main(["audit", "--json", "--no-cache", "--basedir", grown, "--kernel", K61, join(dir61, "kabi_provider.ko")], io)).toBe(1);
+    const doc = JSON.parse(io.stdout) as { modules: { kernels: Record<string, { headline: string; moduleSizeMismatch: { module: number; kernel: number } }> }[] };
+    const pair = doc.modules[0]!.kernels[K61]!;
+    const hex = (n: number) => "0x" + n.toString(16);
+    expect(pair.headline).toBe(`built for another kernel ABI (struct module size: module ${hex(pair.moduleSizeMismatch.module)}, kernel ${hex(pair.moduleSizeMismatch.kernel)})`);
+    expect(pair.moduleSizeMismatch.module).not.toBe(pair.moduleSizeMismatch.kernel);
+  });
+});
