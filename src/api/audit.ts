@@ -5,7 +5,7 @@
 import type { AuditInput } from "../audit/audit-report.js";
 import { evaluate } from "../engine/index.js";
 import { findModules } from "../load/find-modules.js";
-import { kernelVermagic, loadKernelTargets, type LoadedKernels } from "../load/kernel-targets.js";
+import { kernelModuleFacts, loadKernelTargets, thisModuleSizeOf, type LoadedKernels } from "../load/kernel-targets.js";
 import { readPackageInputs, type PackageInput } from "../load/package-input.js";
 import { readModules, type InputError, type ReadManyResult } from "../load/read-many.js";
 import { symversSymbols } from "../symvers/symvers-filter.js";
@@ -49,6 +49,8 @@ export interface AuditRequest {
   releases?: readonly string[];
   /** The root the kernels are found under (default "/"). */
   basedir?: string;
+  /** `--config K=FILE`: explicit kernel configurations (KernelRequest.configs). */
+  configs?: { release: string; file: string }[];
   /** Judge every kernel as Debian's do (KernelTarget.strictModversions). */
   strictModversions?: boolean;
   /** Judge every kernel as one that enforces module signatures (KernelTarget.enforceSignatures). */
@@ -111,7 +113,7 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   );
   const packageKernels = packages.flatMap((p) => p.kernels);
   const asked = (request.explicit?.length ?? 0) > 0 || (request.releases?.length ?? 0) > 0;
-  const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], basedir, ...(onKernels ? { onProgress: onKernels } : {}) };
+  const kernelRequest = { explicit: [...(request.explicit ?? [])], releases: [...(request.releases ?? [])], configs: [...(request.configs ?? [])], basedir, ...(onKernels ? { onProgress: onKernels } : {}) };
   const readOptions = { cache, ...(onModules ? { onProgress: onModules } : {}) };
   // Kernels given by packages replace the root's: `kabi audit image.deb headers.deb` judges the
   // kernels in hand, whatever is installed on the machine running it.
@@ -155,7 +157,7 @@ export async function auditModules(request: AuditRequest): Promise<AuditInput> {
   const anyResident = residentOf.some((r) => r !== null);
   const isCandidate = (m: number, k: number) => residentOf[m] !== targets[k]!.release;
   return {
-    kernels: targets.map((k) => ({ release: k.release, symvers: k.symversPath, ...strictField })),
+    kernels: targets.map((k) => ({ release: k.release, symvers: k.symversPath, ...strictField, config: k.config ?? null })),
     modules: records,
     report: evaluate(records, targets, anyResident ? { isCandidate } : {}),
     errors,
@@ -202,8 +204,9 @@ function inOperandOrder(
 /**
  * The kernels judged: those loaded (--symvers, --kernel, the root's), then those the packages
  * added. Each gets the modules of its own tree
- * found in the packages as residents, and their vermagic (the kernel in hand, over one under the
- * root); a package kernel without them takes its vermagic from the root, as --symvers does.
+ * found in the packages as residents, and their vermagic and struct module size (the kernel in
+ * hand, over one under the root); a package kernel without them takes both from the root, as
+ * --symvers does.
  */
 async function withPackageKernels(
   loaded: readonly (KernelTarget & { symversPath: string })[],
@@ -225,10 +228,14 @@ async function withPackageKernels(
   return Promise.all(
     out.map(async (k, i) => {
       const own = residents.get(k.release);
-      const vermagic = own?.find((r) => r.vermagic !== "")?.vermagic ?? (i < loaded.length ? k.vermagic : await kernelVermagic(basedir, k.release).catch(() => undefined));
+      const fromRoot = i < loaded.length ? undefined : await kernelModuleFacts(basedir, k.release).catch(() => undefined);
+      const vermagic = own?.find((r) => r.vermagic !== "")?.vermagic ?? (i < loaded.length ? k.vermagic : fromRoot?.vermagic);
+      const size = own !== undefined ? thisModuleSizeOf(own) : i < loaded.length ? k.thisModuleSize : fromRoot?.thisModuleSize;
       const target: KernelTarget & { symversPath: string } = { ...k };
       if (vermagic !== undefined) target.vermagic = vermagic;
       else delete target.vermagic;
+      if (size !== undefined) target.thisModuleSize = size;
+      else delete target.thisModuleSize;
       if (own !== undefined) target.resident = own;
       return target;
     }),

@@ -1,3 +1,4 @@
+import type { KernelConfigFacts } from "../types/kernel-target.js";
 import type { CompatibilityReport } from "../engine/verdict.js";
 import type { InputError } from "../load/read-many.js";
 import type { ModuleRecord } from "../types/module-record.js";
@@ -13,6 +14,12 @@ export interface AuditKernel {
   symvers: string;
   /** Present (true) only when the kernel was judged with strict modversions (`--strict-modversions`). */
   strictModversions?: true;
+  /**
+   * The kernel's configuration kabi followed (KernelTarget.config), or null when none was found:
+   * then a module without modversions is judged by names only, as before configurations were read.
+   * Always present in the audit (src/api/audit.ts); optional for reports made by hand.
+   */
+  config?: KernelConfigFacts | null;
 }
 
 /** What a streamed report is made from: the engine's report over the records read. */

@@ -85,6 +85,18 @@ function writeNameList(w: ByteWriter, names: readonly string[], encoded: Map<str
   w.bytes(CLOSE_BRACKET);
 }
 
+const WITHOUT_MODVERSIONS = "\nwithout modversions (judged by symbol names only, marked ok?):\n";
+/** Where a kernel's configuration has CONFIG_MODVERSIONS=y, it decides: force-loaded (tainting) or refused. */
+const WITHOUT_MODVERSIONS_CONFIG =
+  "\nwithout modversions (where a kernel's configuration is known with CONFIG_MODVERSIONS=y: loaded, tainting, with CONFIG_MODULE_FORCE_LOAD, else refused; elsewhere judged by symbol names only, marked ok?):\n";
+
+/** What the kernel line says of the kernel's configuration: nothing when none was found (today's rules). */
+function configNote(k: AuditKernel): string {
+  const c = k.config;
+  if (c === null || c === undefined) return "";
+  return `  config ${c.path}${c.modversions ? "" : " (no MODVERSIONS: names only)"}${c.modversions && c.moduleForceLoad ? " (MODULE_FORCE_LOAD)" : ""}${c.moduleSigForce ? " (MODULE_SIG_FORCE)" : ""}`;
+}
+
 /** `,"key":` of each field of VERDICT_FIELDS. */
 const FIELD_KEYS = VERDICT_FIELDS.map((f) => Buffer.from("," + q(f.key) + ":"));
 
@@ -264,7 +276,7 @@ export function writeText(rows: TextRows, sink: (chunk: Buffer) => void, options
   const w = new ByteWriter(sink);
   const { kernels, modules } = rows;
   w.text("kernels:\n");
-  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})${k.strictModversions === true ? "  strict modversions" : ""}\n`));
+  kernels.forEach((k, i) => w.text(`  [${i + 1}] ${k.release}  (${k.symvers})${k.strictModversions === true ? "  strict modversions" : ""}${configNote(k)}\n`));
   if (options.summary === true) writeHeadlineGroups(w, rows);
   else {
     writeMatrix(w, rows, options.color === true);
@@ -272,7 +284,7 @@ export function writeText(rows: TextRows, sink: (chunk: Buffer) => void, options
     let unjudged = false;
     for (const m of modules) {
       if (m.hasModversions) continue;
-      if (!unjudged) w.text("\nwithout modversions (judged by symbol names only, marked ok?):\n");
+      if (!unjudged) w.text(kernels.some((k) => k.config?.modversions === true) ? WITHOUT_MODVERSIONS_CONFIG : WITHOUT_MODVERSIONS);
       unjudged = true;
       w.text(`  ${m.name}\n`);
     }

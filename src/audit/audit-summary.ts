@@ -19,6 +19,10 @@ export function cellMark(input: AuditInput, m: number, k: number): CellMark {
   const { report } = input;
   if (!report.isCandidate(m, k)) return "-";
   if (!report.isCompatible(m, k)) return "NO";
+  const config = input.kernels[k]!.config;
+  // A known configuration decides: without CONFIG_MODVERSIONS every module is judged by names
+  // only; with it, a module without modversions is refused or force-loaded (tainting), a verdict.
+  if (config !== null && config !== undefined) return config.modversions ? "ok" : "ok?";
   return input.modules[m].hasModversions ? "ok" : "ok?";
 }
 
@@ -123,6 +127,9 @@ export function pairHeadline(v: PairVerdict, module: ModuleRecord, kernel: Audit
   if (v.vermagicMismatch !== null) {
     // The flags only: the releases may differ anyway (the kernel compares what follows them).
     return `built for another kernel ABI (vermagic flags: module "${vermagicFlags(v.vermagicMismatch.module)}", kernel "${vermagicFlags(v.vermagicMismatch.kernel)}")`;
+  }
+  if (v.moduleSizeMismatch !== null) {
+    return `built for another kernel ABI (struct module size: module 0x${v.moduleSizeMismatch.module.toString(16)}, kernel 0x${v.moduleSizeMismatch.kernel.toString(16)})`;
   }
   let only: VerdictField | null = null;
   for (const f of BLOCKING_FIELDS) {

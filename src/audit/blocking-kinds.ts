@@ -37,6 +37,17 @@ const DESCRIBED: Partial<Record<VerdictFieldKey, Omit<BlockingKind, "field">>> =
     name: "SignatureRefused",
     description: "The kernel enforces module signatures and the module is unsigned, malformed, or signed with another kernel build's key.",
   },
+  moduleSizeMismatch: {
+    id: "kabi/struct-module-size",
+    name: "StructModuleSizeMismatch",
+    description: "The module's .gnu.linkonce.this_module section size differs from the kernel's struct module size.",
+  },
+  noModversionsRefused: {
+    id: "kabi/no-modversions-refused",
+    name: "NoModversionsRefused",
+    description: "The module has no modversions and the kernel's configuration has CONFIG_MODVERSIONS=y without CONFIG_MODULE_FORCE_LOAD.",
+  },
+  unsignedRefused: { id: "kabi/unsigned-refused", name: "UnsignedRefused", description: "The module is unsigned and the kernel's configuration has CONFIG_MODULE_SIG_FORCE=y." },
 };
 
 /** Every kind, in the order of the reason lines (VERDICT_FIELDS' ranks). */

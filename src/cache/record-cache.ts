@@ -40,7 +40,7 @@ export { decodeRecordBatch, encodeRecordBatch } from "./record-codec.js";
  */
 
 /** Bump when the record shape or the reader's output changes. */
-export const CACHE_FORMAT = 4;
+export const CACHE_FORMAT = 5;
 
 /** The cache folder of runs as root that name none (FHS: a system program's cache). */
 export const SYSTEM_CACHE_DIR = "/var/cache/kabi";

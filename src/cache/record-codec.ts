@@ -18,7 +18,8 @@ import type { FileKey } from "./file-key.js";
 //   f64[modversions]   each distinct modversion's CRC
 //   u32[3 x entries]   per entry: name (string index), first int, first number
 //   u32[ints]          per record, in field order: string indexes, small enums, counts, export
-//                      flags, and the indexes of its modversions, undefined symbols, modinfo entries
+//                      flags, and the indexes of its modversions, undefined symbols, modinfo entries;
+//                      last, the size of .gnu.linkonce.this_module
 //   u32[modversions]   each distinct modversion's symbol (string index)
 //   u32[2 x undefined] each distinct undefined symbol's name (string index), then weak (0/1) of each
 //   u32[2 x modinfo]   each distinct modinfo entry's key, then each one's value (string indexes)
@@ -31,7 +32,7 @@ const KEY_SIZE = 32;
 const ENTRY_INTS = 3;
 const COMPRESSIONS: readonly ModuleRecord["compression"][] = ["none", "xz", "gzip", "zstd"];
 /** The record's fields in order: a record with other fields is not encoded (see encodeRecord). */
-const RECORD_FIELDS = "path,compression,elfClass,endianness,machine,name,builtFor,vermagic,modversions,hasModversions,exports,undefinedSymbols,modinfo,depends,importNamespaces,signed,signature";
+const RECORD_FIELDS = "path,compression,elfClass,endianness,machine,name,builtFor,vermagic,modversions,hasModversions,exports,undefinedSymbols,modinfo,depends,importNamespaces,signed,signature,thisModuleSize";
 /** The signature's fields in order (see encodeRecord). */
 const SIGNATURE_FIELDS = "signer,keyId,hashAlgorithm,idType,invalid";
 const NO_INDEX = 0xffffffff;
@@ -209,6 +210,7 @@ function encodeRecord(w: RecordWriter, r: ModuleRecord): boolean {
       w.str(sig.invalid);
     }
   }
+  ints.push(r.thisModuleSize);
   // Anything the fixed layout cannot hold exactly (a number in a string slot, ...) is not encoded;
   // distinct entries it added stay in the tables, unused.
   let ok = !w.bad;
@@ -302,6 +304,7 @@ export function decodeRecord(p: DecodedRecords, index: number): ModuleRecord {
     const invalid = ints[i++] === 1 ? str(p, ints[i++]!) : null;
     signature = { signer, keyId, hashAlgorithm, idType, invalid };
   }
+  const thisModuleSize = ints[i++]!;
   if (i > ints.length || n > nums.length) throw new Error("record past the end of the body");
   return {
     path,
@@ -321,6 +324,7 @@ export function decodeRecord(p: DecodedRecords, index: number): ModuleRecord {
     importNamespaces,
     signed: (flags & 2) !== 0,
     signature,
+    thisModuleSize,
   };
 }
 

@@ -1,4 +1,5 @@
 import { auditInputExitCode, auditModules, chooseCache, writeAuditHtmlFile, writeAuditJson, writeAuditJunit, writeAuditSarif, writeAuditText, type AuditInput } from "../api/audit.js";
+import { parseConfigOption } from "../root/kernel-config.js";
 import { parseSymversOption } from "../api/records.js";
 import type { CliIO } from "./io.js";
 import { UsageError, type CommandSpec, type ParsedOptions } from "./options.js";
@@ -20,6 +21,16 @@ function chosenFormat(parsed: ParsedOptions): ReportFormat | { problem: string }
   if (distinct.length > 1) return { problem: `--format ${distinct[0]} and --format ${distinct[1]} cannot be combined (--json is --format json)` };
   const format = distinct[0] ?? "text";
   return isFormat(format) ? format : { problem: `--format ${format}: unknown format (one of ${FORMATS.join(", ")})` };
+}
+
+/** The message a malformed --config value is refused with, or undefined. */
+function configProblem(value: string): string | undefined {
+  try {
+    parseConfigOption(value);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** The message a malformed --symvers value is refused with, or undefined. */
@@ -47,6 +58,15 @@ export const AUDIT_SPEC: CommandSpec = {
       help: "judge against kernel K with the symvers FILE (plain, .gz or .xz)",
     },
     { name: "kernel", type: "value", valueName: "K", repeatable: true, whenEmpty: "needs a value", help: "judge against installed kernel K (its symvers found under DIR)" },
+    {
+      name: "config",
+      type: "value",
+      valueName: "K=FILE",
+      repeatable: true,
+      whenEmpty: "needs a value",
+      check: configProblem,
+      help: "kernel K's configuration is FILE (else boot/config-K, lib/modules/K/config, ... under DIR)",
+    },
     {
       name: "strict-modversions",
       type: "flag",
@@ -107,6 +127,7 @@ export async function auditCommand(args: readonly string[], io: CliIO): Promise<
       paths: parsed.operands,
       explicit: parsed.values("symvers").map(parseSymversOption),
       releases: parsed.values("kernel"),
+      configs: parsed.values("config").map(parseConfigOption),
       basedir: parsed.value("basedir") ?? "/",
       strictModversions: parsed.has("strict-modversions"),
       enforceSignatures: parsed.has("enforce-signatures"),

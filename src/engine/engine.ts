@@ -60,7 +60,8 @@ interface CandidateProvider {
  *
  * The phases, each a function below: the requirements and the static provider index
  * (indexRequirements), the candidate sets (candidateSets), the candidate modules' exports
- * (candidateExports), the vermagic groups (vermagicGroups), the per-module fast pass (fastPass),
+ * (candidateExports), the vermagic groups (vermagicGroups), the struct module size groups
+ * (moduleSizeGroups), the per-module fast pass (fastPass),
  * the greatest fixed point with the inherited taint (greatestFixedPoint), the report object
  * (reportOf).
  */
@@ -69,7 +70,9 @@ export function evaluate(modules: readonly ModuleRecord[], kernels: readonly Ker
   const candidate = candidateSets(modules.length, kernels.length, options.isCandidate);
   const exports = candidateExports(modules, indexed);
   const vermagic = vermagicGroups(modules, kernels);
-  const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic);
+  const sizes = moduleSizeGroups(kernels);
+  const config = configSets(kernels);
+  const { compat, dynamic } = fastPass(modules, indexed, candidate, exports, vermagic, sizes, config);
   // Before the fixed point, so that modules needing a refused one are refused with it.
   enforceSignatures(modules, kernels, compat);
   const taint = InheritedTaint.create(
@@ -248,6 +251,62 @@ function vermagicGroups(modules: readonly ModuleRecord[], kernels: readonly Kern
   return { kernelFlags, moduleFlags, unknownVermagic, byFlags };
 }
 
+/** What moduleSizeGroups computes. */
+interface ModuleSizeGroups {
+  /** Kernels whose struct module size is unknown (no module tree): the size rule is not applied there. */
+  unknownSize: Uint32Array;
+  /** Size → the kernels whose own modules have that `.gnu.linkonce.this_module` size. */
+  bySize: Map<number, Uint32Array>;
+}
+
+/**
+ * The struct module size rule's kernel sets: the kernel refuses a module whose
+ * `.gnu.linkonce.this_module` section size differs from its own struct module (kernel/module/main.c,
+ * elf_validity_cache_index_mod), so a module keeps the kernels of its own size and those of unknown size.
+ */
+function moduleSizeGroups(kernels: readonly KernelTarget[]): ModuleSizeGroups {
+  const words = wordsFor(kernels.length);
+  const unknownSize = newSet(words);
+  const bySize = new Map<number, Uint32Array>();
+  kernels.forEach((kernel, k) => {
+    const size = kernel.thisModuleSize;
+    if (size === undefined) {
+      addKernel(unknownSize, k);
+      return;
+    }
+    let set = bySize.get(size);
+    if (set === undefined) bySize.set(size, (set = newSet(words)));
+    addKernel(set, k);
+  });
+  return { unknownSize, bySize };
+}
+
+/** What configSets computes: kernel sets of the rules that follow the kernel's configuration. */
+interface ConfigSets {
+  /**
+   * Kernels with CONFIG_MODVERSIONS=y and without CONFIG_MODULE_FORCE_LOAD: they refuse a module
+   * without modversions (kernel/module/version.c: check_version, for the first symbol whose
+   * exporter has a CRC, and check_modstruct_version, call try_to_force_load, which fails).
+   */
+  refuseUnversioned: Uint32Array;
+  /** Kernels with CONFIG_MODULE_SIG_FORCE=y: they refuse an unsigned module. */
+  sigForce: Uint32Array;
+}
+
+/** The configuration rules' kernel sets (kernels whose configuration is unknown are in none). */
+function configSets(kernels: readonly KernelTarget[]): ConfigSets {
+  const words = wordsFor(kernels.length);
+  const refuseUnversioned = newSet(words);
+  const sigForce = newSet(words);
+  kernels.forEach((kernel, k) => {
+    const config = kernel.config;
+    if (config === undefined) return;
+    if (config.modversions && !config.moduleForceLoad) addKernel(refuseUnversioned, k);
+    if (config.moduleSigForce) addKernel(sigForce, k);
+  });
+  return { refuseUnversioned, sigForce };
+}
+
 /**
  * vermagicFlags of each module's vermagic, or null when it has none (blank). A tree's modules
  * share one vermagic, so it is split once and reused while the strings are equal.
@@ -288,6 +347,8 @@ function fastPass(
   candidate: readonly Uint32Array[],
   exports: CandidateExports,
   vermagic: VermagicGroups,
+  sizes: ModuleSizeGroups,
+  config: ConfigSets,
 ): FastPassResult {
   const { words, strict, interner, requirements, index } = indexed;
   const { moduleFlags, unknownVermagic, byFlags } = vermagic;
@@ -317,6 +378,10 @@ function fastPass(
       const ok = lastOk;
       for (let w = 0; w < words; w++) acc[w] &= unknownVermagic[w] | (ok === undefined ? 0 : ok[w]);
     }
+    const sameSize = sizes.bySize.get(record.thisModuleSize);
+    for (let w = 0; w < words; w++) acc[w] &= sizes.unknownSize[w] | (sameSize === undefined ? 0 : sameSize[w]);
+    if (!record.hasModversions) for (let w = 0; w < words; w++) acc[w] &= ~config.refuseUnversioned[w];
+    if (!record.signed) for (let w = 0; w < words; w++) acc[w] &= ~config.sigForce[w];
     const imports = new Imports(record.importNamespaces);
     let dyn: DynamicRequirement[] | undefined;
     let alive = !isEmpty(acc);

@@ -87,8 +87,24 @@ function startPair(state: EngineState, m: number, k: number): PairWork {
     providers: [],
     signatureKey: signatureKeyOf(record, state.kernels[k], buildKeys(state.kernels)),
     signatureRefused: false,
+    moduleSizeMismatch: null,
+    moduleSizeUnknown: state.kernels[k].thisModuleSize === undefined,
+    crcsNotChecked: state.kernels[k].config?.modversions === false,
+    noModversionsRefused: null,
+    forcedLoad: false,
+    unsignedRefused: null,
   };
   verdict.signatureRefused = state.kernels[k].enforceSignatures === true && refusedWhenEnforced(verdict.signatureKey);
+  const config = state.kernels[k].config;
+  if (config !== undefined) {
+    if (!record.hasModversions && config.modversions) {
+      if (config.moduleForceLoad) verdict.forcedLoad = true;
+      else verdict.noModversionsRefused = { config: config.path };
+    }
+    if (!record.signed && config.moduleSigForce) verdict.unsignedRefused = { config: config.path };
+  }
+  const kernelSize = state.kernels[k].thisModuleSize;
+  if (kernelSize !== undefined && kernelSize !== record.thisModuleSize) verdict.moduleSizeMismatch = { module: record.thisModuleSize, kernel: kernelSize };
   const kernelFlags = state.kernelFlags[k];
   const moduleFlags = state.moduleFlags[m];
   if (kernelFlags !== null && moduleFlags !== null && moduleFlags !== kernelFlags) {

@@ -99,6 +99,9 @@ export class StaticProviderIndex {
     for (let k = 0; k < kernels.length; k++) {
       const entries = kernels[k].symvers.entries;
       const table = resolveSymvers(kernels[k].symvers, interner);
+      // A kernel built without CONFIG_MODVERSIONS checks no CRC (check_version is a stub that
+      // accepts): its exports satisfy any CRC, as exports without a CRC do.
+      const crcsChecked = kernels[k].config?.modversions !== false;
       this.tables.push(table);
       for (let j = 0; j < requiredIds.length; j++) {
         const id = requiredIds[j];
@@ -107,7 +110,7 @@ export class StaticProviderIndex {
           const e = table.entry(at);
           this.symversCrc[k * symbolCount + id] = e.crc >>> 0;
           this.symversModule[k * symbolCount + id] = e.module;
-          this.record(id, k, e.crc >>> 0, e.namespace);
+          this.record(id, k, crcsChecked ? e.crc >>> 0 : null, e.namespace);
           if (isGplOnlyExportType(e.exportType) && id !== gplExempt) this.recordGpl(id, k);
           if (e.module !== "vmlinux") this.recordOwner(id, k, e.module);
         }
@@ -119,7 +122,7 @@ export class StaticProviderIndex {
           residentMap.set(symbol.name, { record, symbol });
           const id = interner.lookup(symbol.name);
           if (id < 0 || id >= symbolCount || required[id] !== 1) continue;
-          this.record(id, k, symbol.crc === null ? null : symbol.crc >>> 0, symbol.namespace);
+          this.record(id, k, symbol.crc === null || !crcsChecked ? null : symbol.crc >>> 0, symbol.namespace);
           if (symbol.gplOnly && id !== gplExempt) this.recordGpl(id, k);
           this.residentProvided[id] = 1;
         }

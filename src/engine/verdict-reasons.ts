@@ -1,4 +1,4 @@
-import type { BlockedBy, CrcMismatch, GplOnlyUse, MissingImportNs, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, SignatureKey, VermagicMismatch } from "./verdict.js";
+import type { BlockedBy, CrcMismatch, GplOnlyUse, KernelConfigReason, MissingImportNs, ModuleSizeMismatch, NoSymbolVersion, PairVerdict, ProprietaryTaintConflict, SignatureKey, VermagicMismatch } from "./verdict.js";
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
@@ -22,6 +22,9 @@ export interface ReasonSource {
   readonly vermagicMismatch: VermagicMismatch | null;
   readonly signatureKey: SignatureKey;
   readonly signatureRefused: boolean;
+  readonly moduleSizeMismatch: ModuleSizeMismatch | null;
+  readonly noModversionsRefused: KernelConfigReason | null;
+  readonly unsignedRefused: KernelConfigReason | null;
 }
 
 const crcText = (crc: number | string): string => (typeof crc === "number" ? hexCrc(crc) : crc);
@@ -212,6 +215,39 @@ export const VERDICT_FIELDS: readonly VerdictField[] = [
       if (v.signatureRefused) out.push(`signature rests on ${SIGNATURE_KEY_TEXT[v.signatureKey]}: refused where signatures are enforced (module.sig_enforce, Secure Boot lockdown)`);
     }),
   },
+  {
+    key: "moduleSizeMismatch",
+    kind: "nullable",
+    isEmpty: (v) => v.moduleSizeMismatch === null,
+    json: (v) => (v.moduleSizeMismatch === null ? "null" : '{"module":' + v.moduleSizeMismatch.module + ',"kernel":' + v.moduleSizeMismatch.kernel + "}"),
+    reason: reason(9, (v, out) => {
+      const x = v.moduleSizeMismatch;
+      if (x) out.push(`struct module size differs: module .gnu.linkonce.this_module 0x${x.module.toString(16)} bytes, kernel 0x${x.kernel.toString(16)} (the kernel refuses it: ".gnu.linkonce.this_module section size must match the kernel's built struct module size at run time")`);
+    }),
+  },
+  { key: "moduleSizeUnknown", kind: "flag", isEmpty: () => false, json: (v) => (v.moduleSizeUnknown ? "true" : "false"), reason: null },
+  { key: "crcsNotChecked", kind: "flag", isEmpty: () => false, json: (v) => (v.crcsNotChecked ? "true" : "false"), reason: null },
+  {
+    key: "noModversionsRefused",
+    kind: "nullable",
+    isEmpty: (v) => v.noModversionsRefused === null,
+    json: (v) => (v.noModversionsRefused === null ? "null" : '{"config":' + q(v.noModversionsRefused.config) + "}"),
+    reason: reason(10, (v, out) => {
+      const x = v.noModversionsRefused;
+      if (x) out.push(`no modversions: the kernel is built with CONFIG_MODVERSIONS=y and without CONFIG_MODULE_FORCE_LOAD (${x.config}), so it refuses the module`);
+    }),
+  },
+  { key: "forcedLoad", kind: "flag", isEmpty: () => false, json: (v) => (v.forcedLoad ? "true" : "false"), reason: null },
+  {
+    key: "unsignedRefused",
+    kind: "nullable",
+    isEmpty: (v) => v.unsignedRefused === null,
+    json: (v) => (v.unsignedRefused === null ? "null" : '{"config":' + q(v.unsignedRefused.config) + "}"),
+    reason: reason(11, (v, out) => {
+      const x = v.unsignedRefused;
+      if (x) out.push(`unsigned: the kernel is built with CONFIG_MODULE_SIG_FORCE=y (${x.config}), so it refuses a module without a signature`);
+    }),
+  },
 ];
 
 /** A signature key relation as a reason line names it. */
@@ -232,7 +268,8 @@ const REASONS: readonly VerdictReason[] = VERDICT_FIELDS.flatMap((f) => (f.reaso
  * text (one line each), weak-modules and `kabi status` (joined with "; "). Order (VERDICT_FIELDS'
  * ranks): providers that block it, missing symbols, GPL-only exports it may not use, GPL-only
  * exports next to a tainted module's, CRC mismatches, symbols without a modversion on a
- * strict-modversions kernel, namespaces not imported, vermagic, a signature refused.
+ * strict-modversions kernel, namespaces not imported, vermagic, a signature refused, struct module
+ * size, no modversions where the configuration refuses that, unsigned where it enforces signatures.
  */
 export function verdictReasonLines(v: ReasonSource): string[] {
   const out: string[] = [];

@@ -103,6 +103,12 @@ export interface VermagicMismatch {
   kernel: string;
 }
 
+/** The module's `.gnu.linkonce.this_module` size and the kernel's struct module size, in bytes, when they differ. */
+export interface ModuleSizeMismatch {
+  module: number;
+  kernel: number;
+}
+
 /** Why one module can or cannot be loaded on one kernel. */
 export interface PairVerdict {
   compatible: boolean;
@@ -129,6 +135,35 @@ export interface PairVerdict {
   signatureKey: SignatureKey;
   /** The kernel enforces signatures and signatureKey is one it refuses (foreign build key, unsigned, invalid). Blocking. */
   signatureRefused: boolean;
+  /** The module's struct module size differs from the kernel's (the loader refuses it). Blocking. */
+  moduleSizeMismatch: ModuleSizeMismatch | null;
+  /**
+   * The kernel's struct module size is unknown (no in-tree module of it under the root): the size
+   * rule was not applied (not blocking).
+   */
+  moduleSizeUnknown: boolean;
+  /**
+   * The kernel's configuration has CONFIG_MODVERSIONS unset: it checks no CRC, so none was checked
+   * (symbol names only; not blocking).
+   */
+  crcsNotChecked: boolean;
+  /**
+   * The module has no modversions and the kernel's configuration (the file named) has
+   * CONFIG_MODVERSIONS=y without CONFIG_MODULE_FORCE_LOAD: the kernel refuses it. Blocking.
+   */
+  noModversionsRefused: KernelConfigReason | null;
+  /**
+   * The module has no modversions and the kernel's configuration has CONFIG_MODVERSIONS=y and
+   * CONFIG_MODULE_FORCE_LOAD=y: it loads, tainting the kernel (TAINT_FORCED_MODULE). Not blocking.
+   */
+  forcedLoad: boolean;
+  /** The module is unsigned and the kernel's configuration has CONFIG_MODULE_SIG_FORCE=y. Blocking. */
+  unsignedRefused: KernelConfigReason | null;
+}
+
+/** The kernel configuration file a rule followed. */
+export interface KernelConfigReason {
+  config: string;
 }
 
 /**

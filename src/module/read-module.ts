@@ -137,6 +137,8 @@ export function buildRecord(path: string, { elf, compression, source }: OpenedMo
     importNamespaces: modinfoValues(modinfo, "import_ns"),
     signed: isSigned(source),
     signature: readSignature(source),
+    // kernelModule checked that the section exists.
+    thisModuleSize: elf.section(".gnu.linkonce.this_module")!.size,
   };
 }
 

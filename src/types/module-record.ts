@@ -78,4 +78,9 @@ export interface ModuleRecord {
   signed: boolean;
   /** The appended signature when `signed`, else null. */
   signature: ModuleSignature | null;
+  /**
+   * sh_size of `.gnu.linkonce.this_module`: the size of `struct module` the module was built with.
+   * The kernel refuses a module whose size differs from its own (kernel/module/main.c).
+   */
+  thisModuleSize: number;
 }

@@ -111,6 +111,12 @@ const PAIR_REASON_SYMBOLS: { readonly [F in PairField]: ((value: AuditPair[F]) =
   providers: null,
   signatureKey: null,
   signatureRefused: (x) => (x ? ["(signature)"] : []),
+  moduleSizeMismatch: (x) => (x === null ? [] : ["(struct module size)"]),
+  moduleSizeUnknown: null,
+  crcsNotChecked: null,
+  noModversionsRefused: (x) => (x === null ? [] : ["(no modversions, refused by the configuration)"]),
+  forcedLoad: null,
+  unsignedRefused: (x) => (x === null ? [] : ["(unsigned, refused by the configuration)"]),
 };
 
 function reasonSymbols(pair: AuditPair): string[] {

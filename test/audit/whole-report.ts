@@ -28,6 +28,12 @@ export interface AuditPair {
   providers: string[];
   signatureKey: "kernel-build-key" | "foreign-build-key" | "other-key" | "unsigned" | "invalid-signature" | "unknown";
   signatureRefused: boolean;
+  moduleSizeMismatch: { module: number; kernel: number } | null;
+  moduleSizeUnknown: boolean;
+  crcsNotChecked: boolean;
+  noModversionsRefused: { config: string } | null;
+  forcedLoad: boolean;
+  unsignedRefused: { config: string } | null;
 }
 
 export interface AuditModule {
@@ -100,6 +106,12 @@ function auditPair(v: PairVerdict, headline: string | null): AuditPair {
     providers: v.providers,
     signatureKey: v.signatureKey,
     signatureRefused: v.signatureRefused,
+    moduleSizeMismatch: v.moduleSizeMismatch,
+    moduleSizeUnknown: v.moduleSizeUnknown,
+    crcsNotChecked: v.crcsNotChecked,
+    noModversionsRefused: v.noModversionsRefused,
+    forcedLoad: v.forcedLoad,
+    unsignedRefused: v.unsignedRefused,
   };
 }
 

@@ -72,6 +72,13 @@ describe("engine on the real out-of-tree fixtures", () => {
         // kbuild builds without a signing key.
         signatureKey: "unsigned",
         signatureRefused: false,
+        // The kernels come from symvers alone: no tree, no struct module size.
+        moduleSizeMismatch: null,
+        moduleSizeUnknown: true,
+        crcsNotChecked: false,
+        noModversionsRefused: null,
+        forcedLoad: false,
+        unsignedRefused: null,
       });
       for (let k = 0; k < ks.length; k++) {
         if (k === m) continue;

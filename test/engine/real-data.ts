@@ -243,6 +243,12 @@ const VERDICT_FIELDS: { readonly [F in VerdictField]: ((value: PairVerdict[F]) =
   providers: null,
   signatureKey: null,
   signatureRefused: (x) => (x ? 1 : 0),
+  moduleSizeMismatch: (x) => (x === null ? 0 : 1),
+  moduleSizeUnknown: null,
+  crcsNotChecked: null,
+  noModversionsRefused: (x) => (x === null ? 0 : 1),
+  forcedLoad: null,
+  unsignedRefused: (x) => (x === null ? 0 : 1),
 };
 
 /** The names of every PairVerdict field, `compatible` included, sorted. */
@@ -358,8 +364,12 @@ export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonl
       k.vermagic !== undefined && module.vermagic !== "" && plainVermagicFlags(module.vermagic) !== plainVermagicFlags(k.vermagic) ? { module: module.vermagic, kernel: k.vermagic } : null;
     const signatureKey = plainSignatureKey(module, k, kernels);
     const signatureRefused = k.enforceSignatures === true && ["foreign-build-key", "unsigned", "invalid-signature"].includes(signatureKey);
+    const moduleSizeMismatch = k.thisModuleSize !== undefined && k.thisModuleSize !== module.thisModuleSize ? { module: module.thisModuleSize, kernel: k.thisModuleSize } : null;
+    // The configuration's rules, read off the config facts by hand (kernel/module/version.c: check_version, try_to_force_load).
+    const noModversionsRefused = k.config !== undefined && k.config.modversions && !k.config.moduleForceLoad && !module.hasModversions ? { config: k.config.path } : null;
+    const unsignedRefused = k.config !== undefined && k.config.moduleSigForce && !module.signed ? { config: k.config.path } : null;
     const expected: PairVerdict = {
-      compatible: plain.ok && vermagicMismatch === null && !signatureRefused,
+      compatible: plain.ok && vermagicMismatch === null && !signatureRefused && moduleSizeMismatch === null && noModversionsRefused === null && unsignedRefused === null,
       missing: plain.missing,
       mismatched: plain.mismatched,
       noSymbolVersion: plain.noSymbolVersion,
@@ -373,6 +383,12 @@ export function expectAgreesWithPlainJoin(module: ModuleRecord, kernels: readonl
       providers: plainProviders(module, k, plain),
       signatureKey,
       signatureRefused,
+      moduleSizeMismatch,
+      moduleSizeUnknown: k.thisModuleSize === undefined,
+      crcsNotChecked: k.config?.modversions === false,
+      noModversionsRefused,
+      forcedLoad: k.config !== undefined && k.config.modversions && k.config.moduleForceLoad && !module.hasModversions,
+      unsignedRefused,
     };
     const v = verdict(ki);
     const label = `${module.path} on ${k.release} (kernel ${ki}${k.strictModversions === true ? ", strict" : ""}${k.resident === undefined ? "" : `, resident ${k.resident.map((r) => r.name).join(" ")}`})`;

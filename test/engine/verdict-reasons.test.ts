@@ -29,6 +29,13 @@ const verdict: PairVerdict = {
   providers: [],
   signatureKey: "foreign-build-key",
   signatureRefused: true,
+  // .gnu.linkonce.this_module of Debian's 6.1 and 6.12 amd64 modules.
+  moduleSizeMismatch: { module: 0x380, kernel: 0x500 },
+  moduleSizeUnknown: false,
+  crcsNotChecked: false,
+  noModversionsRefused: { config: "/boot/config-6.1.0-53-amd64" },
+  forcedLoad: false,
+  unsignedRefused: { config: "/boot/config-6.1.0-53-amd64" },
 };
 
 // The verdict's fields as the audit JSON has them (a pair's `headline` is not a verdict field).
@@ -51,6 +58,9 @@ describe("verdictReasonLines", () => {
       "uses kabi_provider_ns_sub from namespace KABI_TEST without MODULE_IMPORT_NS(KABI_TEST)",
       'vermagic flags differ: module "6.1.0-53-amd64 SMP preempt mod_unload modversions ", kernel "6.1.0-53-amd64 SMP mod_unload modversions "',
       "signature rests on another kernel build's key, which this kernel does not hold: refused where signatures are enforced (module.sig_enforce, Secure Boot lockdown)",
+      `struct module size differs: module .gnu.linkonce.this_module 0x380 bytes, kernel 0x500 (the kernel refuses it: ".gnu.linkonce.this_module section size must match the kernel's built struct module size at run time")`,
+      "no modversions: the kernel is built with CONFIG_MODVERSIONS=y and without CONFIG_MODULE_FORCE_LOAD (/boot/config-6.1.0-53-amd64), so it refuses the module",
+      "unsigned: the kernel is built with CONFIG_MODULE_SIG_FORCE=y (/boot/config-6.1.0-53-amd64), so it refuses a module without a signature",
     ]);
   });
 
@@ -68,6 +78,6 @@ describe("VERDICT_FIELDS", () => {
     const json = "{" + ['"compatible":false', ...VERDICT_FIELDS.map((f) => JSON.stringify(f.key) + ":" + f.json(verdict))].join(",") + "}";
     expect(json).toBe(JSON.stringify(asAudit));
     const reasons = VERDICT_FIELDS.filter((f) => f.reason !== null).map((f) => f.key);
-    expect(reasons.sort()).toEqual(Object.keys(asAudit).filter((k) => !["compatible", "noModversions", "providers", "signatureKey"].includes(k)).sort());
+    expect(reasons.sort()).toEqual(Object.keys(asAudit).filter((k) => !["compatible", "noModversions", "providers", "signatureKey", "moduleSizeUnknown", "crcsNotChecked", "forcedLoad"].includes(k)).sort());
   });
 });
