@@ -42,7 +42,7 @@ describe("kabi audit on real Debian packages", () => {
     rmSync(tree, { recursive: true, force: true });
 
     expect(fromPackages.json.errors).toEqual([]);
-    expect(fromPackages.json.kernels).toEqual([{ release: B, symvers: `${headers}!/usr/src/linux-headers-${B}/Module.symvers` }]);
+    expect(fromPackages.json.kernels).toEqual([{ release: B, symvers: `${headers}!/usr/src/linux-headers-${B}/Module.symvers`, config: null }]);
     expect(fromPackages.code).toBe(fromTrees.code);
     expect(fromPackages.json.modules.filter((m) => !m.path.startsWith(`${image}!/lib/modules/${A}/kernel/`))).toEqual([]);
     const got = verdictsByMember(fromPackages.json, [tree]);
@@ -166,7 +166,7 @@ describe("kernels from packages and from the options", () => {
     const module = join(MODULE_FIXTURES, A, "kabi_provider.ko");
     const taken = await audit(["--basedir", root, "--kernel", B, headers, module]);
     expect(taken.json.errors).toEqual([]);
-    expect(taken.json.kernels).toEqual([{ release: B, symvers: `${headers}!/usr/src/linux-headers-${B}/Module.symvers` }]);
+    expect(taken.json.kernels).toEqual([{ release: B, symvers: `${headers}!/usr/src/linux-headers-${B}/Module.symvers`, config: null }]);
     const other = await audit(["--basedir", root, "--kernel", "6.1.0-55-amd64", headers, module]);
     expect(other.code).toBe(2);
     expect(other.json.errors.map((e) => e.message)).toEqual([`6.1.0-55-amd64: no symvers found for this kernel under ${root}`]);
